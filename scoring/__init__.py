@@ -1,0 +1,5 @@
+"""Pure scoring: takes -> Verdict, two verdicts -> Comparison. No I/O, no prefect/openai/duckdb."""
+
+from scoring.rules import QUORUM, SHIP_THRESHOLD, compare, verdict
+
+__all__ = ["QUORUM", "SHIP_THRESHOLD", "compare", "verdict"]

@@ -1,0 +1,256 @@
+"""The `toolpanel` command: review, history, compare, personas."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from toolpanel import scorecard
+from toolpanel.cards import load_cards
+from toolpanel.config import ConfigError, Settings, load_settings
+from toolpanel.models import Persona
+from toolpanel.personas import PersonaError, load_personas
+from toolpanel.views import UnknownTool, compare_views, order_takes, tool_view
+from warehouse import Warehouse
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="AI-panel reviews of newly launched tools: five personas, one verdict, full history.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def _personas(settings: Settings, only: list[str] | None = None) -> list[Persona]:
+    try:
+        return load_personas(settings.personas_dir, only)
+    except PersonaError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def _dump(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def review(
+    paths: Annotated[list[Path], typer.Argument(help="Card files or directories of cards.")],
+    force: Annotated[bool, typer.Option("--force", help="Re-review even when identical takes are cached.")] = False,
+    persona: Annotated[Optional[list[str]], typer.Option("--persona", "-p", help="Only these personas (repeat).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model for every persona (overrides config).")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="Why this review was run (recorded on the run).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Review tool cards with the panel; print each scorecard; store everything in the warehouse."""
+    from toolpanel.local_model import DEMO_NOTICE, LocalModelError
+    from toolpanel.runner import run_review
+
+    settings = _settings()
+    personas = _personas(settings, persona)
+    tools, errors = load_cards(paths)
+    for e in errors:
+        err.print(f"[red]rejected[/red] {escape(str(e))}")
+    if not tools:
+        err.print("[red]error:[/red] no valid cards to review")
+        raise typer.Exit(1)
+    if settings.uses_local_model and not as_json:
+        err.print(f"[yellow]note:[/yellow] {DEMO_NOTICE}")
+
+    progress = Progress(TextColumn("[bold]reviewing[/bold]"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                        disable=as_json or not err.is_terminal)
+    failures: list[str] = []
+    with progress:
+        task = progress.add_task("", total=len(tools))
+
+        def done(res, tool) -> None:
+            if isinstance(res, BaseException):
+                failures.append(f"{tool.slug}: {res.__class__.__name__}: {res}")
+            progress.update(task, advance=1, description=tool.slug)
+
+        try:
+            results = run_review(settings, personas, tools, trigger="cli", reason=reason, force=force,
+                                 model_override=model, on_done=done)
+        except LocalModelError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    if as_json:
+        _dump({"reviews": [_result_json(r) for r in ok],
+               "rejected": [{"path": e.path, "field": e.field, "problem": e.problem, "fix": e.fix} for e in errors],
+               "failed": failures})
+    else:
+        for r in ok:
+            _print_scorecard(r.tool, r.verdict, r.takes, personas, r)
+        paid = sum(r.paid_calls for r in ok)
+        cached = sum(r.cached_takes for r in ok)
+        costs = [r.cost for r in ok if r.paid_calls]
+        cost = "unknown (no price configured)" if any(c is None for c in costs) else f"${sum(costs):.4f}"
+        out.print(f"\n[bold]{len(ok)} reviewed[/bold], {len(errors)} rejected, {len(failures)} failed · "
+                  f"{paid} paid calls, {cached} cached takes · cost {cost}")
+        out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
+    for f in failures:
+        err.print(f"[red]failed[/red] {escape(f)}")
+    if errors or failures:
+        raise typer.Exit(1)
+
+
+def _result_json(r) -> dict:
+    return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls,
+            "cached_takes": r.cached_takes, "verdict": r.verdict.model_dump() | {"label": r.verdict.label},
+            "takes": [t.model_dump(mode="json") for t in r.takes]}
+
+
+def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
+    out.rule(f"[bold]{escape(tool.name)}[/bold]")
+    facts = [tool.category, tool.pricing and f"Pricing: {tool.pricing}", tool.entry and f"Entry: {tool.entry}"]
+    if tool.tagline:
+        out.print(f"Best for: {escape(tool.tagline)}")
+    out.print(" · ".join(escape(f) for f in facts if f))
+    style = {"ship": "green", "skip": "red"}.get(verdict.verdict if verdict else "", "yellow")
+    out.print(f"[bold {style}]{escape(scorecard.verdict_label(verdict))}[/bold {style}]    "
+              f"Panel ship {scorecard.ship_pct_label(verdict)}"
+              + (f"    mean {verdict.mean_score:g}" if verdict and verdict.mean_score is not None else "")
+              + ("    [yellow]split panel[/yellow]" if verdict and verdict.split_panel else ""))
+    if verdict and not verdict.quorum_met:
+        out.print(f"[yellow]incomplete: fewer than 3 personas gave a take "
+                  f"({verdict.failed_count} failed, {verdict.abstain_count} abstained)[/yellow]")
+    out.print("\n[bold]Reviewer scorecard[/bold]")
+    for t in order_takes(takes, personas):
+        name = scorecard.persona_name(t.persona_id, personas)
+        out.print(f"[bold]{escape(name)}[/bold]  {escape(scorecard.take_label(t))}"
+                  + ("  [yellow](verdict contradicts score)[/yellow]" if "verdict_contradicts_score" in t.flags else ""))
+        if t.status == "ok" and t.paragraph:
+            out.print(f"  {escape(t.paragraph)}")
+        elif t.status == "failed":
+            out.print(f"  [red]{escape(t.error or '')}[/red]")
+    if result is not None:
+        out.print(f"[dim]{result.paid_calls} paid, {result.cached_takes} cached"
+                  + ("" if result.run_id else " · unchanged: no new run") + "[/dim]")
+
+
+@app.command()
+def history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every review run of a tool, oldest first, with its verdict."""
+    settings = _settings()
+    store = Warehouse(settings.warehouse_path)
+    rows = store.history(slug) if settings.warehouse_path.exists() else []
+    if not rows:
+        try:
+            tool_view(store, slug)
+        except UnknownTool as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+    if as_json:
+        _dump({"slug": slug, "runs": rows})
+        return
+    table = Table(title=f"History of {slug}")
+    for col in ("started", "trigger", "reason", "status", "verdict", "ship %", "mean", "paid", "cached"):
+        table.add_column(col)
+    for r in rows:
+        label = (f"{r['verdict'].capitalize()} · {r['ship_count']} ship / {r['skip_count']} skip"
+                 if r.get("verdict") else "—")
+        table.add_row(str(r["started_at"])[:19], r["trigger"], escape(r["reason"] or ""), r["status"], label,
+                      "—" if r.get("ship_pct") is None else f"{round(r['ship_pct'])}%",
+                      "—" if r.get("mean_score") is None else f"{r['mean_score']:g}",
+                      str(r.get("paid_calls") if r.get("paid_calls") is not None else "—"),
+                      str(r.get("cached_takes") if r.get("cached_takes") is not None else "—"))
+    out.print(table)
+
+
+@app.command()
+def compare(slug_a: str, slug_b: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """A vs B — which one should you ship with?"""
+    settings = _settings()
+    personas = _personas(settings)
+    store = Warehouse(settings.warehouse_path)
+    try:
+        a, b = tool_view(store, slug_a), tool_view(store, slug_b)
+    except UnknownTool as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    cmp = compare_views(a, b, personas)
+    if as_json:
+        _dump({"a": _view_json(a), "b": _view_json(b),
+               "comparison": cmp.model_dump(mode="json", exclude={"a", "b"}) if cmp else None})
+        return
+    out.rule(f"[bold]{escape(a.tool.name)} vs {escape(b.tool.name)}[/bold]")
+    out.print("Which one should you ship with?")
+    table = Table(show_lines=True)
+    table.add_column("Decision")
+    table.add_column(escape(a.tool.name))
+    table.add_column(escape(b.tool.name))
+    rows = [("Panel verdict", scorecard.verdict_label(a.verdict), scorecard.verdict_label(b.verdict)),
+            ("Panel ship", scorecard.ship_pct_label(a.verdict), scorecard.ship_pct_label(b.verdict)),
+            ("Pricing", a.tool.pricing or "—", b.tool.pricing or "—"),
+            ("Entry", a.tool.entry or "—", b.tool.entry or "—"),
+            ("Best for", a.tool.tagline or "—", b.tool.tagline or "—"),
+            ("Category", a.tool.category or "—", b.tool.category or "—")]
+    for row in rows:
+        table.add_row(*(escape(c) for c in row))
+    out.print(table)
+    out.print("[bold]Reviewer scorecard[/bold]")
+    sc = Table(show_lines=True)
+    sc.add_column("Persona")
+    sc.add_column(escape(a.tool.name))
+    sc.add_column(escape(b.tool.name))
+    by_a = {t.persona_id: t for t in a.takes}
+    by_b = {t.persona_id: t for t in b.takes}
+    for p in personas:
+        cells = []
+        for t in (by_a.get(p.id), by_b.get(p.id)):
+            label = scorecard.take_label(t)
+            body = t.paragraph if t and t.status == "ok" and t.paragraph else ""
+            cells.append(escape(label + ("\n" + body if body else "")))
+        sc.add_row(escape(p.name), *cells)
+    out.print(sc)
+    if cmp is None:
+        missing = [v.tool.name for v in (a, b) if v.verdict is None]
+        out.print(f"[yellow]No decision: {escape(', '.join(missing))} has no complete panel verdict yet.[/yellow]")
+    else:
+        pick = {"a": a.tool.name, "b": b.tool.name}.get(cmp.pick, "Neither" if cmp.pick == "neither" else "Tie")
+        out.print(f"[bold]Ship with: {escape(pick)}[/bold] — {escape(cmp.reason)}")
+
+
+def _view_json(v) -> dict:
+    return {"tool": v.tool.model_dump(mode="json"),
+            "verdict": (v.verdict.model_dump() | {"label": v.verdict.label}) if v.verdict else None,
+            "takes": [t.model_dump(mode="json") for t in v.takes],
+            "reviewed_at": v.reviewed_at, "review_in_progress": v.in_progress}
+
+
+@app.command()
+def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The panel: each persona's lens and version (content hash of its file)."""
+    settings = _settings()
+    ps = _personas(settings)
+    if as_json:
+        _dump([p.model_dump() for p in ps])
+        return
+    table = Table()
+    for col in ("id", "name", "version", "model", "lens"):
+        table.add_column(col)
+    for p in ps:
+        table.add_row(p.id, p.name, p.version, settings.model_for(p.id), escape(p.lens[:90] + "…"))
+    out.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

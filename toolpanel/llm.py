@@ -1,0 +1,159 @@
+"""The one LLM seam: every model call goes through `LLM`, built on the official openai client.
+
+Retries and timeouts live here and only here: the openai client's own `max_retries`/`timeout`.
+Structured output degrades per endpoint: json_schema -> json_object -> plain text, discovered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import openai
+from openai import AsyncOpenAI
+
+from toolpanel.config import Price, Settings
+from toolpanel.takeout import TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take
+
+MODES = ("json_schema", "json_object", "text")
+# Errors by which an endpoint says "I do not support that response_format".
+_FORMAT_REJECTIONS = (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError,
+                      openai.NotFoundError)
+
+
+@dataclass
+class Completion:
+    """Outcome of asking for one take: parsed output or the reason it failed, plus accounting."""
+
+    output: TakeOutput | None = None
+    error_class: str | None = None
+    error: str | None = None
+    raw: str | None = None
+    mode: str | None = None
+    response_model: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: int = 0
+    calls: int = 0
+    repaired: bool = False
+    fallbacks: list[str] = field(default_factory=list)
+
+
+def cost_usd(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:
+    """Cost from the price table; an unknown price or unknown usage is None, never zero."""
+    if price is None or tokens_in is None or tokens_out is None:
+        return None
+    return round(tokens_in * price.input_per_million / 1e6 + tokens_out * price.output_per_million / 1e6, 8)
+
+
+class LLM:
+    """Chat-completion seam. Inject `client` in tests; otherwise built from Settings."""
+
+    def __init__(self, settings: Settings, client: AsyncOpenAI | None = None, *, output_mode: str | None = None):
+        self.settings = settings
+        self.client = client or AsyncOpenAI(
+            api_key=settings.api_key or "not-needed",
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+        self._modes: dict[str, str] = {}
+        if output_mode and output_mode != "auto":
+            self._forced_mode = output_mode
+        else:
+            self._forced_mode = None
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def mode_for(self, model: str) -> str | None:
+        return self._forced_mode or self._modes.get(model)
+
+    async def _create(self, messages: list[dict], model: str, mode: str, client: AsyncOpenAI):
+        kwargs: dict = {
+            "model": model,
+            "messages": messages,
+            "max_tokens": self.settings.max_tokens,
+            "temperature": self.settings.temperature,
+        }
+        if mode == "json_schema":
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "take", "strict": True, "schema": TAKE_JSON_SCHEMA},
+            }
+        elif mode == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        return await client.chat.completions.create(**kwargs)
+
+    async def _discover(self, messages: list[dict], model: str, result: Completion):
+        """Try modes in order; the first that the endpoint accepts is remembered for this model."""
+        lock = self._locks.setdefault(model, asyncio.Lock())
+        async with lock:
+            known = self.mode_for(model)
+            if known:
+                result.calls += 1
+                return await self._create(messages, model, known, self.client), known
+            probe = self.client.with_options(max_retries=0)
+            for mode in MODES:
+                result.calls += 1
+                try:
+                    # A probe is not retried: a 500 here most likely means "unsupported format".
+                    resp = await self._create(messages, model, mode, probe if mode != "text" else self.client)
+                except _FORMAT_REJECTIONS as exc:
+                    if mode == "text":
+                        raise
+                    result.fallbacks.append(f"{mode}: {exc.__class__.__name__}")
+                    continue
+                except (openai.RateLimitError, openai.APIConnectionError):
+                    result.calls += 1
+                    resp = await self._create(messages, model, mode, self.client)
+                self._modes[model] = mode
+                return resp, mode
+        raise AssertionError("unreachable")
+
+    async def _call(self, messages: list[dict], model: str, result: Completion):
+        mode = self.mode_for(model)
+        if mode is None:
+            return await self._discover(messages, model, result)
+        result.calls += 1
+        return await self._create(messages, model, mode, self.client), mode
+
+    async def take(self, messages: list[dict], model: str, repair_message) -> Completion:
+        """Ask for a take; one repair call on invalid output; API failures become a failed Completion."""
+        result = Completion()
+        started = time.perf_counter()
+        convo = list(messages)
+        try:
+            for attempt in (1, 2):
+                resp, mode = await self._call(convo, model, result)
+                result.mode = mode
+                result.response_model = getattr(resp, "model", None)
+                if resp.usage is not None:
+                    result.tokens_in = (result.tokens_in or 0) + (resp.usage.prompt_tokens or 0)
+                    result.tokens_out = (result.tokens_out or 0) + (resp.usage.completion_tokens or 0)
+                content = resp.choices[0].message.content if resp.choices else None
+                result.raw = content
+                try:
+                    result.output = parse_take(content or "")
+                    result.error_class = result.error = None
+                    result.repaired = attempt == 2
+                    break
+                except InvalidOutput as exc:
+                    result.error_class, result.error = "invalid_output", str(exc)
+                    if attempt == 1:
+                        convo = convo + [{"role": "assistant", "content": content or ""}, repair_message(str(exc))]
+        except openai.APIStatusError as exc:
+            result.error_class = exc.__class__.__name__
+            result.error = f"HTTP {exc.status_code}: {_short(exc.message)}"
+        except openai.APIError as exc:  # timeouts, connection errors
+            result.error_class = exc.__class__.__name__
+            result.error = _short(str(exc))
+        result.latency_ms = round((time.perf_counter() - started) * 1000)
+        return result
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,149 @@
+"""Pydantic models: the contracts between stages. No I/O here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TakeStatus = Literal["ok", "abstained", "failed"]
+ShipSkip = Literal["ship", "skip"]
+
+
+def content_hash(payload: object) -> str:
+    """Stable short sha256 of a JSON-able payload (sorted keys)."""
+    raw = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+class Tool(BaseModel):
+    """A tool as the panel reads it. `description` is untrusted vendor text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    slug: str
+    url: str | None = None
+    category: str | None = None
+    tagline: str | None = None
+    pricing: str | None = None
+    entry: str | None = None
+    launched: dt.date | None = None
+    description: str
+    source: str = "card"
+
+    def reviewed_content(self) -> dict:
+        """The fields the panel reads; their hash is the snapshot identity."""
+        return {
+            "name": self.name,
+            "url": self.url,
+            "category": self.category,
+            "tagline": self.tagline,
+            "pricing": self.pricing,
+            "entry": self.entry,
+            "launched": self.launched.isoformat() if self.launched else None,
+            "description": self.description,
+        }
+
+    @property
+    def snapshot_hash(self) -> str:
+        return content_hash(self.reviewed_content())
+
+
+class Persona(BaseModel):
+    """A panel member, loaded from a file in personas/; version = content hash of that file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    lens: str
+    questions: list[str]
+    voice: str
+    example: str
+    abstain_when: str
+    order: int = 100
+    version: str
+    path: str | None = None
+
+
+class Take(BaseModel):
+    """One persona's take on one tool snapshot. Immutable fact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    take_id: str
+    tool_slug: str
+    snapshot_hash: str
+    persona_id: str
+    persona_version: str
+    model: str
+    prompt_hash: str
+    status: TakeStatus
+    score: int | None = None
+    verdict: ShipSkip | None = None
+    paragraph: str | None = None
+    flags: list[str] = Field(default_factory=list)
+    response_model: str | None = None
+    output_mode: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: int | None = None
+    cost_usd: float | None = None
+    error_class: str | None = None
+    error: str | None = None
+    created_at: dt.datetime
+
+    @property
+    def cache_key(self) -> tuple[str, str, str, str]:
+        return (self.snapshot_hash, self.persona_version, self.prompt_hash, self.model)
+
+
+class Verdict(BaseModel):
+    """The panel verdict derived from a set of takes (see scoring.verdict)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool_slug: str
+    ship_count: int
+    skip_count: int
+    abstain_count: int
+    failed_count: int
+    ship_pct: float | None
+    verdict: Literal["ship", "skip", "incomplete"]
+    mean_score: float | None
+    median_score: float | None
+    spread: int | None
+    split_panel: bool
+    quorum_met: bool
+    take_ids: list[str]
+
+    @property
+    def label(self) -> str:
+        """Seed wording, e.g. 'Ship · 3 ship / 1 skip'."""
+        if not self.quorum_met:
+            return f"Incomplete · {self.ship_count} ship / {self.skip_count} skip"
+        return f"{self.verdict.capitalize()} · {self.ship_count} ship / {self.skip_count} skip"
+
+    @property
+    def ship_pct_label(self) -> str:
+        return "—" if self.ship_pct is None else f"{round(self.ship_pct)}%"
+
+
+class HeadToHead(BaseModel):
+    persona_id: str
+    a: Take | None
+    b: Take | None
+    winner: Literal["a", "b", "tie", "none"]
+
+
+class Comparison(BaseModel):
+    a: Verdict
+    b: Verdict
+    head_to_head: list[HeadToHead]
+    pick: Literal["a", "b", "neither", "tie"]
+    pick_slug: str | None
+    reason: str

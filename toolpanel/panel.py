@@ -1,0 +1,148 @@
+"""The review stage: one tool, its personas, the warehouse as cache. Used by the CLI and the flows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from scoring import verdict as score_verdict
+from toolpanel import prompts
+from toolpanel.config import Settings
+from toolpanel.llm import LLM, cost_usd
+from toolpanel.models import Persona, Take, Tool, Verdict
+from warehouse import Warehouse
+from warehouse.store import new_id, now
+
+
+@dataclass
+class ReviewResult:
+    tool: Tool
+    takes: list[Take]
+    verdict: Verdict
+    run_id: str | None  # None when nothing changed and nothing was paid for
+    paid_calls: int = 0
+    cached_takes: int = 0
+    new_snapshot: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return sum((t.tokens_in or 0) + (t.tokens_out or 0) for t in self.takes if t.take_id in self.paid_ids)
+
+    @property
+    def cost(self) -> float | None:
+        costs = [t.cost_usd for t in self.takes if t.take_id in self.paid_ids]
+        return None if any(c is None for c in costs) else round(sum(costs), 6)
+
+    paid_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ReviewRequest:
+    """What a caller (CLI, daily flow, editor flow) asks of a review."""
+
+    trigger: str = "cli"
+    reason: str | None = None
+    force: bool = False
+    flow_run_id: str | None = None
+    model_override: str | None = None
+
+
+class Panel:
+    """Reviews tools with a persona panel through one LLM seam, storing every take as it lands."""
+
+    def __init__(self, settings: Settings, llm: LLM, store: Warehouse, personas: list[Persona],
+                 limiter: asyncio.Semaphore | None = None):
+        self.settings = settings
+        self.llm = llm
+        self.store = store
+        self.personas = personas
+        self.prompt_hash = prompts.prompt_hash(settings.prompts_dir)
+        self.limiter = limiter or asyncio.Semaphore(settings.concurrency)
+
+    def model_for(self, persona: Persona, request: ReviewRequest) -> str:
+        return request.model_override or self.settings.model_for(persona.id)
+
+    async def review(self, tool: Tool, request: ReviewRequest | None = None,
+                     on_take: Callable[[Take], None] | None = None) -> ReviewResult:
+        request = request or ReviewRequest()
+        new_snapshot = await asyncio.to_thread(self.store.record_tool, tool)
+        models = {p.id: self.model_for(p, request) for p in self.personas}
+        keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in self.personas}
+        cached = {} if request.force else await asyncio.to_thread(self.store.cached_takes, list(keys.values()))
+        hits = {pid: cached[k] for pid, k in keys.items() if k in cached}
+
+        if len(hits) == len(self.personas):
+            takes = [hits[p.id] for p in self.personas]
+            verdict = score_verdict(tool.slug, takes)
+            already = await asyncio.to_thread(self.store.verdict_with_takes, tool.slug, [t.take_id for t in takes])
+            if already or not verdict.quorum_met:
+                return ReviewResult(tool, takes, verdict, run_id=None, cached_takes=len(takes),
+                                    new_snapshot=new_snapshot)
+
+        run_id = await asyncio.to_thread(
+            self.store.start_run, tool=tool, trigger=request.trigger, reason=request.reason, forced=request.force,
+            prompt_hash=self.prompt_hash, persona_versions={p.id: p.version for p in self.personas},
+            models=models, flow_run_id=request.flow_run_id,
+            settings={"timeout": self.settings.timeout, "max_retries": self.settings.max_retries,
+                      "temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens,
+                      "base_url": self.settings.base_url or ("local" if self.settings.uses_local_model else None)})
+        if hits:
+            await asyncio.to_thread(self.store.link_cached, run_id, hits.values())
+
+        marker = prompts.new_marker()
+        shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker)
+        missing = [p for p in self.personas if p.id not in hits]
+
+        async def one(persona: Persona) -> Take:
+            take = await self._take(tool, persona, shared, models[persona.id])
+            await asyncio.to_thread(self.store.add_take, run_id, take)
+            if on_take:
+                on_take(take)
+            return take
+
+        fresh = await asyncio.gather(*(one(p) for p in missing))
+        by_id = {**hits, **{t.persona_id: t for t in fresh}}
+        takes = [by_id[p.id] for p in self.personas]
+        verdict = score_verdict(tool.slug, takes)
+        await asyncio.to_thread(self.store.finish_run, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits))
+        return ReviewResult(tool, takes, verdict, run_id=run_id, paid_calls=len(fresh), cached_takes=len(hits),
+                            new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh})
+
+    async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:
+        messages = shared + [prompts.persona_message(self.settings.prompts_dir, persona)]
+        async with self.limiter:
+            c = await self.llm.take(messages, model,
+                                    lambda err: prompts.repair_message(self.settings.prompts_dir, err))
+        out = c.output
+        if out is None:
+            status, score, verdict, paragraph, flags = "failed", None, None, None, []
+        elif out.abstain:
+            status, score, verdict, paragraph, flags = "abstained", None, None, out.paragraph.strip(), []
+        else:
+            status, score, verdict, paragraph, flags = "ok", out.score, out.verdict, out.paragraph.strip(), out.flags
+        return Take(
+            take_id=new_id("tk"), tool_slug=tool.slug, snapshot_hash=tool.snapshot_hash, persona_id=persona.id,
+            persona_version=persona.version, model=model, prompt_hash=self.prompt_hash, status=status,
+            score=score, verdict=verdict, paragraph=paragraph, flags=flags + (["repaired"] if c.repaired else []),
+            response_model=c.response_model, output_mode=c.mode, tokens_in=c.tokens_in, tokens_out=c.tokens_out,
+            latency_ms=c.latency_ms, cost_usd=cost_usd(self.settings.prices.get(model), c.tokens_in, c.tokens_out),
+            error_class=c.error_class if out is None else None, error=c.error if out is None else None,
+            created_at=now())
+
+
+async def review_batch(panel: Panel, tools: list[Tool], request: ReviewRequest | None = None,
+                       on_done: Callable[[ReviewResult | BaseException, Tool], None] | None = None
+                       ) -> list[ReviewResult | BaseException]:
+    """Review many tools concurrently (the panel's limiter bounds LLM calls); one failure never stops the rest."""
+
+    async def one(tool: Tool):
+        try:
+            res = await panel.review(tool, request)
+        except Exception as exc:  # recorded per tool; the batch goes on
+            res = exc
+        if on_done:
+            on_done(res, tool)
+        return res
+
+    return list(await asyncio.gather(*(one(t) for t in tools)))

@@ -1,0 +1,31 @@
+"""Open the configured provider (or the bundled local model) as an `LLM`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager, contextmanager
+
+from toolpanel.config import Settings
+from toolpanel.llm import LLM
+
+
+@contextmanager
+def resolved_settings(settings: Settings):
+    """Settings with a reachable base_url: the configured provider, or a started local model server."""
+    if not settings.uses_local_model:
+        yield settings
+        return
+    from toolpanel.local_model import local_server
+
+    with local_server(settings) as base_url:
+        # One local server handles one request at a time; more concurrency only queues.
+        yield settings.model_copy(update={"base_url": base_url, "api_key": "local", "concurrency": 1,
+                                          "timeout": max(settings.timeout, 300.0)})
+
+
+@asynccontextmanager
+async def open_llm(settings: Settings):
+    llm = LLM(settings)
+    try:
+        yield llm
+    finally:
+        await llm.aclose()

@@ -1,0 +1,38 @@
+"""Run a batch of reviews end to end: provider up, panel, warehouse, analyst snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from toolpanel.config import Settings
+from toolpanel.llm import LLM
+from toolpanel.models import Persona, Tool
+from toolpanel.panel import Panel, ReviewRequest, ReviewResult, review_batch
+from toolpanel.provider import resolved_settings
+from warehouse import Warehouse
+
+
+async def review_tools(settings: Settings, personas: list[Persona], tools: list[Tool], request: ReviewRequest,
+                       on_done: Callable | None = None) -> list[ReviewResult | BaseException]:
+    """Review `tools` against an already reachable provider; refresh the analyst snapshot after the batch."""
+    store = Warehouse(settings.warehouse_path)
+    llm = LLM(settings)
+    try:
+        panel = Panel(settings, llm, store, personas)
+        results = await review_batch(panel, tools, request, on_done)
+    finally:
+        await llm.aclose()
+        if settings.warehouse_path.exists():
+            await asyncio.to_thread(store.publish_snapshot, settings.snapshot_path)
+    return results
+
+
+def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *, trigger: str = "cli",
+               reason: str | None = None, force: bool = False, model_override: str | None = None,
+               flow_run_id: str | None = None, on_done: Callable | None = None) -> list[ReviewResult | BaseException]:
+    """Synchronous entry point (CLI): starts the local model when no provider is configured."""
+    request = ReviewRequest(trigger=trigger, reason=reason, force=force, model_override=model_override,
+                            flow_run_id=flow_run_id)
+    with resolved_settings(settings) as live:
+        return asyncio.run(review_tools(live, personas, tools, request, on_done))

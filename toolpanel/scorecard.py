@@ -1,0 +1,63 @@
+"""Seed-style scorecard wording, shared by the terminal, Prefect artifacts and the site."""
+
+from __future__ import annotations
+
+from toolpanel.models import Persona, Take, Tool, Verdict
+
+NO_TAKE = "No panel take"
+
+
+def verdict_label(v: Verdict | None) -> str:
+    return "No verdict yet" if v is None else v.label
+
+
+def ship_pct_label(v: Verdict | None) -> str:
+    return "—" if v is None or v.ship_pct is None else f"{round(v.ship_pct)}%"
+
+
+def take_label(t: Take | None) -> str:
+    """'85/100 · ship', 'No panel take', or 'Failed (reason)'."""
+    if t is None or t.status == "abstained":
+        return NO_TAKE
+    if t.status == "failed":
+        return f"Failed ({t.error_class})"
+    return f"{t.score}/100 · {t.verdict}"
+
+
+def persona_name(pid: str, personas: list[Persona]) -> str:
+    return next((p.name for p in personas if p.id == pid), pid.capitalize())
+
+
+def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Persona]) -> str:
+    """The scorecard as Markdown (Prefect artifact)."""
+    lines = [f"# {tool.name}", ""]
+    if tool.tagline:
+        lines += [f"*{tool.tagline}*", ""]
+    lines += [
+        "| Decision | |", "|---|---|",
+        f"| Panel verdict | {verdict_label(verdict)} |",
+        f"| Panel ship | {ship_pct_label(verdict)} |",
+        f"| Pricing | {_cell(tool.pricing)} |",
+        f"| Entry | {_cell(tool.entry)} |",
+        f"| Best for | {_cell(tool.tagline)} |",
+        f"| Category | {_cell(tool.category)} |",
+        "", "## Reviewer scorecard", "",
+    ]
+    for t in takes:
+        lines.append(f"**{persona_name(t.persona_id, personas)}** — {take_label(t)}")
+        lines.append("")
+        if t.status == "ok" and t.paragraph:
+            lines += [_md_escape(t.paragraph), ""]
+        elif t.status == "failed" and t.error:
+            lines += [f"_{_md_escape(t.error)}_", ""]
+    return "\n".join(lines)
+
+
+def _cell(text: str | None) -> str:
+    return _md_escape(text or "—").replace("|", "\\|")
+
+
+def _md_escape(text: str) -> str:
+    # Model and vendor text are data: neutralise HTML and Markdown link/image syntax.
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("[", "\\[").replace("]", "\\]"))

@@ -1,0 +1,98 @@
+"""The structured output a persona must return, and how raw model text is parsed into it."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PARAGRAPH_MIN = 40
+PARAGRAPH_MAX = 1500
+# A ship below this score, or a skip at or above the other, contradicts itself and is flagged.
+SHIP_FLOOR = 50
+SKIP_CEILING = 70
+
+TAKE_JSON_SCHEMA: dict = {
+    "type": "object",
+    "properties": {
+        "abstain": {"type": "boolean"},
+        "paragraph": {"type": "string"},
+        "score": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
+        "verdict": {"type": ["string", "null"], "enum": ["ship", "skip", None]},
+    },
+    "required": ["abstain", "paragraph", "score", "verdict"],
+    "additionalProperties": False,
+}
+
+
+class TakeOutput(BaseModel):
+    """Validated persona output. Invalid values are rejected, never clamped."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    abstain: bool
+    paragraph: str
+    score: int | None = Field(default=None, ge=0, le=100)
+    verdict: Literal["ship", "skip"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TakeOutput":
+        text = self.paragraph.strip()
+        if self.abstain:
+            return self
+        if self.score is None or self.verdict is None:
+            raise ValueError("a take that does not abstain needs an integer score 0-100 and a verdict ship|skip")
+        if len(text) < PARAGRAPH_MIN:
+            raise ValueError(f"paragraph is {len(text)} characters; it must be at least {PARAGRAPH_MIN}")
+        if len(text) > PARAGRAPH_MAX:
+            raise ValueError(f"paragraph is {len(text)} characters; it must be at most {PARAGRAPH_MAX}")
+        return self
+
+    @property
+    def flags(self) -> list[str]:
+        if self.abstain or self.score is None:
+            return []
+        if self.verdict == "ship" and self.score < SHIP_FLOOR:
+            return ["verdict_contradicts_score"]
+        if self.verdict == "skip" and self.score >= SKIP_CEILING:
+            return ["verdict_contradicts_score"]
+        return []
+
+
+class InvalidOutput(ValueError):
+    """Model output that cannot be a take; the message says why (it is fed to the repair call)."""
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.S)
+
+
+def extract_json(text: str) -> object:
+    text = (text or "").strip()
+    if not text:
+        raise InvalidOutput("the reply was empty")
+    candidates = [text]
+    candidates += _FENCE.findall(text)
+    if "{" in text and "}" in text:
+        candidates.append(text[text.index("{"): text.rindex("}") + 1])
+    for c in candidates:
+        try:
+            return json.loads(c)
+        except json.JSONDecodeError:
+            continue
+    raise InvalidOutput("the reply was not a JSON object")
+
+
+def parse_take(text: str) -> TakeOutput:
+    data = extract_json(text)
+    if not isinstance(data, dict):
+        raise InvalidOutput("the reply was JSON but not an object")
+    try:
+        return TakeOutput.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "take"
+            parts.append(f"{loc}: {err['msg']}")
+        raise InvalidOutput("; ".join(parts)) from None
