@@ -241,6 +241,8 @@ class FakeOpenAI:
         self.latency = float(latency)
         self.model_id = model_id
         self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._scripts: list[_Script] = []
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
@@ -336,6 +338,7 @@ class FakeOpenAI:
         with self._lock:
             self._scripts.clear()
             self.requests.clear()
+            self.max_in_flight = 0
             old, self._wake = self._wake, threading.Event()
         old.set()  # release handlers still sleeping for a previous test
 
@@ -391,6 +394,17 @@ class FakeOpenAI:
         return "valid", {}, 1
 
     def _handle(self, h: _Handler, method: str) -> None:
+        # Track concurrent requests so tests can assert concurrency caps without timing anything.
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._handle_inner(h, method)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _handle_inner(self, h: _Handler, method: str) -> None:
         wake = self._wake
         path = h.path.split("?", 1)[0]
         headers = {k.lower(): v for k, v in h.headers.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -14,6 +15,20 @@ from toolpanel.text import DESCRIPTION_CAP, FIELD_CAP, SLUG_RE, clean_line, clea
 
 CARD_SUFFIXES = {".md", ".markdown", ".yaml", ".yml"}
 FIELDS = ("name", "slug", "url", "category", "tagline", "pricing", "entry", "launched", "description")
+
+
+class _CardLoader(yaml.SafeLoader):
+    """SafeLoader, except an impossible date (2026-13-01) stays text instead of raising ValueError."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.Node):
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_CardLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
 @dataclass(frozen=True)
@@ -106,14 +121,17 @@ def load_card(path: Path) -> Tool:
     else:
         head = raw
     try:
-        data = yaml.safe_load(head) if head.strip() else {}
+        data = yaml.load(head, Loader=_CardLoader) if head.strip() else {}
     except yaml.YAMLError as exc:
         # The context mark points at where the bad construct starts (e.g. the unclosed quote).
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         offset = 1 if path.suffix.lower() in (".md", ".markdown") else 0  # the opening '---' line
         where = f" at line {mark.line + 1 + offset}" if mark else ""
         problem = " ".join(x for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x)
-        raise CardInvalid(CardError(p, None, f"YAML syntax error{where}: {problem or 'invalid YAML'}",
+        lines = head.split("\n")
+        key = re.match(r"\s*([A-Za-z_][\w-]*)\s*:", lines[mark.line]) if mark and mark.line < len(lines) else None
+        raise CardInvalid(CardError(p, key.group(1) if key else None,
+                                    f"YAML syntax error{where}: {problem or 'invalid YAML'}",
                                     "fix the YAML (close quotes; quote values that contain ':' or '#')")) from None
     if data is None:
         data = {}
@@ -144,16 +162,20 @@ def card_to_tool(data: dict, body: str, path: str, source: str = "card") -> Tool
         hint = {"price": "pricing", "launch_date": "launched", "date": "launched", "website": "url",
                 "best_for": "tagline", "summary": "description", "title": "name"}
         fixes = [f"'{k}' → '{hint[k]}'" for k in unknown if k in hint]
-        fix = ("rename " + ", ".join(fixes)) if fixes else f"remove them; allowed fields are {', '.join(FIELDS)}"
+        others = [f"'{k}'" for k in unknown if k not in hint]
+        fix = "; ".join(([f"rename {', '.join(fixes)}"] if fixes else [])
+                        + ([f"remove {', '.join(others)} (allowed fields are {', '.join(FIELDS)})"] if others else []))
         raise CardInvalid(CardError(path, ", ".join(unknown), "unknown field" + ("s" if len(unknown) > 1 else ""), fix))
 
     name = _str_field(data, "name", path)
     if not name:
         raise CardInvalid(CardError(path, "name", "is missing", "add `name: <the tool's name>`"))
 
-    slug = _str_field(data, "slug", path) or slugify(name)
+    explicit_slug = _str_field(data, "slug", path)
+    slug = explicit_slug or slugify(name)
     if not SLUG_RE.match(slug):
-        raise CardInvalid(CardError(path, "slug", f"'{slug}' is not a valid slug",
+        problem = f"'{slug}' is not a valid slug" if explicit_slug else f"cannot be derived from the name '{name}'"
+        raise CardInvalid(CardError(path, "slug", problem,
                                     "use lowercase letters, digits and single hyphens, e.g. `slug: my-tool`"))
 
     url = _str_field(data, "url", path)

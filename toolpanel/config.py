@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,6 +44,7 @@ class Settings(BaseModel):
     concurrency: int = Field(default=8, ge=1)
     max_tokens: int = Field(default=600, ge=64)
     temperature: float = 0.4
+    output_mode: Literal["auto", "json_schema", "json_object_schema", "json_object", "text"] = "auto"
     prices: dict[str, Price] = Field(default_factory=dict)
     local: LocalModel = Field(default_factory=LocalModel)
     personas_dir: Path = REPO_ROOT / "personas"
@@ -95,12 +97,13 @@ def load_settings(**overrides) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc} — fix the syntax") from None
         provider = data.pop("provider", {})
-        for key in ("base_url", "model", "timeout", "max_retries", "concurrency", "max_tokens", "temperature"):
+        for key in ("base_url", "model", "timeout", "max_retries", "concurrency", "max_tokens", "temperature",
+                    "output_mode"):
             if key in provider:
                 values[key] = provider.pop(key)
         if provider:
             raise ConfigError(f"{path}: unknown key(s) in [provider]: {', '.join(sorted(provider))} — allowed: "
-                              "base_url, model, timeout, max_retries, concurrency, max_tokens, temperature "
+                              "base_url, model, timeout, max_retries, concurrency, max_tokens, temperature, output_mode "
                               "(put the API key in OPENAI_API_KEY, never in the file)")
         if "models" in data:
             values["persona_models"] = data.pop("models")

@@ -7,8 +7,11 @@ Structured output degrades per endpoint: json_schema -> json_object -> plain tex
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import openai
 from openai import AsyncOpenAI
@@ -16,7 +19,9 @@ from openai import AsyncOpenAI
 from toolpanel.config import Price, Settings
 from toolpanel.takeout import TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take
 
-MODES = ("json_schema", "json_object", "text")
+# json_object_schema: json_object plus a "schema" key, which llama.cpp-style servers turn into a grammar
+# and others ignore; tried before plain json_object so small local models still produce our shape.
+MODES = ("json_schema", "json_object_schema", "json_object", "text")
 # Errors by which an endpoint says "I do not support that response_format".
 _FORMAT_REJECTIONS = (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError,
                       openai.NotFoundError)
@@ -50,7 +55,8 @@ def cost_usd(price: Price | None, tokens_in: int | None, tokens_out: int | None)
 class LLM:
     """Chat-completion seam. Inject `client` in tests; otherwise built from Settings."""
 
-    def __init__(self, settings: Settings, client: AsyncOpenAI | None = None, *, output_mode: str | None = None):
+    def __init__(self, settings: Settings, client: AsyncOpenAI | None = None, *, output_mode: str | None = None,
+                 mode_cache: Path | None = None):
         self.settings = settings
         self.client = client or AsyncOpenAI(
             api_key=settings.api_key or "not-needed",
@@ -58,12 +64,47 @@ class LLM:
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
-        self._modes: dict[str, str] = {}
+        # Discovered output modes persist per endpoint+model, so discovery happens once, not once per process.
+        self._mode_cache = mode_cache
+        self._endpoint = settings.base_url or "https://api.openai.com/v1"
+        self._modes: dict[str, str] = self._load_modes()
+        output_mode = output_mode or settings.output_mode
         if output_mode and output_mode != "auto":
             self._forced_mode = output_mode
         else:
             self._forced_mode = None
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def _load_modes(self) -> dict[str, str]:
+        if not self._mode_cache or not self._mode_cache.is_file():
+            return {}
+        try:
+            data = json.loads(self._mode_cache.read_text())
+        except (OSError, ValueError):
+            return {}
+        prefix = self._endpoint + "|"
+        return {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix) and v in MODES}
+
+    def _remember(self, model: str, mode: str | None) -> None:
+        if mode is None:
+            self._modes.pop(model, None)
+        else:
+            self._modes[model] = mode
+        if not self._mode_cache:
+            return
+        try:
+            data = json.loads(self._mode_cache.read_text()) if self._mode_cache.is_file() else {}
+        except (OSError, ValueError):
+            data = {}
+        key = f"{self._endpoint}|{model}"
+        if mode is None:
+            data.pop(key, None)
+        else:
+            data[key] = mode
+        self._mode_cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._mode_cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(tmp, self._mode_cache)
 
     def mode_for(self, model: str) -> str | None:
         return self._forced_mode or self._modes.get(model)
@@ -80,6 +121,8 @@ class LLM:
                 "type": "json_schema",
                 "json_schema": {"name": "take", "strict": True, "schema": TAKE_JSON_SCHEMA},
             }
+        elif mode == "json_object_schema":
+            kwargs["response_format"] = {"type": "json_object", "schema": TAKE_JSON_SCHEMA}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         return await client.chat.completions.create(**kwargs)
@@ -89,25 +132,28 @@ class LLM:
         lock = self._locks.setdefault(model, asyncio.Lock())
         async with lock:
             known = self.mode_for(model)
-            if known:
+            if not known:
+                return await self._probe(messages, model, result)
+        result.calls += 1
+        return await self._create(messages, model, known, self.client), known
+
+    async def _probe(self, messages: list[dict], model: str, result: Completion):
+        probe = self.client.with_options(max_retries=0)
+        for mode in MODES:
+            result.calls += 1
+            try:
+                # A probe is not retried: a 500 here most likely means "unsupported format".
+                resp = await self._create(messages, model, mode, probe if mode != "text" else self.client)
+            except _FORMAT_REJECTIONS as exc:
+                if mode == "text":
+                    raise
+                result.fallbacks.append(f"{mode}: {exc.__class__.__name__}")
+                continue
+            except (openai.RateLimitError, openai.APIConnectionError):
                 result.calls += 1
-                return await self._create(messages, model, known, self.client), known
-            probe = self.client.with_options(max_retries=0)
-            for mode in MODES:
-                result.calls += 1
-                try:
-                    # A probe is not retried: a 500 here most likely means "unsupported format".
-                    resp = await self._create(messages, model, mode, probe if mode != "text" else self.client)
-                except _FORMAT_REJECTIONS as exc:
-                    if mode == "text":
-                        raise
-                    result.fallbacks.append(f"{mode}: {exc.__class__.__name__}")
-                    continue
-                except (openai.RateLimitError, openai.APIConnectionError):
-                    result.calls += 1
-                    resp = await self._create(messages, model, mode, self.client)
-                self._modes[model] = mode
-                return resp, mode
+                resp = await self._create(messages, model, mode, self.client)
+            self._remember(model, mode)
+            return resp, mode
         raise AssertionError("unreachable")
 
     async def _call(self, messages: list[dict], model: str, result: Completion):
@@ -115,7 +161,14 @@ class LLM:
         if mode is None:
             return await self._discover(messages, model, result)
         result.calls += 1
-        return await self._create(messages, model, mode, self.client), mode
+        try:
+            return await self._create(messages, model, mode, self.client), mode
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            # A remembered mode the endpoint now rejects (server changed): forget it and discover again.
+            if mode == "text" or self._forced_mode or "response_format" not in str(exc):
+                raise
+            self._remember(model, None)
+            return await self._discover(messages, model, result)
 
     async def take(self, messages: list[dict], model: str, repair_message) -> Completion:
         """Ask for a take; one repair call on invalid output; API failures become a failed Completion."""

@@ -50,7 +50,7 @@ def shared_messages(directory: Path, tool: Tool, marker: str) -> list[dict]:
     # The marker must not occur in vendor text; strip any attempt to forge it.
     safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool_fields.items()}
     return [
-        {"role": "system", "content": env.get_template("system.j2").render(marker=marker, schema=TAKE_JSON_SCHEMA)},
+        {"role": "system", "content": env.get_template("system.j2").render(marker=marker)},
         {"role": "user", "content": env.get_template("tool.j2").render(marker=marker, tool=safe, slug=tool.slug)},
     ]
 

@@ -19,7 +19,8 @@ def resolved_settings(settings: Settings):
     with local_server(settings) as base_url:
         # One local server handles one request at a time; more concurrency only queues.
         yield settings.model_copy(update={"base_url": base_url, "api_key": "local", "concurrency": 1,
-                                          "timeout": max(settings.timeout, 300.0)})
+                                          "timeout": max(settings.timeout, 300.0),
+                                          "max_tokens": min(settings.max_tokens, 400)})
 
 
 @asynccontextmanager

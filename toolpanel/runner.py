@@ -17,7 +17,7 @@ async def review_tools(settings: Settings, personas: list[Persona], tools: list[
                        on_done: Callable | None = None) -> list[ReviewResult | BaseException]:
     """Review `tools` against an already reachable provider; refresh the analyst snapshot after the batch."""
     store = Warehouse(settings.warehouse_path)
-    llm = LLM(settings)
+    llm = LLM(settings, mode_cache=settings.home / "endpoints.json")
     try:
         panel = Panel(settings, llm, store, personas)
         results = await review_batch(panel, tools, request, on_done)

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PARAGRAPH_MIN = 40
 PARAGRAPH_MAX = 1500
@@ -14,13 +14,16 @@ PARAGRAPH_MAX = 1500
 SHIP_FLOOR = 50
 SKIP_CEILING = 70
 
+# Every field is required and non-null so that a grammar built from this schema (llama.cpp) or a strict
+# json_schema endpoint can only produce a well-formed take; the score range is an enum because grammar
+# converters ignore minimum/maximum. An abstaining persona's score and verdict are ignored.
 TAKE_JSON_SCHEMA: dict = {
     "type": "object",
     "properties": {
         "abstain": {"type": "boolean"},
         "paragraph": {"type": "string"},
-        "score": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
-        "verdict": {"type": ["string", "null"], "enum": ["ship", "skip", None]},
+        "score": {"type": "integer", "enum": list(range(101))},
+        "verdict": {"type": "string", "enum": ["ship", "skip"]},
     },
     "required": ["abstain", "paragraph", "score", "verdict"],
     "additionalProperties": False,
@@ -37,11 +40,28 @@ class TakeOutput(BaseModel):
     score: int | None = Field(default=None, ge=0, le=100)
     verdict: Literal["ship", "skip"] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_abstained(cls, data: object) -> object:
+        # An abstention's score/verdict are ignored, so they must not fail validation (e.g. score -1).
+        if isinstance(data, dict) and data.get("abstain") is True:
+            return {**data, "score": None, "verdict": None}
+        return data
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _no_bool_score(cls, value: object) -> object:
+        # Lax int mode would turn JSON `true` into score 1.
+        if isinstance(value, bool):
+            raise ValueError("must be an integer 0-100, not true/false")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> "TakeOutput":
         text = self.paragraph.strip()
         if self.abstain:
-            return self
+            # Score and verdict of an abstention carry no meaning; they are dropped, not stored.
+            return self.model_copy(update={"score": None, "verdict": None})
         if self.score is None or self.verdict is None:
             raise ValueError("a take that does not abstain needs an integer score 0-100 and a verdict ship|skip")
         if len(text) < PARAGRAPH_MIN:
