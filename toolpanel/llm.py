@@ -17,7 +17,7 @@ import openai
 from openai import AsyncOpenAI
 
 from toolpanel.config import Price, Settings
-from toolpanel.takeout import TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take
+from toolpanel.takeout import GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take
 
 # json_object_schema: json_object plus a "schema" key, which llama.cpp-style servers turn into a grammar
 # and others ignore; tried before plain json_object so small local models still produce our shape.
@@ -122,7 +122,7 @@ class LLM:
                 "json_schema": {"name": "take", "strict": True, "schema": TAKE_JSON_SCHEMA},
             }
         elif mode == "json_object_schema":
-            kwargs["response_format"] = {"type": "json_object", "schema": TAKE_JSON_SCHEMA}
+            kwargs["response_format"] = {"type": "json_object", "schema": GRAMMAR_JSON_SCHEMA}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         return await client.chat.completions.create(**kwargs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +40,16 @@ def bundled_gguf() -> Path:
     return path
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGKILL if toolpanel dies, so a killed run never leaves it spinning."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,7 +71,8 @@ def local_server(settings: Settings):
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", DEMO_MODEL,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(settings.local.n_ctx),
            "--n_threads", str(settings.local.n_threads or os.cpu_count() or 2)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + settings.local.startup_timeout

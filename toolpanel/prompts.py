@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 
 from toolpanel.models import Persona, Tool
-from toolpanel.takeout import TAKE_JSON_SCHEMA
+from toolpanel.takeout import GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA
 
 TEMPLATES = ("system.j2", "tool.j2", "persona.j2", "repair.j2")
 
@@ -34,7 +34,7 @@ def prompt_hash(directory: Path) -> str:
     for name in TEMPLATES:
         h.update(name.encode())
         h.update((directory / name).read_bytes())
-    h.update(json.dumps(TAKE_JSON_SCHEMA, sort_keys=True).encode())
+    h.update(json.dumps([TAKE_JSON_SCHEMA, GRAMMAR_JSON_SCHEMA], sort_keys=True).encode())
     return h.hexdigest()[:12]
 
 

@@ -14,19 +14,28 @@ PARAGRAPH_MAX = 1500
 SHIP_FLOOR = 50
 SKIP_CEILING = 70
 
-# Every field is required and non-null so that a grammar built from this schema (llama.cpp) or a strict
-# json_schema endpoint can only produce a well-formed take; the score range is an enum because grammar
-# converters ignore minimum/maximum. An abstaining persona's score and verdict are ignored.
+# Every field is required and non-null so that a strict json_schema endpoint, or a grammar built from
+# the schema (llama.cpp), can only produce a well-formed take. An abstaining persona's score and
+# verdict are ignored.
 TAKE_JSON_SCHEMA: dict = {
     "type": "object",
     "properties": {
         "abstain": {"type": "boolean"},
         "paragraph": {"type": "string"},
-        "score": {"type": "integer", "enum": list(range(101))},
+        "score": {"type": "integer", "minimum": 0, "maximum": 100},
         "verdict": {"type": "string", "enum": ["ship", "skip"]},
     },
     "required": ["abstain", "paragraph", "score", "verdict"],
     "additionalProperties": False,
+}
+
+# For grammar-constrained servers (llama.cpp's json_object + schema): their schema-to-grammar converter
+# ignores minimum/maximum and a 101-value enum makes sampling ~3x slower, so the range is a regex.
+# The digits arrive as a string and are validated as an integer like any other reply.
+GRAMMAR_JSON_SCHEMA: dict = {
+    **TAKE_JSON_SCHEMA,
+    "properties": {**TAKE_JSON_SCHEMA["properties"],
+                   "score": {"type": "string", "pattern": "^(100|[1-9]?[0-9])$"}},
 }
 
 

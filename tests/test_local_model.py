@@ -1,0 +1,36 @@
+"""One real end-to-end review with the bundled local model (llama.cpp server on loopback, no network)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from tests.helpers import SEED_A, cli, rows
+
+pytestmark = pytest.mark.slow
+
+
+def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
+    env = {"TOOLPANEL_HOME": os.environ["TOOLPANEL_HOME"]}
+    r = cli("review", str(SEED_A), env=env, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "demo-grade model" in r.stderr and "OPENAI_API_KEY" in r.stderr
+    # Five scorecard lines, each a real outcome: a score, an abstention, or a failure with its reason.
+    lines = [ln for ln in r.stdout.splitlines()
+             if re.match(r"^(Builder|Skeptic|Futurist|Founder|Creator)  ", ln)]
+    assert len(lines) == 5
+    for ln in lines:
+        assert re.search(r"  (\d{1,3}/100 · (ship|skip)|No panel take|Failed \(\w+\))$", ln), ln
+    db = tp_home / "warehouse.duckdb"
+    takes = rows(db, "SELECT model, status, tokens_in, tokens_out, output_mode, error_class FROM takes")
+    assert len(takes) == 5
+    for model, status, tin, tout, mode, error_class in takes:
+        assert model == "smollm2-135m-instruct"
+        assert tin > 0 and tout > 0
+        assert mode == "json_object_schema"  # llama.cpp rejects json_schema; the schema becomes a grammar
+        assert (status == "failed") == (error_class is not None)
+    assert rows(db, "SELECT count(*) FROM run_history WHERE status IN ('complete', 'incomplete')")[0][0] == 1
+    # the server was stopped: its log ends with a clean shutdown
+    assert "Application shutdown complete" in (tp_home / "logs" / "local-model.log").read_text()

@@ -1,0 +1,114 @@
+"""Warehouse: migrations, the take cache, append-only history, quorum, the analyst snapshot."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+
+from tests.helpers import ROOT, SEED_A, SEED_B, rows
+from tests.test_panel import review
+from warehouse import Warehouse
+
+
+def test_migrations_are_recorded_and_applied_once(tmp_path):
+    store = Warehouse(tmp_path / "w.duckdb")
+    with store.connect():
+        pass
+    with store.connect():
+        pass
+    assert rows(store.path, "SELECT version, name FROM schema_migrations ORDER BY version") == [
+        (1, "m001_core"), (2, "m002_views")]
+    tables = {r[0] for r in rows(store.path, "SELECT table_name FROM information_schema.tables")}
+    assert {"tools", "tool_snapshots", "runs", "run_results", "takes", "run_takes", "verdicts",
+            "latest_verdicts", "verdict_history", "persona_stats", "run_history"} <= tables
+
+
+def test_identical_rerun_pays_for_nothing_and_adds_no_run(tp_home, provider_env):
+    fake = provider_env
+    settings, first = review([SEED_A, SEED_B])
+    assert fake.calls() == 10
+    _, second = review([SEED_A, SEED_B])
+    assert fake.calls() == 10  # the warehouse is the cache
+    assert all(r.run_id is None and r.paid_calls == 0 and r.cached_takes == 5 for r in second)
+    assert [r.verdict for r in second] == [r.verdict for r in first]
+    assert rows(settings.warehouse_path, "SELECT count(*) FROM runs")[0][0] == 2
+
+
+def test_force_rereview_adds_a_run_and_keeps_history(tp_home, provider_env):
+    fake = provider_env
+    settings, _ = review([SEED_A])
+    fake.script("valid", score=30, verdict="skip")
+    review([SEED_A], force=True, reason="vendor shipped v2")
+    assert fake.calls() == 10
+    db = settings.warehouse_path
+    hist = rows(db, "SELECT verdict, forced, reason FROM verdict_history WHERE slug='smolvlm2-turbo' ORDER BY created_at")
+    assert [h[1:] for h in hist] == [(False, None), (True, "vendor shipped v2")]
+    assert hist[-1][0] == "skip"
+    assert rows(db, "SELECT verdict FROM latest_verdicts WHERE slug='smolvlm2-turbo'") == [("skip",)]
+    assert rows(db, "SELECT count(*) FROM takes")[0][0] == 10  # nothing overwritten
+
+
+def test_editing_a_persona_repays_only_that_persona(tp_home, provider_env, tmp_path):
+    fake = provider_env
+    personas = tmp_path / "personas"
+    shutil.copytree(ROOT / "personas", personas)
+    tp_home.mkdir(parents=True)
+    (tp_home / "toolpanel.toml").write_text(f'personas_dir = "{personas}"\n')
+    review([SEED_A])
+    skeptic = personas / "skeptic.yaml"
+    skeptic.write_text(skeptic.read_text() + "\n# sharper questions\n")
+    _, [res] = review([SEED_A])
+    assert fake.calls() == 6 and fake.calls(persona="skeptic") == 2
+    assert res.paid_calls == 1 and res.cached_takes == 4
+
+
+def test_failed_takes_are_not_cached(tp_home, provider_env):
+    fake = provider_env
+    fake.script("500", persona="creator")
+    review([SEED_A], max_retries=0)
+    fake.reset()
+    _, [res] = review([SEED_A])
+    assert fake.calls() == 1 and fake.calls(persona="creator") == 1
+    assert res.paid_calls == 1 and {t.status for t in res.takes} == {"ok"}
+
+
+def test_without_quorum_the_previous_verdict_stays(tp_home, provider_env):
+    fake = provider_env
+    settings, [good] = review([SEED_A])
+    for p in ("builder", "skeptic", "futurist"):
+        fake.script("malformed", persona=p)
+    _, [bad] = review([SEED_A], force=True)
+    assert bad.verdict.verdict == "incomplete" and not bad.verdict.quorum_met
+    db = settings.warehouse_path
+    assert rows(db, "SELECT status FROM run_history ORDER BY started_at") == [("complete",), ("incomplete",)]
+    assert rows(db, "SELECT count(*) FROM verdicts")[0][0] == 1
+    (take_ids,), = rows(db, "SELECT take_ids FROM latest_verdicts")
+    assert sorted(take_ids) == sorted(t.take_id for t in good.takes)
+    # the failed takes are stored with their reason
+    assert rows(db, "SELECT count(*) FROM takes WHERE status='failed' AND error_class='invalid_output'")[0][0] == 3
+
+
+def test_views_for_analysts(tp_home, provider_env):
+    fake = provider_env
+    fake.script("abstain", persona="creator")
+    settings, _ = review([SEED_A, SEED_B])
+    stats = dict((r[0], r[1:]) for r in rows(settings.warehouse_path,
+                 "SELECT persona_id, takes, ok, abstained, failed FROM persona_stats"))
+    assert stats["creator"] == (2, 0, 2, 0) and stats["builder"] == (2, 2, 0, 0)
+    assert len(rows(settings.warehouse_path, "SELECT * FROM latest_verdicts")) == 2
+
+
+def test_analyst_snapshot_never_blocks_and_is_replaced_atomically(tp_home, provider_env):
+    settings, _ = review([SEED_A])
+    snap = settings.snapshot_path
+    reader = duckdb.connect(str(snap), read_only=True)  # an analyst holds the snapshot open...
+    try:
+        before = reader.execute("SELECT count(*) FROM takes").fetchone()[0]
+        review([SEED_B])  # ...while the pipeline writes and replaces the snapshot
+        assert reader.execute("SELECT count(*) FROM takes").fetchone()[0] == before == 5  # a stable view
+    finally:
+        reader.close()
+    assert rows(snap, "SELECT count(*) FROM takes")[0][0] == 10
+    assert rows(snap, "SELECT count(*) FROM latest_verdicts")[0][0] == 2
+    assert not list(snap.parent.glob(".analyst*.tmp"))
