@@ -22,7 +22,8 @@ def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
              if re.match(r"^(Builder|Skeptic|Futurist|Founder|Creator)  ", ln)]
     assert len(lines) == 5
     for ln in lines:
-        assert re.search(r"  (\d{1,3}/100 · (ship|skip)|No panel take|Failed \(\w+\))$", ln), ln
+        assert re.search(r"  (\d{1,3}/100 · (ship|skip)(  \(verdict contradicts score\))?|No panel take|"
+                         r"Failed \(\w+\))$", ln), ln
     db = tp_home / "warehouse.duckdb"
     takes = rows(db, "SELECT model, status, tokens_in, tokens_out, output_mode, error_class FROM takes")
     assert len(takes) == 5
