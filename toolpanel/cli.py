@@ -252,5 +252,24 @@ def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     out.print(table)
 
 
+@app.command()
+def serve() -> None:
+    """Serve the Prefect deployments (daily-review on its schedule, re-review for editors).
+
+    Starts a local Prefect server (SQLite under TOOLPANEL_HOME/prefect) unless PREFECT_API_URL is set.
+    """
+    from flows.serve import ServeError
+    from flows.serve import serve as run_serve
+
+    settings = _settings()
+    try:
+        run_serve(settings, echo=lambda m: out.print(escape(m)))
+    except ServeError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

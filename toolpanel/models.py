@@ -50,7 +50,9 @@ class Tool(BaseModel):
 
     @property
     def snapshot_hash(self) -> str:
-        return content_hash(self.reviewed_content())
+        # Whitespace is cosmetic: re-wrapped text is the same snapshot.
+        norm = {k: (" ".join(v.split()) if isinstance(v, str) else v) for k, v in self.reviewed_content().items()}
+        return content_hash(norm)
 
 
 class Persona(BaseModel):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from scoring import verdict as score_verdict
@@ -37,6 +39,19 @@ class ReviewResult:
     paid_ids: set[str] = field(default_factory=set)
 
 
+# Provider failures worth another attempt (by an orchestrator's retry); anything else is final.
+TRANSIENT_ERRORS = frozenset({"RateLimitError", "APITimeoutError", "APIConnectionError", "InternalServerError"})
+
+
+class TransientFailure(Exception):
+    """Some takes failed transiently; the run was closed as 'retrying' without a verdict."""
+
+    def __init__(self, result: "ReviewResult", failed: list[Take]):
+        names = ", ".join(f"{t.persona_id} ({t.error_class})" for t in failed)
+        super().__init__(f"{result.tool.slug}: transient provider failure for {names}; retrying pays only for these")
+        self.result, self.failed = result, failed
+
+
 @dataclass
 class ReviewRequest:
     """What a caller (CLI, daily flow, editor flow) asks of a review."""
@@ -46,19 +61,26 @@ class ReviewRequest:
     force: bool = False
     flow_run_id: str | None = None
     model_override: str | None = None
+    personas: list[str] | None = None  # subset of persona ids; None = the whole panel
+    # Orchestrated runs set this on every attempt but the last: transient failures then close the run
+    # as "retrying" (no verdict) and raise, and the retry pays only for the failed personas.
+    defer_transient: bool = False
 
 
 class Panel:
     """Reviews tools with a persona panel through one LLM seam, storing every take as it lands."""
 
     def __init__(self, settings: Settings, llm: LLM, store: Warehouse, personas: list[Persona],
-                 limiter: asyncio.Semaphore | None = None):
+                 global_slot: Callable[[], AbstractAsyncContextManager] | None = None):
         self.settings = settings
         self.llm = llm
         self.store = store
         self.personas = personas
         self.prompt_hash = prompts.prompt_hash(settings.prompts_dir)
-        self.limiter = limiter or asyncio.Semaphore(settings.concurrency)
+        # Each model call holds the in-process cap, and a cross-process slot when the caller gives one
+        # (the flows pass a Prefect global concurrency limit when a Prefect server is present).
+        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self.global_slot = global_slot
 
     def model_for(self, persona: Persona, request: ReviewRequest) -> str:
         return request.model_override or self.settings.model_for(persona.id)
@@ -66,14 +88,15 @@ class Panel:
     async def review(self, tool: Tool, request: ReviewRequest | None = None,
                      on_take: Callable[[Take], None] | None = None) -> ReviewResult:
         request = request or ReviewRequest()
+        personas = self.personas if not request.personas else [p for p in self.personas if p.id in request.personas]
         new_snapshot = await asyncio.to_thread(self.store.record_tool, tool)
-        models = {p.id: self.model_for(p, request) for p in self.personas}
-        keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in self.personas}
+        models = {p.id: self.model_for(p, request) for p in personas}
+        keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in personas}
         cached = {} if request.force else await asyncio.to_thread(self.store.cached_takes, list(keys.values()))
         hits = {pid: cached[k] for pid, k in keys.items() if k in cached}
 
-        if len(hits) == len(self.personas):
-            takes = [hits[p.id] for p in self.personas]
+        if len(hits) == len(personas):
+            takes = [hits[p.id] for p in personas]
             verdict = score_verdict(tool.slug, takes)
             already = await asyncio.to_thread(self.store.verdict_with_takes, tool.slug, [t.take_id for t in takes])
             if already or not verdict.quorum_met:
@@ -82,7 +105,7 @@ class Panel:
 
         run_id = await asyncio.to_thread(
             self.store.start_run, tool=tool, trigger=request.trigger, reason=request.reason, forced=request.force,
-            prompt_hash=self.prompt_hash, persona_versions={p.id: p.version for p in self.personas},
+            prompt_hash=self.prompt_hash, persona_versions={p.id: p.version for p in personas},
             models=models, flow_run_id=request.flow_run_id,
             settings={"timeout": self.settings.timeout, "max_retries": self.settings.max_retries,
                       "temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens,
@@ -92,7 +115,7 @@ class Panel:
 
         marker = prompts.new_marker()
         shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker)
-        missing = [p for p in self.personas if p.id not in hits]
+        missing = [p for p in personas if p.id not in hits]
 
         async def one(persona: Persona) -> Take:
             take = await self._take(tool, persona, shared, models[persona.id])
@@ -103,17 +126,24 @@ class Panel:
 
         fresh = await asyncio.gather(*(one(p) for p in missing))
         by_id = {**hits, **{t.persona_id: t for t in fresh}}
-        takes = [by_id[p.id] for p in self.personas]
+        takes = [by_id[p.id] for p in personas]
         verdict = score_verdict(tool.slug, takes)
+        result = ReviewResult(tool, takes, verdict, run_id=run_id, paid_calls=len(fresh), cached_takes=len(hits),
+                              new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh})
+        transient = [t for t in fresh if t.status == "failed" and t.error_class in TRANSIENT_ERRORS]
+        if transient and request.defer_transient:
+            await asyncio.to_thread(self.store.finish_run, run_id, tool.snapshot_hash, verdict, len(fresh),
+                                    len(hits), "retrying")
+            raise TransientFailure(result, transient)
         await asyncio.to_thread(self.store.finish_run, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits))
-        return ReviewResult(tool, takes, verdict, run_id=run_id, paid_calls=len(fresh), cached_takes=len(hits),
-                            new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh})
+        return result
 
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:
         messages = shared + [prompts.persona_message(self.settings.prompts_dir, persona)]
-        async with self.limiter:
-            c = await self.llm.take(messages, model,
-                                    lambda err: prompts.repair_message(self.settings.prompts_dir, err))
+        async with self._semaphore:
+            async with (self.global_slot() if self.global_slot else contextlib.nullcontext()):
+                c = await self.llm.take(messages, model,
+                                        lambda err: prompts.repair_message(self.settings.prompts_dir, err))
         out = c.output
         if out is None:
             status, score, verdict, paragraph, flags = "failed", None, None, None, []

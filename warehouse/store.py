@@ -152,12 +152,13 @@ class Warehouse:
             for t in takes:
                 con.execute("INSERT INTO run_takes VALUES (?, ?, true) ON CONFLICT DO NOTHING", [run_id, t.take_id])
 
-    def finish_run(self, run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int, cached: int) -> None:
-        """The run's end and (with quorum) its verdict, in one transaction."""
+    def finish_run(self, run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int, cached: int,
+                   status: str | None = None) -> None:
+        """The run's end and (with quorum, unless it is being retried) its verdict, in one transaction."""
+        status = status or ("complete" if verdict.quorum_met else "incomplete")
         with self.transaction() as con:
-            status = "complete" if verdict.quorum_met else "incomplete"
             con.execute("INSERT INTO run_results VALUES (?, ?, ?, ?, ?)", [run_id, status, now(), paid_calls, cached])
-            if verdict.quorum_met:
+            if status == "complete":
                 con.execute(
                     "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [new_id("vd"), run_id, verdict.tool_slug, snapshot_hash, verdict.verdict, verdict.ship_count,
