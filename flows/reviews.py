@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 from pydantic import BaseModel, Field, field_validator
 
-from flows.limits import global_slot_for
+from flows.limits import provider_slots
 from toolpanel import scorecard
 from toolpanel.config import Settings, load_settings
 from toolpanel.intake import classify, read_sources
@@ -27,6 +27,7 @@ from toolpanel.personas import load_personas
 from toolpanel.provider import resolved_settings
 from toolpanel.views import UnknownTool
 from warehouse import Warehouse
+from warehouse.store import LockStats
 
 
 class ReReviewParams(BaseModel):
@@ -69,15 +70,15 @@ async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries:
 
 
 @contextlib.asynccontextmanager
-async def _panel(settings: Settings, persona_ids: list[str] | None = None):
+async def _panel(settings: Settings, n_tools: int, persona_ids: list[str] | None = None, *, editor: bool):
     personas = load_personas(settings.personas_dir, persona_ids or None)
     with resolved_settings(settings) as live:
         # Prefect retries the task; the client does not retry too, so the two layers never multiply.
         live = live.model_copy(update={"max_retries": 0})
         llm = LLM(live, mode_cache=live.home / "endpoints.json")
         try:
-            slot = await global_slot_for(live)
-            yield Panel(live, llm, Warehouse(live.warehouse_path), personas, global_slot=slot)
+            async with provider_slots(live, n_tools * len(personas), editor=editor) as slots:
+                yield Panel(live, llm, Warehouse(live.warehouse_path), personas, concurrency=slots)
         finally:
             await llm.aclose()
 
@@ -137,7 +138,7 @@ async def daily_review() -> dict:
     results: list = []
     if todo:
         retries, delays = _flow_settings(settings)
-        async with _panel(settings) as panel:
+        async with _panel(settings, len(todo), editor=False) as panel:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
             results = await _review_all(panel, [i.tool for i in todo], requests, retries, delays)
     summary = {"seen": len(tools), **counts, "rejected": len(errors), **_summary(results, [i.tool for i in todo])}
@@ -161,7 +162,8 @@ async def daily_review() -> dict:
     cost = "unknown" if summary["cost"] is None else f"${summary['cost']:.4f}"
     logger.info(f"daily-review summary: tools seen {summary['seen']}, new {counts['new']}, changed "
                 f"{counts['changed']}, pending {counts['pending']}, reviewed {summary['reviewed']}, failed "
-                f"{summary['failed']}, rejected cards {summary['rejected']}, tokens {summary['tokens']}, cost {cost}")
+                f"{summary['failed']}, rejected cards {summary['rejected']}, tokens {summary['tokens']}, cost {cost}; "
+                f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
     return summary
 
 
@@ -177,7 +179,7 @@ async def re_review(request: ReReviewParams) -> dict:
         raise ValueError("; ".join(str(UnknownTool(s, known)) for s in unknown))
     tools = [store.latest_tool(s) for s in request.slugs]
     retries, delays = _flow_settings(settings)
-    async with _panel(settings, request.personas) as panel:
+    async with _panel(settings, len(tools), request.personas, editor=True) as panel:
         reqs = [ReviewRequest(trigger="editor", reason=request.reason, force=request.force,
                               model_override=request.model, flow_run_id=str(flow_run.id),
                               personas=request.personas or None) for _ in tools]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from scoring import verdict as score_verdict
@@ -71,16 +69,15 @@ class Panel:
     """Reviews tools with a persona panel through one LLM seam, storing every take as it lands."""
 
     def __init__(self, settings: Settings, llm: LLM, store: Warehouse, personas: list[Persona],
-                 global_slot: Callable[[], AbstractAsyncContextManager] | None = None):
+                 concurrency: int | None = None):
         self.settings = settings
         self.llm = llm
         self.store = store
         self.personas = personas
         self.prompt_hash = prompts.prompt_hash(settings.prompts_dir)
-        # Each model call holds the in-process cap, and a cross-process slot when the caller gives one
-        # (the flows pass a Prefect global concurrency limit when a Prefect server is present).
-        self._semaphore = asyncio.Semaphore(settings.concurrency)
-        self.global_slot = global_slot
+        # Every model call holds a slot of this in-process cap; the flows size it to the provider
+        # slots they hold on the Prefect global concurrency limit.
+        self._semaphore = asyncio.Semaphore(concurrency or settings.concurrency)
 
     def model_for(self, persona: Persona, request: ReviewRequest) -> str:
         return request.model_override or self.settings.model_for(persona.id)
@@ -141,9 +138,8 @@ class Panel:
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:
         messages = shared + [prompts.persona_message(self.settings.prompts_dir, persona)]
         async with self._semaphore:
-            async with (self.global_slot() if self.global_slot else contextlib.nullcontext()):
-                c = await self.llm.take(messages, model,
-                                        lambda err: prompts.repair_message(self.settings.prompts_dir, err))
+            c = await self.llm.take(messages, model,
+                                    lambda err: prompts.repair_message(self.settings.prompts_dir, err))
         out = c.output
         if out is None:
             status, score, verdict, paragraph, flags = "failed", None, None, None, []

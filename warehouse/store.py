@@ -33,6 +33,13 @@ TAKE_COLUMNS = ("take_id", "run_id", "slug", "snapshot_hash", "persona_id", "per
                 "created_at")
 
 
+class LockStats:
+    """How often, and how long, this process waited for another process's hold on the warehouse."""
+
+    waits = 0
+    seconds = 0.0
+
+
 class WarehouseBusy(Exception):
     """Another process held the warehouse longer than the lock wait."""
 
@@ -60,8 +67,10 @@ class Warehouse:
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection; waits (with backoff) while another process holds the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+        started = time.monotonic()
+        deadline = started + _LOCK_WAIT_SECONDS
         delay = 0.01
+        waited = False
         with _process_lock:
             while True:
                 try:
@@ -74,8 +83,12 @@ class Warehouse:
                                                 f"{_LOCK_WAIT_SECONDS:.0f}s — let it finish, or raise "
                                                 "TOOLPANEL_LOCK_WAIT") from exc
                         raise
+                    waited = True
                     time.sleep(delay + random.random() * delay)
                     delay = min(delay * 2, 0.5)
+            if waited:
+                LockStats.waits += 1
+                LockStats.seconds += time.monotonic() - started
             try:
                 if not read_only and str(self.path) not in _migrated:
                     migrate(con)
