@@ -130,4 +130,24 @@ def m002_views(con: duckdb.DuckDBPyConnection) -> None:
         FROM takes GROUP BY persona_id""")
 
 
-MIGRATIONS = [m001_core, m002_views]
+def m003_community_votes(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        CREATE TABLE community_votes (
+            vote_id VARCHAR PRIMARY KEY,
+            slug VARCHAR NOT NULL,
+            vote VARCHAR NOT NULL,             -- ship | skip
+            voter VARCHAR,                     -- optional (CSV imports carry one)
+            source VARCHAR NOT NULL,           -- cli | csv:<file>
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE VIEW community_tally AS
+        SELECT slug,
+               count(*) FILTER (WHERE vote = 'ship') AS ship_votes,
+               count(*) FILTER (WHERE vote = 'skip') AS skip_votes,
+               count(*) AS votes,
+               round(100.0 * count(*) FILTER (WHERE vote = 'ship') / count(*), 1) AS ship_pct
+        FROM community_votes GROUP BY slug""")
+
+
+MIGRATIONS = [m001_core, m002_views, m003_community_votes]
