@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ demo: install
 	-$(VENV)/bin/toolpanel review examples/tools
 	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
 
-test: install
+# The browser test needs Debian's chromium; installed here when missing (CI runs as root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install chromium
 	$(PY) -m pytest -q
 
 clean:

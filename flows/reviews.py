@@ -97,19 +97,14 @@ def _flow_settings(settings: Settings) -> tuple[int, list[float]]:
     return retries, delays
 
 
-def _publish(settings: Settings, logger) -> dict | None:
-    """Refresh the analyst snapshot, then the site if the publishing stage is installed."""
-    store = Warehouse(settings.warehouse_path)
-    if settings.warehouse_path.exists():
-        store.publish_snapshot(settings.snapshot_path)
-    try:
-        from toolpanel.publish import publish_site
-    except ImportError:
-        logger.info("publishing stage not installed; analyst snapshot refreshed")
-        return None
+def _publish(settings: Settings, logger) -> dict:
+    """Refresh the analyst snapshot, then re-render the site (incrementally)."""
+    from toolpanel.publish import publish_site
+
+    Warehouse(settings.warehouse_path).publish_snapshot(settings.snapshot_path)
     report = publish_site(settings)
-    logger.info(f"published site: {report}")
-    return report if isinstance(report, dict) else {"report": str(report)}
+    logger.info(f"published {report['pages']} pages: {report['written']} written, {report['skipped']} unchanged")
+    return report
 
 
 def _summary(results: list, tools: list[Tool]) -> dict[str, Any]:
@@ -145,7 +140,7 @@ async def daily_review() -> dict:
     for i, r in zip(todo, results):
         if isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
-    published = await asyncio.to_thread(_publish, settings, logger)
+    published = await asyncio.to_thread(_publish, settings, logger) if settings.warehouse_path.exists() else None
     base = (published or {}).get("base_url", "")
     rows = []
     for i, r in zip(todo, results):
@@ -165,6 +160,21 @@ async def daily_review() -> dict:
                 f"{summary['failed']}, rejected cards {summary['rejected']}, tokens {summary['tokens']}, cost {cost}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
     return summary
+
+
+@flow(name="publish")
+async def publish(full: bool = False) -> dict:
+    """Re-render the site from the warehouse (incremental unless `full`)."""
+    from toolpanel.publish import publish_site
+
+    logger = get_run_logger()
+    settings = load_settings()
+    report = await asyncio.to_thread(publish_site, settings, full=full)
+    for w in report["warnings"]:
+        logger.warning(w)
+    logger.info(f"published {report['pages']} pages to {report['site']}: {report['written']} written, "
+                f"{report['skipped']} unchanged, {report['removed']} removed")
+    return report
 
 
 @flow(name="re-review")

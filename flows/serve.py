@@ -74,7 +74,7 @@ def prefect_server(settings: Settings, port: int | None = None):
 def deployments(settings: Settings) -> list:
     from prefect.schedules import Cron
 
-    from flows.reviews import daily_review, re_review
+    from flows.reviews import daily_review, publish, re_review
 
     cfg = settings.flows
     cron = cfg.get("daily_cron", DAILY_CRON)
@@ -84,6 +84,8 @@ def deployments(settings: Settings) -> list:
                                    description=f"Reviews new and changed tools every day ({cron} {tz})."),
         re_review.to_deployment(name="editor", tags=["toolpanel", "editor"],
                                 description="Re-review tools with a reason, a persona subset or another model."),
+        publish.to_deployment(name="site", tags=["toolpanel"],
+                              description="Re-render the site from the warehouse (full=true rewrites every page)."),
     ]
 
 

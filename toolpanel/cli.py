@@ -253,6 +253,62 @@ def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
+def publish(
+    full: Annotated[bool, typer.Option("--full", help="Rewrite every page, not only changed ones.")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write the site here instead of TOOLPANEL_HOME/site.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Render the static site (tool pages, A vs B comparisons, index, personas, feeds, digest)."""
+    from toolpanel.publish import PublishError, publish_site
+
+    settings = _settings()
+    try:
+        report = publish_site(settings, full=full, out=out_dir)
+    except PublishError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    for w in report["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {escape(w)}")
+    if as_json:
+        _dump(report)
+        return
+    out.print(f"published {report['pages']} pages to {report['site']}: {report['written']} written, "
+              f"{report['skipped']} unchanged, {report['removed']} removed")
+    out.print(f"open {Path(report['site']) / 'index.html'}")
+
+
+@app.command()
+def vote(
+    slug: Annotated[Optional[str], typer.Argument(help="Tool slug.")] = None,
+    choice: Annotated[Optional[str], typer.Argument(metavar="ship|skip")] = None,
+    voter: Annotated[Optional[str], typer.Option(help="Who voted (optional).")] = None,
+    import_csv: Annotated[Optional[Path], typer.Option("--import", help="CSV with columns slug,vote[,voter].")] = None,
+) -> None:
+    """Record a community vote (shown beside the panel on the site), or import a CSV of votes."""
+    from toolpanel import votes
+
+    settings = _settings()
+    store = Warehouse(settings.warehouse_path)
+    if import_csv:
+        n, errors = votes.import_csv(store, import_csv)
+        for e in errors:
+            err.print(f"[red]rejected[/red] {escape(str(e))}")
+        out.print(f"imported {n} vote{'s' if n != 1 else ''}, rejected {len(errors)}")
+        raise typer.Exit(1 if errors else 0)
+    if not slug or not choice:
+        err.print("[red]error:[/red] give a tool slug and ship or skip, e.g. `toolpanel vote smolvlm2-turbo ship`, "
+                  "or --import votes.csv")
+        raise typer.Exit(2)
+    e = votes.add_vote(store, slug, choice, voter)
+    if e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(1)
+    tally = store.query("SELECT * FROM community_tally WHERE slug = ?", [slug])[0]
+    out.print(f"{slug}: {tally['ship_votes']} ship / {tally['skip_votes']} skip "
+              f"({round(tally['ship_pct'])}% ship, {tally['votes']} vote{'s' if tally['votes'] != 1 else ''})")
+
+
+@app.command()
 def serve() -> None:
     """Serve the Prefect deployments (daily-review on its schedule, re-review for editors).
 

@@ -1,0 +1,257 @@
+"""Publishing: the seed page's elements with real values, escaping, determinism, incremental writes,
+community votes, and the comparison page in headless Chromium."""
+
+from __future__ import annotations
+
+import filecmp
+import html.parser
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import SEED_A, SEED_B, write_card
+from tests.test_panel import review
+from toolpanel.config import load_settings
+from toolpanel.publish import publish_site, safe_url
+
+SEED_SCORES = {
+    "smolvlm2-turbo": {"builder": 85, "skeptic": 78, "futurist": 82, "founder": 72, "creator": None},
+    "openrouter-model-fusion": {"builder": 80, "skeptic": 45, "futurist": 80, "founder": None, "creator": 80},
+}
+
+
+class Page(html.parser.HTMLParser):
+    """Visible text plus every tag and attribute, for assertions a reader (or an attacker) cares about."""
+
+    def __init__(self, source: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.chunks: list[str] = []
+        self._skip = 0
+        self.feed(source)
+        self.text = re.sub(r"\s+", " ", " ".join(self.chunks)).strip()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("style", "script", "title"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script", "title"):
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.chunks.append(data)
+
+
+def script_seed(fake) -> None:
+    for tool, scores in SEED_SCORES.items():
+        for persona, score in scores.items():
+            if score is None:
+                fake.script("abstain", persona=persona, tool=tool)
+            else:
+                fake.script("valid", persona=persona, tool=tool, score=score, verdict="ship" if score >= 60 else "skip",
+                            paragraph=f"The {persona} take on {tool}: concrete, specific and long enough to count.")
+
+
+@pytest.fixture
+def seed_site(tp_home, provider_env):
+    script_seed(provider_env)
+    tp_home.mkdir(parents=True, exist_ok=True)
+    (tp_home / "toolpanel.toml").write_text('[publish]\npairs = [["smolvlm2-turbo", "openrouter-model-fusion"]]\n')
+    review([SEED_A, SEED_B])
+    settings = load_settings()
+    report = publish_site(settings)
+    return settings.site_dir, report
+
+
+def read(site: Path, rel: str) -> Page:
+    return Page((site / rel).read_text(encoding="utf-8"))
+
+
+def test_comparison_page_carries_every_seed_element(seed_site):
+    site, report = seed_site
+    assert report["warnings"] == []
+    page = read(site, "compare/smolvlm2-turbo-vs-openrouter-model-fusion.html")
+    t = page.text
+    assert "SmolVLM2 Turbo vs OpenRouter Model Fusion" in t
+    assert "Which one should you ship with?" in t
+    # the decision table, side by side, with real values
+    assert ("Panel verdict Ship · 4 ship / 0 skip Ship · 3 ship / 1 skip" in t)
+    assert "Panel ship 100% 75%" in t
+    assert "Community No community votes yet No community votes yet" in t
+    assert "Pricing Free / Open weights (Apache 2.0) Pay-per-token (per model in fusion pool)" in t
+    assert ("Best for Sub-2B vision-language model that actually runs on your phone Run a prompt through multiple "
+            "LLMs simultaneously and fuse the best answer into one") in t
+    assert "Category Developer Tools Developer Tools" in t
+    # the answer, from scoring's comparison, with its reason
+    assert "Ship with SmolVLM2 Turbo ." in t
+    assert "SmolVLM2 Turbo wins on panel ship %: 100% vs 75%." in t
+    # the reviewer scorecard side by side, per persona
+    assert "Builder 85/100 · ship" in t and "80/100 · ship" in t
+    assert "Skeptic 78/100 · ship" in t and "45/100 · skip" in t
+    assert re.search(r"Founder 72/100 · ship The founder take on smolvlm2-turbo[^.]*\. No panel take", t)
+    assert re.search(r"Creator No panel take 80/100 · ship", t)
+    assert page.tags[0][0] == "html" and ("html", {"lang": "en"}) in page.tags
+    csp = [a for tag, a in page.tags if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in csp[0]["content"] and "script-src" not in csp[0]["content"]
+
+
+def test_tool_page_shows_verdict_scorecard_models_and_history(seed_site, provider_env):
+    site, _ = seed_site
+    t = read(site, "tools/openrouter-model-fusion.html").text
+    for expected in ("OpenRouter Model Fusion", "Run a prompt through multiple LLMs simultaneously",
+                     "Panel verdict Ship · 3 ship / 1 skip", "Panel ship 75%", "Community No community votes yet",
+                     "Pricing Pay-per-token (per model in fusion pool)", "Entry Paid", "Category Developer Tools",
+                     "Founder No panel take", "Skeptic 45/100 · skip", "by fake-model-1", "Verdict history"):
+        assert expected in t, expected
+    svg = [a for tag, a in read(site, "tools/openrouter-model-fusion.html").tags if tag == "svg"]
+    assert svg and svg[0]["role"] == "img"
+
+
+def test_incomplete_rereview_keeps_previous_verdict_and_says_so(seed_site, provider_env):
+    site, _ = seed_site
+    for p in ("builder", "skeptic", "futurist"):
+        provider_env.script("malformed", persona=p, tool="smolvlm2-turbo")
+    review([SEED_A], force=True)
+    report = publish_site(load_settings())
+    t = read(site, "tools/smolvlm2-turbo.html").text
+    assert "A re-review is in progress; this is the previous complete verdict." in t
+    assert "Panel verdict Ship · 4 ship / 0 skip" in t
+    assert report["written"] < report["pages"]  # incremental
+
+
+def test_community_votes_beside_the_panel(seed_site, tmp_path):
+    site, _ = seed_site
+    from toolpanel import votes
+    from warehouse import Warehouse
+
+    store = Warehouse(load_settings().warehouse_path)
+    assert votes.add_vote(store, "smolvlm2-turbo", "ship") is None
+    csv = tmp_path / "votes.csv"
+    csv.write_text("slug,vote,voter\nsmolvlm2-turbo,ship,ann\nsmolvlm2-turbo,skip,bo\nnope,ship,cy\n")
+    n, errors = votes.import_csv(store, csv)
+    assert n == 2 and [str(e) for e in errors] == [
+        f"{csv}:4: field 'slug': no tool 'nope' in the warehouse — review the tool first (toolpanel review CARD)"]
+    report = publish_site(load_settings())
+    t = read(site, "compare/smolvlm2-turbo-vs-openrouter-model-fusion.html").text
+    assert "Community 2 ship / 1 skip · 67% ship (3 votes) No community votes yet" in t
+    assert "tools/smolvlm2-turbo.html" in str(report) or report["written"] >= 1
+
+
+def test_same_warehouse_gives_byte_identical_site_and_incremental_skips(seed_site, tmp_path):
+    site, _ = seed_site
+    settings = load_settings()
+    other = tmp_path / "again"
+    publish_site(settings, full=True, out=other)
+    cmp = filecmp.dircmp(site, other)
+
+    def diff(c):
+        return c.diff_files + c.left_only + c.right_only + [f for sub in c.subdirs.values() for f in diff(sub)]
+    assert diff(cmp) == []
+    again = publish_site(settings)
+    assert again["written"] == 0 and again["skipped"] == again["pages"]
+    full = publish_site(settings, full=True)
+    assert full["written"] == full["pages"]
+
+
+def test_every_field_with_a_payload_yields_inert_pages(tp_home, provider_env, tmp_path):
+    payload = '"><script>alert(1)</script><img src=x onerror=alert(2)><a href="javascript:alert(3)">x</a>'
+    card = write_card(tmp_path / "cards", "evil", description=f"Evil tool. {payload}",
+                      name=f"'Evil {payload}'", tagline=f"'{payload}'", pricing=f"'{payload}'",
+                      entry=f"'{payload}'", category=f"'Dev {payload}'")
+    provider_env.script("valid", paragraph=f"Model text is data too: {payload} and more words to pass.")
+    review([card])
+    from warehouse import Warehouse
+    store = Warehouse(load_settings().warehouse_path)
+    with store.transaction() as con:  # a source that slipped a javascript: URL past validation
+        con.execute("UPDATE tool_snapshots SET url = 'javascript:alert(4)' WHERE slug = 'evil'")
+    settings = load_settings()
+    publish_site(settings)
+    pages = list(settings.site_dir.rglob("*.html"))
+    assert len(pages) > 5
+    for path in pages:
+        page = Page(path.read_text())
+        for tag, attrs in page.tags:
+            assert tag != "script", path
+            assert not [a for a in attrs if a.startswith("on")], (path, tag, attrs)
+            for a in ("href", "src"):
+                assert not (attrs.get(a) or "").strip().lower().startswith("javascript:"), (path, tag, attrs)
+    evil = (settings.site_dir / "tools" / "evil.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in evil  # shown as text, not run
+    assert safe_url("javascript:alert(1)") == "#" and safe_url("https://x.dev/a") == "https://x.dev/a"
+
+
+def test_feeds_and_digest(seed_site):
+    import json
+    import xml.etree.ElementTree as ET
+
+    site, _ = seed_site
+    rss = ET.parse(site / "feed.xml").getroot()
+    titles = [i.findtext("title") for i in rss.iter("item")]
+    assert sorted(titles) == ["OpenRouter Model Fusion: Ship · 3 ship / 1 skip", "SmolVLM2 Turbo: Ship · 4 ship / 0 skip"]
+    feed = json.loads((site / "feed.json").read_text())
+    assert feed["version"] == "https://jsonfeed.org/version/1.1" and len(feed["items"]) == 2
+    digest = read(site, "digest/index.html").text
+    assert "This week's verdicts" in digest and "2 verdicts from the panel" in digest
+    assert "Biggest splits" not in digest  # 45 vs 80 with 3 of 4 shipping is not a split panel
+    email = (site / "digest" / next(p.name for p in (site / "digest").glob("*.email.html"))).read_text()
+    assert "<style>" in email and "<link" not in email
+
+
+def test_index_filters_and_persona_pages(seed_site):
+    site, _ = seed_site
+    assert "SmolVLM2 Turbo" in read(site, "index.html").text
+    dev = read(site, "category/developer-tools.html").text
+    assert "OpenRouter Model Fusion" in dev and "SmolVLM2 Turbo" in dev
+    assert "SmolVLM2 Turbo" in read(site, "verdict/ship.html").text
+    assert "SmolVLM2 Turbo" not in read(site, "verdict/skip.html").text
+    ship_sorted = read(site, "index-ship.html").text
+    assert ship_sorted.index("SmolVLM2 Turbo") < ship_sorted.index("OpenRouter Model Fusion")
+    skeptic = read(site, "personas/skeptic.html").text
+    assert "Ship rate 50%" in skeptic and "What the Skeptic looks for" in skeptic
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--enable-logging=stderr", "--v=0", "--window-size=1280,2200"]
+
+
+def chromium(url: str, out: Path, profile: Path) -> tuple[str, Path]:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "chromium not found — `make test` installs Debian's chromium (apt-get install chromium)"
+    png = out / "page.png"
+    r = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={png}", url],
+                       capture_output=True, text=True, timeout=90)
+    return r.stderr, png
+
+
+def console_errors(log: str) -> list[str]:
+    return [ln for ln in log.splitlines() if "CONSOLE" in ln or "Refused to" in ln or "Uncaught" in ln]
+
+
+def test_comparison_page_in_headless_chromium(seed_site, tmp_path):
+    from PIL import Image
+
+    site, _ = seed_site
+    page = site / "compare" / "smolvlm2-turbo-vs-openrouter-model-fusion.html"
+    log, png = chromium(page.as_uri(), tmp_path, tmp_path / "profile")
+    assert console_errors(log) == []
+    assert png.stat().st_size > 50_000
+    img = Image.open(png).convert("RGB")
+    assert img.size == (1280, 2200)
+    colours = img.getcolors(maxcolors=1_000_000)
+    assert len(colours) > 200  # text, badges and tables, not a blank page
+    white = max(count for count, c in colours if c == (255, 255, 255))
+    assert white < 0.95 * img.size[0] * img.size[1]
+
+    # the same check notices a page the browser complains about (so the assertion above can fail)
+    bad = tmp_path / "bad.html"
+    bad.write_text('<meta http-equiv="Content-Security-Policy" content="script-src \'none\'">'
+                   '<script>console.error("boom")</script><p>x</p>')
+    log, _ = chromium(bad.as_uri(), tmp_path, tmp_path / "profile2")
+    assert console_errors(log)
