@@ -21,6 +21,7 @@ install: $(STAMP)
 demo: install
 	-$(VENV)/bin/toolpanel review examples/tools
 	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
+	$(VENV)/bin/toolpanel publish
 
 # The browser test needs Debian's chromium; installed here when missing (CI runs as root).
 chromium:
