@@ -20,8 +20,8 @@ install: $(STAMP)
 
 demo: install
 	-$(VENV)/bin/toolpanel review examples/tools
-	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
 	$(VENV)/bin/toolpanel publish
+	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
 
 # The browser test needs Debian's chromium; installed here when missing (CI runs as root).
 chromium:
