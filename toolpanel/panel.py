@@ -111,7 +111,7 @@ class Panel:
             await asyncio.to_thread(self.store.link_cached, run_id, hits.values())
 
         marker = prompts.new_marker()
-        shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker)
+        shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas)
         missing = [p for p in personas if p.id not in hits]
 
         async def one(persona: Persona) -> Take:

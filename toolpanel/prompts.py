@@ -43,14 +43,15 @@ def new_marker() -> str:
     return f"TOOL-DATA-{secrets.token_hex(8)}"
 
 
-def shared_messages(directory: Path, tool: Tool, marker: str) -> list[dict]:
-    """The system prompt and tool context: identical for all personas so prefix caches can reuse them."""
+def shared_messages(directory: Path, tool: Tool, marker: str, panel: list[Persona]) -> list[dict]:
+    """Rules, the whole panel's lenses, then the tool: identical for all five persona calls of a review,
+    so a provider's prefix cache serves four of them (only voice and example differ per persona)."""
     env = _env(str(directory))
     tool_fields = tool.reviewed_content()
     # The marker must not occur in vendor text; strip any attempt to forge it.
     safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool_fields.items()}
     return [
-        {"role": "system", "content": env.get_template("system.j2").render(marker=marker)},
+        {"role": "system", "content": env.get_template("system.j2").render(marker=marker, panel=panel)},
         {"role": "user", "content": env.get_template("tool.j2").render(marker=marker, tool=safe, slug=tool.slug)},
     ]
 

@@ -265,7 +265,9 @@ def _render_compare(render, a: ToolPage, b: ToolPage, personas) -> str:
     return render("compare.html.j2", "../", a=a, b=b, cmp=cmp, missing=missing)
 
 
-SORTS = [("index.html", "Latest", lambda p: (-(p.reviewed_at or dt.datetime.min).timestamp(), p.tool.slug)),
+EPOCH = dt.datetime(1970, 1, 1)
+SORTS = [("index.html", "Latest",
+          lambda p: (-((p.reviewed_at - EPOCH).total_seconds() if p.reviewed_at else 0), p.tool.slug)),
          ("index-ship.html", "Panel ship %", lambda p: (-(p.verdict.ship_pct or 0) if p.verdict else 1, p.tool.slug)),
          ("index-score.html", "Mean score", lambda p: (-(p.verdict.mean_score or 0) if p.verdict else 1, p.tool.slug)),
          ("index-name.html", "Name", lambda p: (p.tool.name.lower(), p.tool.slug))]

@@ -1,0 +1,316 @@
+"""toolpanel benchmarks: each figure is a ratio against its limit measured in the same run.
+
+    .venv/bin/python bench/run.py            # full sizes (make bench)
+    .venv/bin/python bench/run.py --smoke    # tiny sizes, seconds (part of make test)
+    .venv/bin/python bench/run.py --only 5,6 # some figures
+
+Writes bench/results.json: [{"name", "value", "unit", "goal", "met"}], one per figure.
+Uses the fake OpenAI-compatible server from tests/ on loopback with configurable latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fake_openai import FakeOpenAI  # noqa: E402
+
+RESULTS: list[dict] = []
+
+
+def record(name: str, value: float, unit: str, goal: str, met: bool | None, note: str = "") -> None:
+    RESULTS.append({"name": name, "value": round(value, 4), "unit": unit, "goal": goal, "met": met,
+                    **({"note": note} if note else {})})
+    flag = {True: "met", False: "MISSED", None: "—"}[met]
+    print(f"  {name:<58} {value:>12.4g} {unit:<10} goal {goal:<10} {flag}{'  (' + note + ')' if note else ''}",
+          flush=True)
+
+
+@contextmanager
+def home(env_extra: dict | None = None):
+    """A temporary TOOLPANEL_HOME and cwd, restored afterwards."""
+    old_env, old_cwd = dict(os.environ), os.getcwd()
+    tmp = Path(tempfile.mkdtemp(prefix="tpbench-"))
+    os.environ["TOOLPANEL_HOME"] = str(tmp / "home")
+    for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TOOLPANEL_MODEL"):
+        os.environ.pop(k, None)
+    os.environ.update(env_extra or {})
+    os.chdir(tmp)
+    try:
+        yield tmp
+    finally:
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def provider(fake: FakeOpenAI) -> dict:
+    return {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "bench", "TOOLPANEL_MODEL": fake.model_id}
+
+
+def make_cards(directory: Path, n: int, categories: int = 20) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = directory / f"tool-{i:05d}.md"
+        p.write_text(f"---\nname: Bench Tool {i}\nslug: tool-{i:05d}\ncategory: Category {i % categories}\n"
+                     f"tagline: Does thing number {i} for developers\npricing: Free tier, then $10/month\n"
+                     f"entry: Freemium\nurl: https://tool{i}.example.com\n---\n"
+                     f"Bench Tool {i} is a developer tool that does one useful thing well. It ships an SDK, a CLI "
+                     f"and a hosted dashboard, integrates with GitHub and Slack, and targets small teams that want "
+                     f"results in an afternoon rather than a quarter. Version {i} adds audit logs and SSO.\n")
+        paths.append(p)
+    return paths
+
+
+# -- figure 1 and 4: one review -------------------------------------------------------------------
+def fig1_overhead(smoke: bool) -> None:
+    from toolpanel.cards import load_cards
+    from toolpanel.config import load_settings
+    from toolpanel.personas import load_personas
+    from toolpanel.runner import run_review
+
+    latency = 0.05 if smoke else 0.5
+    with FakeOpenAI(latency=latency) as fake, home(provider(fake)) as tmp:
+        cards = make_cards(tmp / "cards", 3)
+        settings = load_settings()
+        personas = load_personas(settings.personas_dir)
+        tools, _ = load_cards(cards)
+        run_review(settings, personas, tools[:1])  # discovers the endpoint's output mode once
+        t0 = time.perf_counter()
+        run_review(settings, personas, tools[1:2])
+        wall = time.perf_counter() - t0
+        record("1a. one review / slowest call (CLI path)", wall / latency, "ratio", "<= 1.05", wall / latency <= 1.05,
+               f"{wall:.3f}s at {latency}s latency")
+
+        from flows.reviews import ReReviewParams, re_review
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=120):
+            asyncio.run(re_review(ReReviewParams(slugs=["tool-00000"], reason="warm up", publish=False)))
+            t0 = time.perf_counter()
+            asyncio.run(re_review(ReReviewParams(slugs=["tool-00001"], reason="bench", publish=False)))
+            wall = time.perf_counter() - t0
+        record("1b. one review / slowest call (Prefect flow)", wall / latency, "ratio", "<= 1.05",
+               wall / latency <= 1.05, f"{wall:.3f}s at {latency}s latency, flow run included")
+
+
+def fig4_cli(smoke: bool) -> None:
+    with FakeOpenAI(latency=0.0) as fake, home(provider(fake)) as tmp:
+        card = make_cards(tmp / "cards", 1)[0]
+        exe = str(Path(sys.executable).parent / "toolpanel")
+        subprocess.run([exe, "review", str(card)], capture_output=True, check=True)  # warm: mode discovery, pyc
+        card.write_text(card.read_text().replace("audit logs", "audit logs and SCIM"))
+        t0 = time.perf_counter()
+        r = subprocess.run([exe, "review", str(card)], capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        assert r.returncode == 0, r.stderr
+        record("4. CLI one-card review, zero-latency provider", wall, "s", "<= 3 s", wall <= 3.0)
+
+
+# -- figures 2 and 3: a batch through the flow against a running server ----------------------------
+def fig2_batch(smoke: bool) -> None:
+    from flows.serve import prefect_server
+    from toolpanel.config import load_settings
+
+    n = 40 if smoke else 500
+    latency, conc = 0.1, 32
+    with FakeOpenAI(latency=latency) as fake, home(provider(fake) | {"PREFECT_UI_ENABLED": "false"}) as tmp:
+        make_cards(tmp / "cards", n)
+        (tmp / "toolpanel.toml").write_text(
+            f'[provider]\nconcurrency = {conc}\n\n[sources.bench]\nkind = "cards"\npath = "cards"\n\n'
+            '[flows]\neditor_reserve = 0\n')
+        settings = load_settings()
+        with prefect_server(settings) as api:
+            os.environ["PREFECT_API_URL"] = api
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            with temporary_settings(updates={PREFECT_API_URL: api}):
+                from flows.reviews import daily_review
+
+                # warm the endpoint's output-mode discovery so it is not in the measurement
+                from toolpanel.llm import LLM
+                from toolpanel.provider import resolved_settings
+                fake.latency = 0
+                with resolved_settings(settings) as live:
+                    asyncio.run(_warm(LLM(live, mode_cache=live.home / "endpoints.json")))
+                fake.latency = latency
+                calls0 = fake.calls()
+                t0 = time.perf_counter()
+                summary = asyncio.run(daily_review())
+                wall = time.perf_counter() - t0
+                calls = fake.calls() - calls0
+                ideal = calls * latency / conc
+                assert summary["reviewed"] == n, summary
+                record(f"2. batch {n} tools x 5 personas via flow: wall / ideal", wall / ideal, "ratio", "<= 1.10",
+                       wall / ideal <= 1.10, f"{wall:.1f}s vs ideal {ideal:.1f}s, {calls} calls, concurrency {conc}")
+                calls0 = fake.calls()
+                t0 = time.perf_counter()
+                summary = asyncio.run(daily_review())
+                rerun = time.perf_counter() - t0
+                record("3a. identical re-run: provider calls", fake.calls() - calls0, "calls", "0",
+                       fake.calls() == calls0)
+                record("3b. identical re-run: wall as share of first run", 100 * rerun / wall, "%", "<= 10 %",
+                       rerun / wall <= 0.10, f"{rerun:.2f}s")
+
+
+async def _warm(llm) -> None:
+    from toolpanel.prompts import repair_message  # noqa: F401
+
+    await llm.take([{"role": "user", "content": "Persona id: builder\nTool slug: warm"}], llm.settings.model,
+                   lambda e: {"role": "user", "content": "REPAIR: " + e})
+    await llm.aclose()
+
+
+# -- figure 5: the warehouse at a million takes ------------------------------------------------------
+def fig5_warehouse(smoke: bool) -> None:
+    import duckdb
+
+    from warehouse import Warehouse
+    from warehouse.bulk import bulk_load
+
+    takes = 20_000 if smoke else 1_000_000
+    with home() as tmp:
+        store = Warehouse(tmp / "w.duckdb")
+        t0 = time.perf_counter()
+        info = bulk_load(store, takes=takes, reviews_per_tool=10)
+        load = time.perf_counter() - t0
+        size = store.path.stat().st_size
+        record("5a. warehouse size on disk per million takes", size / takes * 1e6 / 2**20, "MiB", "—", None,
+               f"{takes:,} takes, {info['tools']:,} tools, loaded in {load:.1f}s")
+        con = duckdb.connect(str(store.path), read_only=True)
+        slug = info["sample_slug"]
+
+        def best(sql, params=(), n=5):
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                con.execute(sql, list(params)).fetchall()
+                times.append(time.perf_counter() - t)
+            return min(times) * 1000
+
+        ms = best("SELECT slug, verdict, ship_count, skip_count, ship_pct, mean_score FROM latest_verdicts")
+        record("5b. latest verdicts for all tools", ms, "ms", "<= 20 ms", ms <= 20, f"{info['tools']:,} rows")
+        ms = best("SELECT * FROM verdict_history WHERE slug = ? ORDER BY created_at", [slug])
+        record("5c. verdict history of one tool", ms, "ms", "<= 20 ms", ms <= 20)
+        ms = best("SELECT * FROM persona_stats")
+        record("5d. persona stats", ms, "ms", "<= 500 ms", ms <= 500)
+        con.close()
+
+
+# -- figure 6: publishing ----------------------------------------------------------------------------
+def fig6_publish(smoke: bool) -> None:
+    from toolpanel.config import load_settings
+    from toolpanel.publish import publish_site
+    from warehouse import Warehouse
+    from warehouse.bulk import bulk_load
+
+    tools = 300 if smoke else 10_000
+    with home() as tmp:
+        settings = load_settings()
+        store = Warehouse(settings.warehouse_path)
+        # 15 tools per category: the 6 newest of each are compared pairwise -> 15 pairs per category
+        bulk_load(store, takes=tools * 5, reviews_per_tool=1, tools_per_category=15)
+        t0 = time.perf_counter()
+        report = publish_site(settings)
+        wall = time.perf_counter() - t0
+        comparisons = sum(1 for _ in (settings.site_dir / "compare").glob("*-vs-*.html"))
+        record(f"6a. publish {tools:,} tool pages + {comparisons:,} comparisons", wall, "s", "<= 20 s", wall <= 20,
+               f"{report['pages']:,} pages")
+        with store.transaction() as con:  # one tool changes: a new community vote
+            con.execute("INSERT INTO community_votes VALUES ('cv_bench', 'tool-00007', 'ship', NULL, 'bench', now())")
+        t0 = time.perf_counter()
+        report = publish_site(settings)
+        wall = time.perf_counter() - t0
+        record("6b. incremental republish after one changed tool", wall, "s", "<= 1 s", wall <= 1.0,
+               f"{report['written']} written, {report['skipped']:,} unchanged")
+
+
+# -- figure 7: the bundled local model -----------------------------------------------------------------
+def fig7_local(smoke: bool) -> None:
+    with home() as tmp:
+        card = ROOT / "examples" / "tools" / "smolvlm2-turbo.md"
+        exe = str(Path(sys.executable).parent / "toolpanel")
+        t0 = time.perf_counter()
+        r = subprocess.run([exe, "review", str(card), "--json"], capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        assert r.returncode == 0, r.stderr
+        takes = json.loads(r.stdout)["reviews"][0]["takes"]
+        out_tokens = sum(t["tokens_out"] or 0 for t in takes)
+        gen_seconds = sum((t["latency_ms"] or 0) for t in takes) / 1000
+        record("7a. bundled model: one five-persona review (2 cores)", wall, "s", "<= 30 s", wall <= 30,
+               "server start included")
+        record("7b. bundled model: output tokens per second", out_tokens / gen_seconds, "tok/s", "—", None,
+               f"{out_tokens} tokens in {gen_seconds:.1f}s of calls (prompt processing included)")
+
+
+# -- figure 8: prompt economy -------------------------------------------------------------------------
+def fig8_prompts(smoke: bool) -> None:
+    from llama_cpp import Llama
+
+    from toolpanel import prompts
+    from toolpanel.cards import load_card
+    from toolpanel.local_model import bundled_gguf
+    from toolpanel.personas import load_personas
+
+    tok = Llama(model_path=str(bundled_gguf()), vocab_only=True, verbose=False)
+
+    def n_tokens(messages: list[dict]) -> int:
+        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        return len(tok.tokenize(text.encode(), add_bos=False, special=True))
+
+    pdir = ROOT / "prompts"
+    personas = load_personas(ROOT / "personas")
+    shares, totals = [], []
+    for card in sorted((ROOT / "examples" / "tools").iterdir()):
+        tool = load_card(card)
+        shared = prompts.shared_messages(pdir, tool, prompts.new_marker(), personas)
+        prefix = n_tokens(shared)
+        per = [n_tokens(shared + [prompts.persona_message(pdir, p)]) for p in personas]
+        totals.append(sum(per))
+        shares.extend(prefix / x for x in per)
+    record("8a. prompt tokens per review (5 personas)", sum(totals) / len(totals), "tokens", "—", None,
+           f"mean over {len(totals)} example cards, SmolLM2 tokenizer")
+    share = 100 * sum(shares) / len(shares)
+    record("8b. share of a persona prompt that is a common prefix", share, "%", ">= 70 %", share >= 70)
+
+
+FIGURES = {"1": fig1_overhead, "2": fig2_batch, "4": fig4_cli, "5": fig5_warehouse, "6": fig6_publish,
+           "7": fig7_local, "8": fig8_prompts}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes (seconds); results are not written")
+    ap.add_argument("--only", default="", help="comma-separated figure numbers (2 includes 3)")
+    args = ap.parse_args()
+    only = [x.strip() for x in args.only.split(",") if x.strip()] or list(FIGURES)
+    print(f"toolpanel bench on {platform.node()} · {platform.machine()} · {os.cpu_count()} cores · "
+          f"Python {platform.python_version()}{' · smoke sizes' if args.smoke else ''}")
+    for key in only:
+        FIGURES[key](args.smoke)
+    if not args.smoke:
+        out = ROOT / "bench" / "results.json"
+        previous = json.loads(out.read_text()) if out.exists() else []
+        merged = {r["name"]: r for r in previous if r["name"].split(".")[0].rstrip("abcd") not in only}
+        merged.update({r["name"]: r for r in RESULTS})
+        out.write_text(json.dumps(sorted(merged.values(), key=lambda r: r["name"]), indent=1) + "\n")
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
