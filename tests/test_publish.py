@@ -206,10 +206,10 @@ def test_feeds_and_digest(seed_site):
 def test_index_filters_and_persona_pages(seed_site):
     site, _ = seed_site
     assert "SmolVLM2 Turbo" in read(site, "index.html").text
-    dev = read(site, "category/developer-tools.html").text
+    dev = read(site, "category-developer-tools.html").text
     assert "OpenRouter Model Fusion" in dev and "SmolVLM2 Turbo" in dev
-    assert "SmolVLM2 Turbo" in read(site, "verdict/ship.html").text
-    assert "SmolVLM2 Turbo" not in read(site, "verdict/skip.html").text
+    assert "SmolVLM2 Turbo" in read(site, "verdict-ship.html").text
+    assert "SmolVLM2 Turbo" not in read(site, "verdict-skip.html").text
     ship_sorted = read(site, "index-ship.html").text
     assert ship_sorted.index("SmolVLM2 Turbo") < ship_sorted.index("OpenRouter Model Fusion")
     skeptic = read(site, "personas/skeptic.html").text

@@ -6,7 +6,6 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import scoring
 from toolpanel.models import Persona, Take, Tool, Verdict
 from warehouse import Warehouse
 from warehouse.store import TAKE_COLUMNS, _take, _tool
@@ -34,10 +33,11 @@ class HistoryPoint:
 @dataclass
 class ToolPage:
     tool: Tool
-    verdict: Verdict | None            # the latest complete verdict
-    takes: dict[str, Take]             # persona id -> take behind that verdict
+    snapshot_hash: str
+    verdict: Verdict | None            # the latest complete verdict, as stored with its run
+    takes: dict[str, Take]             # persona id -> take behind that verdict (filled by fill_takes)
     reviewed_at: dt.datetime | None
-    models: list[str]
+    models: list[str]                  # filled by fill_takes
     in_progress: bool                  # the latest run did not complete: a re-review is under way
     history: list[HistoryPoint]
     community: dict | None             # {"ship_votes", "skip_votes", "votes", "ship_pct"}
@@ -52,17 +52,17 @@ class SiteData:
 
 
 def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona: int = 12) -> SiteData:
+    """Tools, stored verdicts, history, votes and persona stats; takes are loaded per page (fill_takes)."""
     with store.connect() as con:
         def q(sql: str, params: list | None = None) -> list[dict]:
             cur = con.execute(sql, params or [])
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
-        tools = {r["slug"]: _tool(r) for r in q("SELECT * FROM latest_snapshot")}
-        latest = {r["slug"]: r for r in q("SELECT slug, take_ids, created_at FROM latest_verdicts")}
-        take_rows = con.execute(
-            f"SELECT {', '.join('t.' + c for c in TAKE_COLUMNS)} FROM takes t "
-            "JOIN (SELECT DISTINCT unnest(take_ids) AS take_id FROM latest_verdicts) v USING (take_id)").fetchall()
+        snaps = {r["slug"]: r for r in q("SELECT * FROM latest_snapshot")}
+        latest = {r["slug"]: r for r in q(
+            "SELECT slug, verdict, ship_count, skip_count, abstain_count, failed_count, ship_pct, mean_score, "
+            "median_score, spread, split_panel, take_ids, created_at FROM latest_verdicts")}
         runs = {r["slug"]: r["status"] for r in q(
             "SELECT slug, status FROM (SELECT slug, status, row_number() OVER (PARTITION BY slug ORDER BY "
             "started_at DESC, run_id DESC) AS rn FROM run_history) WHERE rn = 1")}
@@ -78,26 +78,44 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
             "ORDER BY created_at DESC, take_id DESC) AS rn FROM takes WHERE status = 'ok') WHERE rn <= ? "
             "ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
 
-    takes_by_id = {}
-    for row in take_rows:
-        t = _take(row)
-        takes_by_id[t.take_id] = t
     pages: dict[str, ToolPage] = {}
-    for slug, tool in tools.items():
-        row = latest.get(slug)
-        takes = [takes_by_id[i] for i in (row["take_ids"] if row else []) if i in takes_by_id]
-        verdict = scoring.verdict(slug, takes) if row else None
+    for slug, row in snaps.items():
+        v = latest.get(slug)
+        verdict = None
+        if v:
+            # The stored verdict is scoring.verdict's output at write time; no need to recompute it.
+            verdict = Verdict(tool_slug=slug, ship_count=v["ship_count"], skip_count=v["skip_count"],
+                              abstain_count=v["abstain_count"], failed_count=v["failed_count"], ship_pct=v["ship_pct"],
+                              verdict=v["verdict"], mean_score=v["mean_score"], median_score=v["median_score"],
+                              spread=v["spread"], split_panel=v["split_panel"], quorum_met=True,
+                              take_ids=sorted(v["take_ids"]))
         status = runs.get(slug)
         pages[slug] = ToolPage(
-            tool=tool, verdict=verdict, takes={t.persona_id: t for t in takes},
-            reviewed_at=row["created_at"] if row else None,
-            models=sorted({t.model for t in takes}),
+            tool=_tool(row), snapshot_hash=row["snapshot_hash"], verdict=verdict, takes={},
+            reviewed_at=v["created_at"] if v else None, models=[],
             in_progress=verdict is not None and status is not None and status != "complete",
-            history=history.get(slug, []),
-            community=community.get(slug))
+            history=history.get(slug, []), community=community.get(slug))
     recent: dict[str, list] = defaultdict(list)
     for row in recent_rows:
         t = _take(row)
-        if t.tool_slug in tools:
-            recent[t.persona_id].append((t, tools[t.tool_slug]))
+        if t.tool_slug in pages:
+            recent[t.persona_id].append((t, pages[t.tool_slug].tool))
     return SiteData(tools=pages, personas=personas, persona_stats=stats, persona_recent=dict(recent))
+
+
+def fill_takes(store: Warehouse, pages: list[ToolPage]) -> None:
+    """Load the takes behind the shown verdicts of these pages, in one query."""
+    ids = [i for p in pages if p.verdict for i in p.verdict.take_ids]
+    if not ids:
+        return
+    with store.connect() as con:
+        rows = con.execute(f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE take_id IN "
+                           "(SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()
+    by_slug: dict[str, list[Take]] = defaultdict(list)
+    for row in rows:
+        t = _take(row)
+        by_slug[t.tool_slug].append(t)
+    for p in pages:
+        takes = by_slug.get(p.tool.slug, [])
+        p.takes = {t.persona_id: t for t in takes}
+        p.models = sorted({t.model for t in takes})

@@ -12,13 +12,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import jinja2
+from markupsafe import Markup
 
 from scoring import compare
 from toolpanel import scorecard
 from toolpanel.config import Settings
 from toolpanel.models import content_hash
 from toolpanel.personas import load_personas
-from toolpanel.publish.data import SiteData, ToolPage, load_site_data
+from toolpanel.publish.data import SiteData, ToolPage, fill_takes, load_site_data
 from toolpanel.text import slugify
 from warehouse import Warehouse
 
@@ -130,7 +131,7 @@ def comparison_pairs(data: SiteData, editor_pairs: list) -> tuple[list[tuple[str
 
 
 def _page_fp(p: ToolPage) -> list:
-    return [p.tool.snapshot_hash, p.tool.model_dump(mode="json"), sorted(t.take_id for t in p.takes.values()),
+    return [p.snapshot_hash, p.tool.name, p.tool.slug, p.tool.source, p.verdict.take_ids if p.verdict else [],
             str(p.reviewed_at), p.in_progress, [(h.verdict_id, h.trigger, h.reason) for h in p.history],
             p.community and {k: p.community[k] for k in ("ship_votes", "skip_votes")}]
 
@@ -164,22 +165,33 @@ class _Writer:
                 self.old = {}
         self.new: dict[str, str] = {}
         self.report = Report(site=str(out))
+        root = str(out)
+        self.existing = {(d[len(root) + 1:] + "/" + f) if d != root else f for d, _, files in os.walk(root) for f in files}
+
+    def _fp(self, rel: str, fingerprint: object) -> str:
+        fp = self.new.get(rel)
+        if fp is None:
+            # repr of nested lists/tuples of str/int/None is deterministic and much cheaper than JSON
+            fp = self.new[rel] = hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:16]
+        return fp
+
+    def needs(self, rel: str, fingerprint: object) -> bool:
+        fp = self._fp(rel, fingerprint)  # always recorded: the manifest must hold every page
+        return self.full or self.old.get(rel) != fp or rel not in self.existing
 
     def page(self, rel: str, fingerprint: object | None, render) -> None:
         """`fingerprint` None: render and compare bytes (aggregate pages); otherwise skip on equal inputs."""
         self.report.pages += 1
         target = self.out / rel
         if fingerprint is not None:
-            fp = content_hash(fingerprint)
-            self.new[rel] = fp
-            if not self.full and self.old.get(rel) == fp and target.is_file():
+            if not self.needs(rel, fingerprint):
                 self.report.skipped += 1
                 return
         data = render()
         data = data.encode("utf-8") if isinstance(data, str) else data
         if fingerprint is None:
             self.new[rel] = hashlib.sha256(data).hexdigest()[:16]
-            if not self.full and target.is_file() and self.old.get(rel) == self.new[rel]:
+            if not self.full and rel in self.existing and self.old.get(rel) == self.new[rel]:
                 self.report.skipped += 1
                 return
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -231,27 +243,39 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
         pair_links.setdefault(a, []).append(meta)
         pair_links.setdefault(b, []).append(meta)
 
+    fps = {p.tool.slug: hashlib.sha256(repr(_page_fp(p)).encode()).hexdigest()[:16] for p in pages}
+    tool_fp = {p.tool.slug: [th, persona_fp, fps[p.tool.slug], [m["path"] for m in pair_links.get(p.tool.slug, [])]]
+               for p in pages}
+    pair_fp = {m["path"]: [th, persona_fp, fps[m["a"]], fps[m["b"]]] for m in pair_meta}
+    # Only pages that will be rendered need their takes: one query for all of them.
+    wanted = {p.tool.slug for p in pages if w.needs(f"tools/{p.tool.slug}.html", tool_fp[p.tool.slug])}
+    for m in pair_meta:
+        if w.needs(f"compare/{m['path']}", pair_fp[m["path"]]):
+            wanted.update((m["a"], m["b"]))
+    fill_takes(store, [data.tools[s] for s in sorted(wanted)])
+
     w.page("style.css", [th], lambda: STYLESHEET.read_bytes())
     for p in pages:
         links = pair_links.get(p.tool.slug, [])
-        w.page(f"tools/{p.tool.slug}.html", [th, persona_fp, _page_fp(p), [m["path"] for m in links]],
+        w.page(f"tools/{p.tool.slug}.html", tool_fp[p.tool.slug],
                lambda p=p, links=links: render("tool.html.j2", "../", p=p, chart=chart_svg(p) if p.history else "",
                                                comparisons=links, category_slug=slugify(p.tool.category or "uncategorised")))
     for m in pair_meta:
         a, b = data.tools[m["a"]], data.tools[m["b"]]
-        w.page(f"compare/{m['path']}", [th, persona_fp, _page_fp(a), _page_fp(b)],
-               lambda a=a, b=b: _render_compare(render, a, b, personas))
-    w.page("compare/index.html", None, lambda: render("compare_index.html.j2", "../", pairs=pair_meta))
-    _index_pages(w, render, pages)
+        w.page(f"compare/{m['path']}", pair_fp[m["path"]], lambda a=a, b=b: _render_compare(render, a, b, personas))
+    w.page("compare/index.html", [th, [(m["path"], m["title"], m["category"]) for m in pair_meta]],
+           lambda: render("compare_index.html.j2", "../", pairs=pair_meta))
+    _index_pages(w, env, render, pages, fps, th)
     w.page("personas/index.html", None, lambda: render("personas.html.j2", "../"))
     for persona in personas:
         w.page(f"personas/{persona.id}.html", None, lambda persona=persona: render(
             "persona.html.j2", "../", persona=persona, stats=data.persona_stats.get(persona.id, {}),
             recent=data.persona_recent.get(persona.id, [])))
     events = _events(data)
-    w.page("feed.xml", None, lambda: _rss(events[:FEED_ITEMS], base))
-    w.page("feed.json", None, lambda: _json_feed(events[:FEED_ITEMS], base))
-    _digest(w, env, events, base)
+    feed_fp = [th, base, [(e["id"], e["name"], e["tagline"]) for e in events[:FEED_ITEMS]]]
+    w.page("feed.xml", feed_fp, lambda: _rss(events[:FEED_ITEMS], base))
+    w.page("feed.json", feed_fp, lambda: _json_feed(events[:FEED_ITEMS], base))
+    _digest(w, env, events, base, fps, th)
     return w.finish().as_dict() | {"base_url": base}
 
 
@@ -273,31 +297,64 @@ SORTS = [("index.html", "Latest",
          ("index-name.html", "Name", lambda p: (p.tool.name.lower(), p.tool.slug))]
 
 
-def _index_pages(w: _Writer, render, pages: list[ToolPage]) -> None:
-    cats: dict[str, dict] = {}
+ROWS_CACHE = ".rows.json"
+
+
+def _index_pages(w: _Writer, env: jinja2.Environment, render, pages: list[ToolPage], fps: dict[str, str],
+                 th: str) -> None:
+    """Latest-verdict tables: pre-sorted variants, one page per category and per verdict (all at the root,
+    so a tool's table row is one HTML fragment, rendered once and cached by the tool's fingerprint)."""
+    cache_path = w.out / ROWS_CACHE
+    cache: dict = {}
+    if cache_path.is_file() and not w.full:
+        try:
+            cache = json.loads(cache_path.read_text())
+            cache = cache if cache.get("templates") == th else {}
+        except ValueError:
+            cache = {}
+    old_rows = cache.get("rows", {})
+    row_tpl = env.get_template("row.html.j2")
+    rows_html: dict[str, str] = {}
     for p in pages:
+        hit = old_rows.get(p.tool.slug)
+        rows_html[p.tool.slug] = hit[1] if hit and hit[0] == fps[p.tool.slug] else row_tpl.render(p=p)
+    cache_path.write_text(json.dumps({"templates": th, "rows": {k: [fps[k], v] for k, v in sorted(rows_html.items())}},
+                                     ensure_ascii=False))
+
+    def table(rows: list[ToolPage]) -> Markup:
+        return Markup("".join(rows_html[p.tool.slug] for p in rows))
+
+    cats: dict[str, dict] = {}
+    by_cat: dict[str, list[ToolPage]] = {}
+    latest = sorted(pages, key=SORTS[0][2])
+    for p in latest:
         name = p.tool.category or "Uncategorised"
-        c = cats.setdefault(slugify(name), {"slug": slugify(name), "name": name, "count": 0})
+        slug = slugify(name) or "uncategorised"
+        c = cats.setdefault(slug, {"slug": slug, "name": name, "count": 0})
         c["count"] += 1
+        by_cat.setdefault(slug, []).append(p)
     categories = sorted(cats.values(), key=lambda c: c["name"].lower())
     common = {"categories": categories}
+    cat_fp = [(c["slug"], c["name"], c["count"]) for c in categories]
     for path, label, key in SORTS:
         sorts = [{"path": p, "label": lbl, "current": p == path} for p, lbl, _ in SORTS]
-        rows = sorted(pages, key=key)
-        w.page(path, None, lambda rows=rows, sorts=sorts: render(
-            "index.html.j2", "", heading="Latest panel verdicts", rows=rows, sorts=sorts, current_category=None,
-            current_verdict=None, **common))
-    latest = sorted(pages, key=SORTS[0][2])
+        rows = latest if path == SORTS[0][0] else sorted(pages, key=key)
+        w.page(path, [th, path, cat_fp, [fps[p.tool.slug] for p in rows]],
+               lambda rows=rows, sorts=sorts: render(
+                   "index.html.j2", "", heading="Latest panel verdicts", rows_html=table(rows), sorts=sorts,
+                   current_category=None, current_verdict=None, **common))
     for c in categories:
-        rows = [p for p in latest if slugify(p.tool.category or "Uncategorised") == c["slug"]]
-        w.page(f"category/{c['slug']}.html", None, lambda rows=rows, c=c: render(
-            "index.html.j2", "../", heading=f"{c['name']}: panel verdicts", rows=rows, sorts=[],
-            current_category=c["slug"], current_verdict=None, **common))
+        rows = by_cat[c["slug"]]
+        w.page(f"category-{c['slug']}.html", [th, c["slug"], cat_fp, [fps[p.tool.slug] for p in rows]],
+               lambda rows=rows, c=c: render(
+                   "index.html.j2", "", heading=f"{c['name']}: panel verdicts", rows_html=table(rows), sorts=[],
+                   current_category=c["slug"], current_verdict=None, **common))
     for v, heading in (("ship", "Ship verdicts"), ("skip", "Skip verdicts"), ("pending", "No verdict yet")):
         rows = [p for p in latest if (p.verdict.verdict if p.verdict else "pending") == v]
-        w.page(f"verdict/{v}.html", None, lambda rows=rows, v=v, heading=heading: render(
-            "index.html.j2", "../", heading=heading, rows=rows, sorts=[], current_category=None,
-            current_verdict=v, **common))
+        w.page(f"verdict-{v}.html", [th, v, cat_fp, [fps[p.tool.slug] for p in rows]],
+               lambda rows=rows, v=v, heading=heading: render(
+                   "index.html.j2", "", heading=heading, rows_html=table(rows), sorts=[], current_category=None,
+                   current_verdict=v, **common))
 
 
 def _events(data: SiteData) -> list[dict]:
@@ -345,7 +402,8 @@ def _json_feed(events: list[dict], base: str) -> str:
     return json.dumps(feed, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def _digest(w: _Writer, env: jinja2.Environment, events: list[dict], base: str) -> None:
+def _digest(w: _Writer, env: jinja2.Environment, events: list[dict], base: str, fps: dict[str, str],
+            th: str) -> None:
     """This week's verdicts: the ISO week of the newest verdict (not the clock: same warehouse, same site)."""
     if events:
         y, wk, _ = events[0]["at"].isocalendar()
@@ -364,6 +422,9 @@ def _digest(w: _Writer, env: jinja2.Environment, events: list[dict], base: str) 
     css = STYLESHEET.read_text()
     ctx = dict(week=week, start=start, end=end, events=shown, splits=splits, changes=changes, email_css=css)
     tpl = env.get_template("digest.html.j2")
-    w.page(f"digest/{week}.html", None, lambda: tpl.render(root="../", base="../", email=False, **ctx))
-    w.page(f"digest/{week}.email.html", None, lambda: tpl.render(root="../", base=base or "../", email=True, **ctx))
-    w.page("digest/index.html", None, lambda: tpl.render(root="../", base="../", email=False, **ctx))
+    # only what the digest shows: a community vote elsewhere must not re-render it
+    fp = [th, base, week, [(e["id"], e["previous"], e["name"], e["tagline"]) for e in shown]]
+    w.page(f"digest/{week}.html", fp + ["web"], lambda: tpl.render(root="../", base="../", email=False, **ctx))
+    w.page(f"digest/{week}.email.html", fp + ["email"],
+           lambda: tpl.render(root="../", base=base or "../", email=True, **ctx))
+    w.page("digest/index.html", fp + ["web"], lambda: tpl.render(root="../", base="../", email=False, **ctx))
