@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, field_validator
 from flows.limits import provider_slots
 from toolpanel import scorecard
 from toolpanel.config import Settings, load_settings
-from toolpanel.intake import classify, read_sources
+from toolpanel.ingest import ingest_configured
 from toolpanel.llm import LLM
 from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
@@ -71,13 +71,14 @@ async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries:
 
 @contextlib.asynccontextmanager
 async def _panel(settings: Settings, n_tools: int, persona_ids: list[str] | None = None, *, editor: bool):
-    personas = load_personas(settings.personas_dir, persona_ids or None)
+    load_personas(settings.personas_dir, persona_ids or None)  # unknown persona ids fail here, by name
+    personas = load_personas(settings.personas_dir)  # the prompt describes the whole panel either way
     with resolved_settings(settings) as live:
         # Prefect retries the task; the client does not retry too, so the two layers never multiply.
         live = live.model_copy(update={"max_retries": 0})
         llm = LLM(live, mode_cache=live.home / "endpoints.json")
         try:
-            async with provider_slots(live, n_tools * len(personas), editor=editor) as slots:
+            async with provider_slots(live, n_tools * len(persona_ids or personas), editor=editor) as slots:
                 yield Panel(live, llm, Warehouse(live.warehouse_path), personas, concurrency=slots)
         finally:
             await llm.aclose()
@@ -123,11 +124,15 @@ async def daily_review() -> dict:
     """Review what is new or changed in the configured sources, store it, publish."""
     logger = get_run_logger()
     settings = load_settings()
-    tools, errors = read_sources(settings)
+    # Reads every configured source; records source runs, rejections, sightings and URL identities.
+    report = await asyncio.to_thread(ingest_configured, settings, trigger="daily")
+    tools, errors, intake = report.tools, report.rejections, report.intakes
+    for s in report.sources:
+        logger.info(f"source {s.name} ({s.kind}): {s.items} items"
+                    + (f", failed: {s.error.reason}" if s.error else "")
+                    + "".join(f", {v} {k}" for k, v in report.counts(s.name).items() if v))
     for e in errors:
         logger.warning(f"rejected {e}")
-    store = Warehouse(settings.warehouse_path)
-    intake = classify(store, tools)
     todo = [i for i in intake if i.needs_review]
     counts = {s: sum(1 for i in intake if i.status == s) for s in ("new", "changed", "pending", "unchanged")}
     results: list = []
@@ -136,7 +141,8 @@ async def daily_review() -> dict:
         async with _panel(settings, len(todo), editor=False) as panel:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
             results = await _review_all(panel, [i.tool for i in todo], requests, retries, delays)
-    summary = {"seen": len(tools), **counts, "rejected": len(errors), **_summary(results, [i.tool for i in todo])}
+    summary = {"seen": len(tools), **counts, "rejected": len(errors), "duplicates": report.counts()["duplicate"],
+               "deferred": report.counts()["deferred"], **_summary(results, [i.tool for i in todo])}
     for i, r in zip(todo, results):
         if isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
@@ -157,7 +163,8 @@ async def daily_review() -> dict:
     cost = "unknown" if summary["cost"] is None else f"${summary['cost']:.4f}"
     logger.info(f"daily-review summary: tools seen {summary['seen']}, new {counts['new']}, changed "
                 f"{counts['changed']}, pending {counts['pending']}, reviewed {summary['reviewed']}, failed "
-                f"{summary['failed']}, rejected cards {summary['rejected']}, tokens {summary['tokens']}, cost {cost}; "
+                f"{summary['failed']}, rejected {summary['rejected']}, duplicates {summary['duplicates']}, deferred "
+                f"{summary['deferred']}, tokens {summary['tokens']}, cost {cost}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
     return summary
 

@@ -50,7 +50,8 @@ def _dump(obj) -> None:
 
 @app.command()
 def review(
-    paths: Annotated[list[Path], typer.Argument(help="Card files or directories of cards.")],
+    paths: Annotated[list[str], typer.Argument(help="Card files or directories; feed/list files or URLs "
+                                                  "(RSS, Atom, JSON Feed, CSV, JSON); configured source names.")],
     force: Annotated[bool, typer.Option("--force", help="Re-review even when identical takes are cached.")] = False,
     persona: Annotated[Optional[list[str]], typer.Option("--persona", "-p", help="Only these personas (repeat).")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model for every persona (overrides config).")] = None,
@@ -63,7 +64,12 @@ def review(
 
     settings = _settings()
     personas = _personas(settings, persona)
-    tools, errors = load_cards(paths)
+    from toolpanel.ingest import review_sources  # cards exactly as before, plus feeds and launch lists
+    try:
+        tools, errors = review_sources(settings, paths)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     for e in errors:
         err.print(f"[red]rejected[/red] {escape(str(e))}")
     if not tools:
@@ -325,6 +331,9 @@ def serve() -> None:
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("stopped")
+
+
+from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from toolpanel.cards import CardError, load_cards
-from toolpanel.config import ConfigError, Settings
+from toolpanel.cards import CardError
+from toolpanel.config import Settings
 from toolpanel.models import Tool
 from warehouse import Warehouse
 
@@ -37,19 +37,21 @@ class Intake:
 
 def card_dirs(settings: Settings) -> list[Path]:
     """Card sources from `[sources.NAME] kind = "cards", path = "..."` in toolpanel.toml."""
-    base = settings.config_path.parent if settings.config_path else Path.cwd()
-    dirs = []
-    for name, spec in settings.sources.items():
-        if not isinstance(spec, dict) or spec.get("kind", "cards") != "cards":
-            continue
-        if "path" not in spec:
-            raise ConfigError(f"{settings.config_path}: [sources.{name}] has no path — add path = \"cards/\"")
-        dirs.append((base / spec["path"]).resolve())
-    return dirs
+    from toolpanel.ingest import configured_sources
+
+    return [p for spec in configured_sources(settings) if spec.kind == "cards" for p in spec.paths]
 
 
 def read_sources(settings: Settings) -> tuple[list[Tool], list[CardError]]:
-    return load_cards(card_dirs(settings))
+    """Tools from every configured source (cards, feeds, lists) and the rejections, without recording anything.
+
+    The rejections print like CardError (`str(e)`, `.path`, `.field`, `.problem`, `.fix`); the daily run
+    uses `toolpanel.ingest.ingest_configured`, which also records source runs and rejections.
+    """
+    from toolpanel.ingest import ingest_configured  # the ingest stage builds on this module
+
+    report = ingest_configured(settings, record=False)
+    return report.tools, report.rejections  # type: ignore[return-value]
 
 
 def classify(store: Warehouse, tools: list[Tool]) -> list[Intake]:

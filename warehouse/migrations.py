@@ -150,4 +150,81 @@ def m003_community_votes(con: duckdb.DuckDBPyConnection) -> None:
         FROM community_votes GROUP BY slug""")
 
 
-MIGRATIONS = [m001_core, m002_views, m003_community_votes]
+def m004_ingest(con: duckdb.DuckDBPyConnection) -> None:
+    """Sources: each read of a source, what it refused, where each tool was seen, which URL is which tool."""
+    con.execute("""
+        CREATE TABLE source_runs (
+            source_run_id VARCHAR PRIMARY KEY,
+            batch_id VARCHAR NOT NULL,         -- one ingest (daily run, review) reads several sources
+            source VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            location VARCHAR,
+            adhoc BOOLEAN NOT NULL,            -- named on the command line, not configured
+            trigger VARCHAR NOT NULL,          -- daily | review
+            status VARCHAR NOT NULL,           -- ok | failed (the source could not be read at all)
+            error VARCHAR,
+            items INTEGER NOT NULL,
+            new_tools INTEGER NOT NULL, changed INTEGER NOT NULL, pending INTEGER NOT NULL,
+            unchanged INTEGER NOT NULL, duplicates INTEGER NOT NULL, deferred INTEGER NOT NULL,
+            rejected INTEGER NOT NULL,
+            notes VARCHAR[],
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE rejections (
+            rejection_id VARCHAR PRIMARY KEY,
+            source_run_id VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            item VARCHAR,                      -- NULL: the whole source was refused
+            url VARCHAR,
+            field VARCHAR,
+            reason VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE tool_sightings (
+            source_run_id VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            url VARCHAR,
+            item_hash VARCHAR,                 -- the item's own content, before enrichment
+            snapshot_hash VARCHAR,             -- NULL for duplicates (another source speaks for the tool)
+            enriched BOOLEAN NOT NULL,
+            status VARCHAR NOT NULL,           -- new | changed | pending | unchanged | duplicate
+            seen_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("CREATE INDEX tool_sightings_slug ON tool_sightings (slug, source)")
+    con.execute("""
+        CREATE TABLE tool_urls (
+            url_key VARCHAR PRIMARY KEY,       -- canonical URL without scheme and www.
+            url VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,           -- the source that first brought the URL in
+            first_seen TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE VIEW tool_seen AS
+        SELECT slug, source, min(seen_at) AS first_seen, max(seen_at) AS last_seen, count(*) AS sightings
+        FROM tool_sightings GROUP BY slug, source""")
+    con.execute("""
+        CREATE VIEW source_status AS
+        SELECT * EXCLUDE (rn) FROM (
+            SELECT r.*, row_number() OVER (PARTITION BY source ORDER BY started_at DESC, source_run_id DESC) AS rn
+            FROM source_runs r) WHERE rn = 1""")
+
+
+def m005_latest_verdicts_by_arg_max(con: duckdb.DuckDBPyConnection) -> None:
+    """Same rows as before, 2.3x faster at a million takes: pick each tool's newest verdict id with
+    arg_max, then join runs for those rows only (the window over the whole history was 119 ms)."""
+    con.execute("DROP VIEW latest_verdicts")
+    con.execute("""
+        CREATE VIEW latest_verdicts AS
+        WITH newest AS (SELECT arg_max(verdict_id, (created_at, verdict_id)) AS verdict_id FROM verdicts GROUP BY slug)
+        SELECT v.slug, v.created_at, v.verdict, v.ship_count, v.skip_count, v.abstain_count, v.failed_count,
+               v.ship_pct, v.mean_score, v.median_score, v.spread, v.split_panel,
+               r.trigger, r.reason, r.forced, r.flow_run_id, v.run_id, v.snapshot_hash, v.verdict_id, v.take_ids
+        FROM verdicts v JOIN newest USING (verdict_id) JOIN runs r ON r.run_id = v.run_id""")
+
+
+MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max]

@@ -256,6 +256,38 @@ class Warehouse:
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
         return target
 
+    # -- ingest: sources, rejections, sightings, URL identity (m004) ---------------------------
+    def ingest_state(self) -> dict[str, list[dict]]:
+        """What identity and enrichment need: URL -> slug rows (oldest first), latest snapshot URLs,
+        and each (source, slug)'s latest sighting."""
+        return {
+            "urls": self.query("SELECT url_key, slug, source FROM tool_urls ORDER BY first_seen, url_key"),
+            "snapshots": self.query("SELECT slug, url FROM latest_snapshot"),
+            "sightings": self.query(
+                "SELECT g.source, g.slug, g.item_hash, g.snapshot_hash, g.enriched, s.description FROM ("
+                "SELECT *, row_number() OVER (PARTITION BY source, slug ORDER BY seen_at DESC) AS rn "
+                "FROM tool_sightings WHERE snapshot_hash IS NOT NULL) g "
+                "LEFT JOIN tool_snapshots s USING (slug, snapshot_hash) WHERE g.rn = 1"),
+        }
+
+    def record_ingest(self, source_runs: list[dict], rejections: list[dict], sightings: list[dict],
+                      urls: list[dict]) -> None:
+        """One ingest's facts in one transaction (append-only; a URL keeps the slug it was first given)."""
+        with self.transaction() as con:
+            for table, rows in (("source_runs", source_runs), ("rejections", rejections),
+                                ("tool_sightings", sightings)):
+                for row in rows:
+                    con.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                                list(row.values()))
+            for row in urls:
+                con.execute("INSERT INTO tool_urls (url_key, url, slug, source, first_seen) VALUES (?, ?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING",
+                            [row["url_key"], row["url"], row["slug"], row["source"], row["first_seen"]])
+
+    def source_status(self) -> list[dict]:
+        """The latest run of every source ever read."""
+        return self.query("SELECT * FROM source_status ORDER BY source")
+
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply pending migrations in order; each is recorded in schema_migrations."""
