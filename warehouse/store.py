@@ -160,6 +160,17 @@ class Warehouse:
                             f"({', '.join('?' for _ in TAKE_COLUMNS)})", [row[c] for c in TAKE_COLUMNS])
             con.execute("INSERT INTO run_takes VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [run_id, take.take_id, cached])
 
+    def add_takes(self, items: list[tuple[str, Take]]) -> None:
+        """Store several completed takes (run id, take) in one short transaction."""
+        with self.transaction() as con:
+            for run_id, take in items:
+                row = take.model_dump()
+                row["run_id"] = run_id
+                row["slug"] = take.tool_slug
+                con.execute(f"INSERT INTO takes ({', '.join(TAKE_COLUMNS)}) VALUES "
+                            f"({', '.join('?' for _ in TAKE_COLUMNS)})", [row[c] for c in TAKE_COLUMNS])
+                con.execute("INSERT INTO run_takes VALUES (?, ?, false) ON CONFLICT DO NOTHING", [run_id, take.take_id])
+
     def link_cached(self, run_id: str, takes: Iterable[Take]) -> None:
         with self.transaction() as con:
             for t in takes:
