@@ -31,5 +31,8 @@ chromium:
 test: install chromium
 	$(PY) -m pytest -q
 
+bench: install
+	$(PY) bench/run.py
+
 clean:
 	rm -rf $(VENV) .toolpanel .pytest_cache

@@ -12,7 +12,7 @@ from toolpanel.config import Settings
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
 from warehouse import Warehouse
-from warehouse.store import new_id, now
+from warehouse.store import GroupCommit, new_id, now
 
 
 @dataclass
@@ -65,33 +65,6 @@ class ReviewRequest:
     defer_transient: bool = False
 
 
-class GroupWriter:
-    """Takes are stored the moment they land; takes landing while a write is under way share the next
-    short transaction (group commit), so a batch is not serialised on one ~30 ms transaction per take."""
-
-    def __init__(self, store: Warehouse):
-        self.store = store
-        self._pending: list[tuple[str, Take, asyncio.Future]] = []
-        self._lock: asyncio.Lock | None = None
-
-    async def add(self, run_id: str, take: Take) -> None:
-        self._lock = self._lock or asyncio.Lock()
-        fut = asyncio.get_running_loop().create_future()
-        self._pending.append((run_id, take, fut))
-        async with self._lock:
-            if not fut.done():
-                batch, self._pending = self._pending, []
-                try:
-                    await asyncio.to_thread(self.store.add_takes, [(r, t) for r, t, _ in batch])
-                except BaseException as exc:  # every waiter in the batch learns its take was not stored
-                    for _, _, f in batch:
-                        f.set_exception(exc)
-                else:
-                    for _, _, f in batch:
-                        f.set_result(None)
-        await fut
-
-
 class Panel:
     """Reviews tools with a persona panel through one LLM seam, storing every take as it lands."""
 
@@ -105,7 +78,7 @@ class Panel:
         # Every model call holds a slot of this in-process cap; the flows size it to the provider
         # slots they hold on the Prefect global concurrency limit.
         self._semaphore = asyncio.Semaphore(concurrency or settings.concurrency)
-        self.writer = GroupWriter(store)
+        self.commit = GroupCommit(store)  # concurrent reviews share short transactions
 
     def model_for(self, persona: Persona, request: ReviewRequest) -> str:
         return request.model_override or self.settings.model_for(persona.id)
@@ -114,29 +87,35 @@ class Panel:
                      on_take: Callable[[Take], None] | None = None) -> ReviewResult:
         request = request or ReviewRequest()
         personas = self.personas if not request.personas else [p for p in self.personas if p.id in request.personas]
-        new_snapshot = await asyncio.to_thread(self.store.record_tool, tool)
         models = {p.id: self.model_for(p, request) for p in personas}
         keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in personas}
-        cached = {} if request.force else await asyncio.to_thread(self.store.cached_takes, list(keys.values()))
+        new_snapshot, cached = await self.commit.run(lambda con: (
+            self.store.record_tool(tool, con),
+            {} if request.force else self.store.cached_takes(list(keys.values()), con)))
         hits = {pid: cached[k] for pid, k in keys.items() if k in cached}
 
         if len(hits) == len(personas):
             takes = [hits[p.id] for p in personas]
             verdict = score_verdict(tool.slug, takes)
-            already = await asyncio.to_thread(self.store.verdict_with_takes, tool.slug, [t.take_id for t in takes])
+            already = await self.commit.run(
+                lambda con: self.store.verdict_with_takes(tool.slug, [t.take_id for t in takes], con))
             if already or not verdict.quorum_met:
                 return ReviewResult(tool, takes, verdict, run_id=None, cached_takes=len(takes),
                                     new_snapshot=new_snapshot)
 
-        run_id = await asyncio.to_thread(
-            self.store.start_run, tool=tool, trigger=request.trigger, reason=request.reason, forced=request.force,
-            prompt_hash=self.prompt_hash, persona_versions={p.id: p.version for p in personas},
-            models=models, flow_run_id=request.flow_run_id,
-            settings={"timeout": self.settings.timeout, "max_retries": self.settings.max_retries,
-                      "temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens,
-                      "base_url": self.settings.base_url or ("local" if self.settings.uses_local_model else None)})
-        if hits:
-            await asyncio.to_thread(self.store.link_cached, run_id, hits.values())
+        def begin(con) -> str:
+            rid = self.store.start_run(
+                tool=tool, trigger=request.trigger, reason=request.reason, forced=request.force,
+                prompt_hash=self.prompt_hash, persona_versions={p.id: p.version for p in personas},
+                models=models, flow_run_id=request.flow_run_id, con=con,
+                settings={"timeout": self.settings.timeout, "max_retries": self.settings.max_retries,
+                          "temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens,
+                          "base_url": self.settings.base_url or ("local" if self.settings.uses_local_model else None)})
+            if hits:
+                self.store.link_cached(rid, hits.values(), con)
+            return rid
+
+        run_id = await self.commit.run(begin)
 
         marker = prompts.new_marker()
         shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas)
@@ -144,7 +123,7 @@ class Panel:
 
         async def one(persona: Persona) -> Take:
             take = await self._take(tool, persona, shared, models[persona.id])
-            await self.writer.add(run_id, take)
+            await self.commit.run(lambda con: self.store.add_takes([(run_id, take)], con))
             if on_take:
                 on_take(take)
             return take
@@ -157,10 +136,11 @@ class Panel:
                               new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh})
         transient = [t for t in fresh if t.status == "failed" and t.error_class in TRANSIENT_ERRORS]
         if transient and request.defer_transient:
-            await asyncio.to_thread(self.store.finish_run, run_id, tool.snapshot_hash, verdict, len(fresh),
-                                    len(hits), "retrying")
+            await self.commit.run(lambda con: self.store.finish_run(
+                run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), "retrying", con))
             raise TransientFailure(result, transient)
-        await asyncio.to_thread(self.store.finish_run, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits))
+        await self.commit.run(lambda con: self.store.finish_run(
+            run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), con=con))
         return result
 
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:
