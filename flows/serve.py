@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
-from pathlib import Path
 
 from toolpanel.config import Settings
+from toolpanel.servers import child_server, free_port
 
 DAILY_CRON = "0 6 * * *"
 
@@ -21,54 +17,20 @@ class ServeError(Exception):
     pass
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(api_url: str, timeout: float = 120.0, proc: subprocess.Popen | None = None,
-                 log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise ServeError(f"the Prefect server exited with code {proc.returncode} — see {log}")
-        try:
-            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise ServeError(f"the Prefect server at {api_url} did not become healthy within {timeout:.0f}s"
-                     + (f" — see {log}" if log else ""))
-
-
 @contextmanager
 def prefect_server(settings: Settings, port: int | None = None):
     """Start `prefect server start` on loopback with its SQLite database under TOOLPANEL_HOME/prefect."""
-    port = port or _free_port()
+    port = port or free_port()
     home = settings.home / "prefect"
     home.mkdir(parents=True, exist_ok=True)
-    log_path = settings.home / "logs" / "prefect-server.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_UI_ENABLED=os.environ.get("PREFECT_UI_ENABLED", "true"))
     env.pop("PREFECT_API_URL", None)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
     api = f"http://127.0.0.1:{port}/api"
-    try:
-        wait_healthy(api, proc=proc, log=log_path)
+    with child_server([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                      health_url=f"{api}/health", log=settings.home / "logs" / "prefect-server.log", timeout=120,
+                      what="the Prefect server", error=ServeError, env=env, stop_timeout=20):
         yield api
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def deployments(settings: Settings) -> list:

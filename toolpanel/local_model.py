@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 from toolpanel.config import DEMO_MODEL, Settings
+from toolpanel.servers import child_server, free_port
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_NOTICE = ("Using the bundled demo-grade model (SmolLM2-135M, runs offline on CPU): its takes are for trying "
@@ -40,22 +36,6 @@ def bundled_gguf() -> Path:
     return path
 
 
-def _die_with_parent() -> None:
-    """Linux: the server gets SIGKILL if toolpanel dies, so a killed run never leaves it spinning."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def local_server(settings: Settings):
     """Start the llama.cpp server for the configured (or bundled) GGUF; yield its base URL; stop it."""
@@ -64,38 +44,11 @@ def local_server(settings: Settings):
         raise LocalModelError(f"[local] gguf = {gguf}: file not found — fix the path in {settings.config_path}")
     if importlib.util.find_spec("llama_cpp") is None:
         raise LocalModelError("llama-cpp-python is not installed — run `make install` (it compiles once, ~9 min)")
-    port = _free_port()
-    logs = settings.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log = open(logs / "local-model.log", "ab")
+    port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", DEMO_MODEL,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(settings.local.n_ctx),
            "--n_threads", str(settings.local.n_threads or os.cpu_count() or 2)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            preexec_fn=_die_with_parent)
     base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + settings.local.startup_timeout
-        while True:
-            if proc.poll() is not None:
-                raise LocalModelError(f"the local model server exited with code {proc.returncode} — see "
-                                      f"{logs / 'local-model.log'}")
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise LocalModelError(f"the local model server did not answer within {settings.local.startup_timeout}s "
-                                      f"— see {logs / 'local-model.log'}")
-            time.sleep(0.2)
+    with child_server(cmd, health_url=f"{base}/models", log=settings.home / "logs" / "local-model.log",
+                      timeout=settings.local.startup_timeout, what="the local model server", error=LocalModelError):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
