@@ -12,7 +12,7 @@ from toolpanel.config import Settings
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
 from warehouse import Warehouse
-from warehouse.store import GroupCommit, new_id, now
+from warehouse.store import GroupCommit, TakeInsert, new_id, now
 
 
 @dataclass
@@ -79,6 +79,7 @@ class Panel:
         # slots they hold on the Prefect global concurrency limit.
         self._semaphore = asyncio.Semaphore(concurrency or settings.concurrency)
         self.commit = GroupCommit(store)  # concurrent reviews share short transactions
+        self._abandoned_closed = False
 
     def model_for(self, persona: Persona, request: ReviewRequest) -> str:
         return request.model_override or self.settings.model_for(persona.id)
@@ -87,6 +88,9 @@ class Panel:
                      on_take: Callable[[Take], None] | None = None) -> ReviewResult:
         request = request or ReviewRequest()
         personas = self.personas if not request.personas else [p for p in self.personas if p.id in request.personas]
+        if not self._abandoned_closed:
+            self._abandoned_closed = True
+            await self.commit.run(self.store.close_abandoned)
         models = {p.id: self.model_for(p, request) for p in personas}
         keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in personas}
         new_snapshot, cached = await self.commit.run(lambda con: (
@@ -123,7 +127,7 @@ class Panel:
 
         async def one(persona: Persona) -> Take:
             take = await self._take(tool, persona, shared, models[persona.id])
-            await self.commit.run(lambda con: self.store.add_takes([(run_id, take)], con))
+            await self.commit.run(TakeInsert(self.store, [(run_id, take)]))
             if on_take:
                 on_take(take)
             return take

@@ -58,6 +58,16 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text.lower() or "Conflicting lock" in text
 
 
+class TakeInsert:
+    """A GroupCommit op that stores takes; queued ones are merged into one INSERT."""
+
+    def __init__(self, store: "Warehouse", items: list[tuple[str, Take]]):
+        self.store, self.items = store, items
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.store.add_takes(self.items, con)
+
+
 class GroupCommit:
     """Concurrent writers of one process share short transactions: whoever finds the warehouse free
     runs everything queued so far in one transaction (each open costs ~20 ms, the writes almost nothing).
@@ -83,7 +93,10 @@ class GroupCommit:
     def _apply(self, batch: list) -> None:
         try:
             with self.store.transaction() as con:
-                results = [op(con) for op, _ in batch]
+                # Queued take inserts become one multi-row INSERT; other ops run in order.
+                takes = [item for op, _ in batch if isinstance(op, TakeInsert) for item in op.items]
+                self.store.add_takes(takes, con)
+                results = [None if isinstance(op, TakeInsert) else op(con) for op, _ in batch]
         except Exception:
             for op, fut in batch:
                 try:
@@ -188,7 +201,6 @@ class Warehouse:
         run_id = new_id("run")
         host = socket.gethostname()
         with self._tx(con) as con:
-            self._close_abandoned(con, tool.slug, host)
             con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, tool.slug, tool.snapshot_hash, trigger, reason, flow_run_id, forced, prompt_hash,
@@ -196,12 +208,16 @@ class Warehouse:
                  os.getpid(), host, now()])
         return run_id
 
+    def close_abandoned(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Runs on this host whose process died (killed mid-batch) are marked abandoned (once per batch)."""
+        with self._tx(con) as con:
+            self._close_abandoned(con, socket.gethostname())
+
     @staticmethod
-    def _close_abandoned(con: duckdb.DuckDBPyConnection, slug: str, host: str) -> None:
-        """Runs of this tool whose process died (killed mid-batch) are marked abandoned."""
+    def _close_abandoned(con: duckdb.DuckDBPyConnection, host: str) -> None:
         rows = con.execute(
             "SELECT r.run_id, r.pid FROM runs r LEFT JOIN run_results x USING (run_id) "
-            "WHERE r.slug = ? AND x.run_id IS NULL AND r.host = ?", [slug, host]).fetchall()
+            "WHERE x.run_id IS NULL AND r.host = ?", [host]).fetchall()
         for run_id, pid in rows:
             if pid and not _pid_alive(pid):
                 paid = con.execute("SELECT count(*) FROM takes WHERE run_id = ?", [run_id]).fetchone()[0]
@@ -219,15 +235,21 @@ class Warehouse:
             con.execute("INSERT INTO run_takes VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [run_id, take.take_id, cached])
 
     def add_takes(self, items: list[tuple[str, Take]], con: duckdb.DuckDBPyConnection | None = None) -> None:
-        """Store several completed takes (run id, take) in one short transaction."""
+        """Store several completed takes (run id, take) with one multi-row INSERT per table."""
+        if not items:
+            return
+        rows, links = [], []
+        for run_id, take in items:
+            row = take.model_dump()
+            row["run_id"] = run_id
+            row["slug"] = take.tool_slug
+            rows.extend(row[c] for c in TAKE_COLUMNS)
+            links.extend((run_id, take.take_id))
+        one = "(" + ", ".join("?" for _ in TAKE_COLUMNS) + ")"
         with self._tx(con) as con:
-            for run_id, take in items:
-                row = take.model_dump()
-                row["run_id"] = run_id
-                row["slug"] = take.tool_slug
-                con.execute(f"INSERT INTO takes ({', '.join(TAKE_COLUMNS)}) VALUES "
-                            f"({', '.join('?' for _ in TAKE_COLUMNS)})", [row[c] for c in TAKE_COLUMNS])
-                con.execute("INSERT INTO run_takes VALUES (?, ?, false) ON CONFLICT DO NOTHING", [run_id, take.take_id])
+            con.execute(f"INSERT INTO takes ({', '.join(TAKE_COLUMNS)}) VALUES " + ", ".join(one for _ in items), rows)
+            con.execute("INSERT INTO run_takes VALUES " + ", ".join("(?, ?, false)" for _ in items)
+                        + " ON CONFLICT DO NOTHING", links)
 
     def link_cached(self, run_id: str, takes: Iterable[Take], con: duckdb.DuckDBPyConnection | None = None) -> None:
         with self._tx(con) as con:
@@ -255,14 +277,18 @@ class Warehouse:
         if not keys:
             return {}
         found: dict[tuple, Take] = {}
+        wanted = set(keys)
         with self._tx(con) as con:
-            for key in keys:
-                row = con.execute(
-                    f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE snapshot_hash = ? AND persona_version = ? "
-                    "AND prompt_hash = ? AND model = ? AND status IN ('ok', 'abstained') "
-                    "ORDER BY created_at DESC LIMIT 1", list(key)).fetchone()
-                if row:
-                    found[key] = _take(row)
+            # one query for all keys of a review (they share snapshot and prompt), newest first
+            rows = con.execute(
+                f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE snapshot_hash IN (SELECT unnest(?::VARCHAR[])) "
+                "AND prompt_hash IN (SELECT unnest(?::VARCHAR[])) AND status IN ('ok', 'abstained') "
+                "ORDER BY created_at DESC, take_id DESC",
+                [sorted({k[0] for k in keys}), sorted({k[2] for k in keys})]).fetchall()
+        for row in rows:
+            t = _take(row)
+            if t.cache_key in wanted and t.cache_key not in found:
+                found[t.cache_key] = t
         return found
 
     def verdict_with_takes(self, slug: str, take_ids: list[str], con: duckdb.DuckDBPyConnection | None = None) -> bool:
