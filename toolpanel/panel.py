@@ -88,12 +88,11 @@ class Panel:
                      on_take: Callable[[Take], None] | None = None) -> ReviewResult:
         request = request or ReviewRequest()
         personas = self.personas if not request.personas else [p for p in self.personas if p.id in request.personas]
-        if not self._abandoned_closed:
-            self._abandoned_closed = True
-            await self.commit.run(self.store.close_abandoned)
+        first, self._abandoned_closed = not self._abandoned_closed, True
         models = {p.id: self.model_for(p, request) for p in personas}
         keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in personas}
-        new_snapshot, cached = await self.commit.run(lambda con: (
+        _, new_snapshot, cached = await self.commit.run(lambda con: (
+            first and self.store.close_abandoned(con),  # once per batch, inside the first transaction
             self.store.record_tool(tool, con),
             {} if request.force else self.store.cached_takes(list(keys.values()), con)))
         hits = {pid: cached[k] for pid, k in keys.items() if k in cached}
