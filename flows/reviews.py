@@ -87,6 +87,14 @@ async def _panel(settings: Settings, n_tools: int, persona_ids: list[str] | None
 async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], retries: int,
                       delays: list[float]) -> list[ReviewResult | BaseException]:
     task_ = review_tool.with_options(retries=retries, retry_delay_seconds=delays)
+    if panel.concurrency == 1:  # one call at a time (bundled model): tool by tool keeps its prompt cache warm
+        out: list = []
+        for t, r in zip(tools, requests):
+            try:
+                out.append(await task_(panel, t, r, retries))
+            except Exception as exc:  # recorded per tool; the batch goes on
+                out.append(exc)
+        return out
     return list(await asyncio.gather(*(task_(panel, t, r, retries) for t, r in zip(tools, requests)),
                                      return_exceptions=True))
 

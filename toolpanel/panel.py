@@ -77,7 +77,8 @@ class Panel:
         self.prompt_hash = prompts.prompt_hash(settings.prompts_dir)
         # Every model call holds a slot of this in-process cap; the flows size it to the provider
         # slots they hold on the Prefect global concurrency limit.
-        self._semaphore = asyncio.Semaphore(concurrency or settings.concurrency)
+        self.concurrency = concurrency or settings.concurrency
+        self._semaphore = asyncio.Semaphore(self.concurrency)
         self.commit = GroupCommit(store)  # concurrent reviews share short transactions
         self._abandoned_closed = False
 
@@ -171,11 +172,16 @@ class Panel:
 async def review_batch(panel: Panel, tools: list[Tool], request: ReviewRequest | None = None,
                        on_done: Callable[[ReviewResult | BaseException, Tool], None] | None = None
                        ) -> list[ReviewResult | BaseException]:
-    """Review many tools concurrently (the panel's limiter bounds LLM calls); one failure never stops the rest."""
+    """Review many tools concurrently (the panel's limiter bounds LLM calls); one failure never stops the rest.
+
+    With one call at a time (the bundled local model) tools go one after another, so a tool's five
+    persona calls run back to back and the server's prompt cache reuses their shared prefix."""
+    gate = asyncio.Semaphore(1 if panel.concurrency == 1 else max(1, len(tools)))
 
     async def one(tool: Tool):
         try:
-            res = await panel.review(tool, request)
+            async with gate:
+                res = await panel.review(tool, request)
         except Exception as exc:  # recorded per tool; the batch goes on
             res = exc
         if on_done:

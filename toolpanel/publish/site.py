@@ -315,11 +315,21 @@ def _index_pages(w: _Writer, env: jinja2.Environment, render, pages: list[ToolPa
     old_rows = cache.get("rows", {})
     row_tpl = env.get_template("row.html.j2")
     rows_html: dict[str, str] = {}
+    rendered = 0
     for p in pages:
         hit = old_rows.get(p.tool.slug)
-        rows_html[p.tool.slug] = hit[1] if hit and hit[0] == fps[p.tool.slug] else row_tpl.render(p=p)
-    cache_path.write_text(json.dumps({"templates": th, "rows": {k: [fps[k], v] for k, v in sorted(rows_html.items())}},
-                                     ensure_ascii=False))
+        if hit and hit[0] == fps[p.tool.slug]:
+            rows_html[p.tool.slug] = hit[1]
+        else:
+            rows_html[p.tool.slug] = row_tpl.render(p=p)
+            rendered += 1
+    if rendered or len(old_rows) != len(rows_html):
+        cache_path.write_text(json.dumps({"templates": th, "rows": {k: [fps[k], v] for k, v in sorted(rows_html.items())}},
+                                         ensure_ascii=False))
+
+    def ids(rows: list[ToolPage]) -> str:
+        # a digest of the ordered row fingerprints: cheaper to fingerprint than the 10k-item list itself
+        return hashlib.sha256("\n".join(fps[p.tool.slug] for p in rows).encode()).hexdigest()
 
     def table(rows: list[ToolPage]) -> Markup:
         return Markup("".join(rows_html[p.tool.slug] for p in rows))
@@ -335,23 +345,23 @@ def _index_pages(w: _Writer, env: jinja2.Environment, render, pages: list[ToolPa
         by_cat.setdefault(slug, []).append(p)
     categories = sorted(cats.values(), key=lambda c: c["name"].lower())
     common = {"categories": categories}
-    cat_fp = [(c["slug"], c["name"], c["count"]) for c in categories]
+    cat_fp = hashlib.sha256(repr([(c["slug"], c["name"], c["count"]) for c in categories]).encode()).hexdigest()
     for path, label, key in SORTS:
         sorts = [{"path": p, "label": lbl, "current": p == path} for p, lbl, _ in SORTS]
         rows = latest if path == SORTS[0][0] else sorted(pages, key=key)
-        w.page(path, [th, path, cat_fp, [fps[p.tool.slug] for p in rows]],
+        w.page(path, [th, path, cat_fp, ids(rows)],
                lambda rows=rows, sorts=sorts: render(
                    "index.html.j2", "", heading="Latest panel verdicts", rows_html=table(rows), sorts=sorts,
                    current_category=None, current_verdict=None, **common))
     for c in categories:
         rows = by_cat[c["slug"]]
-        w.page(f"category-{c['slug']}.html", [th, c["slug"], cat_fp, [fps[p.tool.slug] for p in rows]],
+        w.page(f"category-{c['slug']}.html", [th, c["slug"], cat_fp, ids(rows)],
                lambda rows=rows, c=c: render(
                    "index.html.j2", "", heading=f"{c['name']}: panel verdicts", rows_html=table(rows), sorts=[],
                    current_category=c["slug"], current_verdict=None, **common))
     for v, heading in (("ship", "Ship verdicts"), ("skip", "Skip verdicts"), ("pending", "No verdict yet")):
         rows = [p for p in latest if (p.verdict.verdict if p.verdict else "pending") == v]
-        w.page(f"verdict-{v}.html", [th, v, cat_fp, [fps[p.tool.slug] for p in rows]],
+        w.page(f"verdict-{v}.html", [th, v, cat_fp, ids(rows)],
                lambda rows=rows, v=v, heading=heading: render(
                    "index.html.j2", "", heading=heading, rows_html=table(rows), sorts=[], current_category=None,
                    current_verdict=v, **common))
