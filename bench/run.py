@@ -220,7 +220,7 @@ def fig6_publish(smoke: bool) -> None:
     from warehouse.bulk import bulk_load
 
     tools = 300 if smoke else 10_000
-    with home() as tmp:
+    with home():
         settings = load_settings()
         store = Warehouse(settings.warehouse_path)
         # 15 tools per category: the 6 newest of each are compared pairwise -> 15 pairs per category
@@ -242,7 +242,7 @@ def fig6_publish(smoke: bool) -> None:
 
 # -- figure 7: the bundled local model -----------------------------------------------------------------
 def fig7_local(smoke: bool) -> None:
-    with home() as tmp:
+    with home():
         card = ROOT / "examples" / "tools" / "smolvlm2-turbo.md"
         exe = str(Path(sys.executable).parent / "toolpanel")
         t0 = time.perf_counter()

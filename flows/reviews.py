@@ -20,11 +20,11 @@ from flows.limits import provider_slots
 from toolpanel import scorecard
 from toolpanel.config import Settings, load_settings
 from toolpanel.ingest import ingest_configured
-from toolpanel.llm import LLM
 from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
 from toolpanel.personas import load_personas
 from toolpanel.provider import resolved_settings
+from toolpanel.runner import open_panel
 from toolpanel.views import UnknownTool
 from warehouse import Warehouse
 from warehouse.store import LockStats
@@ -76,12 +76,9 @@ async def _panel(settings: Settings, n_tools: int, persona_ids: list[str] | None
     with resolved_settings(settings) as live:
         # Prefect retries the task; the client does not retry too, so the two layers never multiply.
         live = live.model_copy(update={"max_retries": 0})
-        llm = LLM(live, mode_cache=live.home / "endpoints.json")
-        try:
-            async with provider_slots(live, n_tools * len(persona_ids or personas), editor=editor) as slots:
-                yield Panel(live, llm, Warehouse(live.warehouse_path), personas, concurrency=slots)
-        finally:
-            await llm.aclose()
+        async with provider_slots(live, n_tools * len(persona_ids or personas), editor=editor) as slots:
+            async with open_panel(live, personas, concurrency=slots) as panel:
+                yield panel
 
 
 async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], retries: int,
@@ -116,7 +113,7 @@ def _publish(settings: Settings, logger) -> dict:
     return report
 
 
-def _summary(results: list, tools: list[Tool]) -> dict[str, Any]:
+def _summary(results: list) -> dict[str, Any]:
     ok = [r for r in results if isinstance(r, ReviewResult)]
     costs = [r.cost for r in ok if r.paid_calls]
     return {
@@ -150,7 +147,7 @@ async def daily_review() -> dict:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
             results = await _review_all(panel, [i.tool for i in todo], requests, retries, delays)
     summary = {"seen": len(tools), **counts, "rejected": len(errors), "duplicates": report.counts()["duplicate"],
-               "deferred": report.counts()["deferred"], **_summary(results, [i.tool for i in todo])}
+               "deferred": report.counts()["deferred"], **_summary(results)}
     for i, r in zip(todo, results):
         if isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
@@ -220,4 +217,4 @@ async def re_review(request: ReReviewParams) -> dict:
                         f"{r.paid_calls} paid, {r.cached_takes} cached)")
     if failed:
         raise RuntimeError("re-review failed for " + "; ".join(failed))
-    return {"tools": [t.slug for t in tools], **_summary(results, tools)}
+    return {"tools": [t.slug for t in tools], **_summary(results)}

@@ -28,6 +28,16 @@ def write_card(directory: Path, slug: str, description: str = "A tool that does 
     return path
 
 
+def seed_project(root: Path, extra_toml: str = "") -> Path:
+    """A project dir with the two seed cards as a configured card source; returns the cards dir."""
+    cards = root / "cards"
+    cards.mkdir(parents=True)
+    for src in (SEED_A, SEED_B):
+        (cards / src.name).write_text(src.read_text())
+    (root / "toolpanel.toml").write_text('[sources.examples]\nkind = "cards"\npath = "cards"\n\n' + extra_toml)
+    return cards
+
+
 def rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -110,7 +110,8 @@ def test_bad_config_names_file_key_and_fix(env, tmp_path):
 
 def test_killed_batch_resumes_paying_only_for_missing_takes(env, provider_env, tmp_path):
     fake = provider_env
-    cards = [write_card(tmp_path / "cards", f"tool-{i}") for i in range(3)]
+    for i in range(3):
+        write_card(tmp_path / "cards", f"tool-{i}")
     fake.script("latency", persona="creator", seconds=60)  # creators hang; the other 12 takes land
     proc = subprocess.Popen([str(Path(sys.executable).parent / "toolpanel"), "review", str(tmp_path / "cards")],
                             env=dict(os.environ, **env), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

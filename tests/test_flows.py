@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 
-from tests.helpers import EXAMPLES, SEED_A, SEED_B, rows, write_card
+from tests.helpers import rows, seed_project
 
 
 @pytest.fixture(scope="session")
@@ -21,13 +20,7 @@ def prefect_harness():
 @pytest.fixture
 def flow_env(prefect_harness, tp_home, provider_env, tmp_path):
     tp_home.mkdir(parents=True, exist_ok=True)
-    cards = tmp_path / "cards"
-    cards.mkdir()
-    for src in (SEED_A, SEED_B):
-        (cards / src.name).write_text(src.read_text())
-    (tmp_path / "toolpanel.toml").write_text(
-        '[sources.examples]\nkind = "cards"\npath = "cards"\n\n'
-        '[flows]\ntask_retries = 2\nretry_delay_seconds = [0.1]\n')
+    cards = seed_project(tmp_path, '[flows]\ntask_retries = 2\nretry_delay_seconds = [0.1]\n')
     return provider_env, cards
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import SEED_A, SEED_B, rows, write_card
+from tests.helpers import rows, seed_project, write_card
 
 pytestmark = pytest.mark.slow
 TOOLPANEL = str(Path(sys.executable).parent / "toolpanel")
@@ -28,13 +28,8 @@ def stack(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("e2e")
     home = root / "home"
-    cards = root / "cards"
-    cards.mkdir()
-    for src in (SEED_A, SEED_B):
-        (cards / src.name).write_text(src.read_text())
-    (root / "toolpanel.toml").write_text(
-        '[sources.examples]\nkind = "cards"\npath = "cards"\n\n[provider]\nconcurrency = 8\n\n'
-        '[flows]\ntask_retries = 1\nretry_delay_seconds = [0.2]\neditor_reserve = 5\n')
+    cards = seed_project(root, '[provider]\nconcurrency = 8\n\n'
+                               '[flows]\ntask_retries = 1\nretry_delay_seconds = [0.2]\neditor_reserve = 5\n')
     fake = FakeOpenAI().start()
     env = dict(os.environ, TOOLPANEL_HOME=str(home), OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="k",
                TOOLPANEL_MODEL=fake.model_id, PREFECT_RUNNER_POLL_FREQUENCY="1", PREFECT_UI_ENABLED="false")

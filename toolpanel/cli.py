@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -15,9 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from toolpanel import scorecard
-from toolpanel.cards import load_cards
 from toolpanel.config import ConfigError, Settings, load_settings
-from toolpanel.models import Persona
+from toolpanel.models import Persona, panel_label
 from toolpanel.personas import PersonaError, load_personas
 from toolpanel.views import UnknownTool, compare_views, order_takes, tool_view
 from warehouse import Warehouse
@@ -171,8 +169,7 @@ def history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False)
     for col in ("started", "trigger", "reason", "status", "verdict", "ship %", "mean", "paid", "cached"):
         table.add_column(col)
     for r in rows:
-        label = (f"{r['verdict'].capitalize()} · {r['ship_count']} ship / {r['skip_count']} skip"
-                 if r.get("verdict") else "—")
+        label = panel_label(r["verdict"], r["ship_count"], r["skip_count"]) if r.get("verdict") else "—"
         table.add_row(str(r["started_at"])[:19], r["trigger"], escape(r["reason"] or ""), r["status"], label,
                       "—" if r.get("ship_pct") is None else f"{round(r['ship_pct'])}%",
                       "—" if r.get("mean_score") is None else f"{r['mean_score']:g}",

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
-from toolpanel.cards import CardError
-from toolpanel.config import Settings
 from toolpanel.models import Tool
 from warehouse import Warehouse
 
@@ -33,25 +30,6 @@ class Intake:
     @property
     def needs_review(self) -> bool:
         return self.status != "unchanged"
-
-
-def card_dirs(settings: Settings) -> list[Path]:
-    """Card sources from `[sources.NAME] kind = "cards", path = "..."` in toolpanel.toml."""
-    from toolpanel.ingest import configured_sources
-
-    return [p for spec in configured_sources(settings) if spec.kind == "cards" for p in spec.paths]
-
-
-def read_sources(settings: Settings) -> tuple[list[Tool], list[CardError]]:
-    """Tools from every configured source (cards, feeds, lists) and the rejections, without recording anything.
-
-    The rejections print like CardError (`str(e)`, `.path`, `.field`, `.problem`, `.fix`); the daily run
-    uses `toolpanel.ingest.ingest_configured`, which also records source runs and rejections.
-    """
-    from toolpanel.ingest import ingest_configured  # the ingest stage builds on this module
-
-    report = ingest_configured(settings, record=False)
-    return report.tools, report.rejections  # type: ignore[return-value]
 
 
 def classify(store: Warehouse, tools: list[Tool]) -> list[Intake]:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import openai
@@ -40,9 +40,7 @@ class Completion:
     tokens_in: int | None = None
     tokens_out: int | None = None
     latency_ms: int = 0
-    calls: int = 0
     repaired: bool = False
-    fallbacks: list[str] = field(default_factory=list)
 
 
 def cost_usd(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:
@@ -127,40 +125,35 @@ class LLM:
             kwargs["response_format"] = {"type": "json_object"}
         return await client.chat.completions.create(**kwargs)
 
-    async def _discover(self, messages: list[dict], model: str, result: Completion):
+    async def _discover(self, messages: list[dict], model: str):
         """Try modes in order; the first that the endpoint accepts is remembered for this model."""
         lock = self._locks.setdefault(model, asyncio.Lock())
         async with lock:
             known = self.mode_for(model)
             if not known:
-                return await self._probe(messages, model, result)
-        result.calls += 1
+                return await self._probe(messages, model)
         return await self._create(messages, model, known, self.client), known
 
-    async def _probe(self, messages: list[dict], model: str, result: Completion):
+    async def _probe(self, messages: list[dict], model: str):
         probe = self.client.with_options(max_retries=0)
         for mode in MODES:
-            result.calls += 1
             try:
                 # A probe is not retried: a 500 here most likely means "unsupported format".
                 resp = await self._create(messages, model, mode, probe if mode != "text" else self.client)
-            except _FORMAT_REJECTIONS as exc:
+            except _FORMAT_REJECTIONS:
                 if mode == "text":
                     raise
-                result.fallbacks.append(f"{mode}: {exc.__class__.__name__}")
                 continue
             except (openai.RateLimitError, openai.APIConnectionError):
-                result.calls += 1
                 resp = await self._create(messages, model, mode, self.client)
             self._remember(model, mode)
             return resp, mode
         raise AssertionError("unreachable")
 
-    async def _call(self, messages: list[dict], model: str, result: Completion):
+    async def _call(self, messages: list[dict], model: str):
         mode = self.mode_for(model)
         if mode is None:
-            return await self._discover(messages, model, result)
-        result.calls += 1
+            return await self._discover(messages, model)
         try:
             return await self._create(messages, model, mode, self.client), mode
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
@@ -168,7 +161,7 @@ class LLM:
             if mode == "text" or self._forced_mode or "response_format" not in str(exc):
                 raise
             self._remember(model, None)
-            return await self._discover(messages, model, result)
+            return await self._discover(messages, model)
 
     async def take(self, messages: list[dict], model: str, repair_message) -> Completion:
         """Ask for a take; one repair call on invalid output; API failures become a failed Completion."""
@@ -177,7 +170,7 @@ class LLM:
         convo = list(messages)
         try:
             for attempt in (1, 2):
-                resp, mode = await self._call(convo, model, result)
+                resp, mode = await self._call(convo, model)
                 result.mode = mode
                 result.response_model = getattr(resp, "model", None)
                 if resp.usage is not None:

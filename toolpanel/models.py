@@ -104,6 +104,16 @@ class Take(BaseModel):
         return (self.snapshot_hash, self.persona_version, self.prompt_hash, self.model)
 
 
+def pct(value: float | None) -> str:
+    """'75%' for 75.0, '—' when there is no percentage."""
+    return "—" if value is None else f"{round(value)}%"
+
+
+def panel_label(verdict: str, ship_count: int, skip_count: int) -> str:
+    """Seed wording, e.g. 'Ship · 3 ship / 1 skip' (one place for every page, table and artifact)."""
+    return f"{verdict.capitalize()} · {ship_count} ship / {skip_count} skip"
+
+
 class Verdict(BaseModel):
     """The panel verdict derived from a set of takes (see scoring.verdict)."""
 
@@ -126,13 +136,11 @@ class Verdict(BaseModel):
     @property
     def label(self) -> str:
         """Seed wording, e.g. 'Ship · 3 ship / 1 skip'."""
-        if not self.quorum_met:
-            return f"Incomplete · {self.ship_count} ship / {self.skip_count} skip"
-        return f"{self.verdict.capitalize()} · {self.ship_count} ship / {self.skip_count} skip"
+        return panel_label(self.verdict if self.quorum_met else "incomplete", self.ship_count, self.skip_count)
 
     @property
     def ship_pct_label(self) -> str:
-        return "—" if self.ship_pct is None else f"{round(self.ship_pct)}%"
+        return pct(self.ship_pct)
 
 
 class HeadToHead(BaseModel):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 
 from toolpanel.config import Settings
-from toolpanel.llm import LLM
 
 
 @contextmanager
@@ -21,12 +20,3 @@ def resolved_settings(settings: Settings):
         yield settings.model_copy(update={"base_url": base_url, "api_key": "local", "concurrency": 1,
                                           "timeout": max(settings.timeout, 300.0),
                                           "max_tokens": min(settings.max_tokens, 400)})
-
-
-@asynccontextmanager
-async def open_llm(settings: Settings):
-    llm = LLM(settings)
-    try:
-        yield llm
-    finally:
-        await llm.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 
 from toolpanel.config import Settings
 from toolpanel.llm import LLM
@@ -13,19 +14,26 @@ from toolpanel.provider import resolved_settings
 from warehouse import Warehouse
 
 
+@asynccontextmanager
+async def open_panel(settings: Settings, personas: list[Persona], concurrency: int | None = None):
+    """A Panel on a reachable provider (settings from `resolved_settings`); closes its client afterwards."""
+    llm = LLM(settings, mode_cache=settings.home / "endpoints.json")
+    try:
+        yield Panel(settings, llm, Warehouse(settings.warehouse_path), personas, concurrency=concurrency)
+    finally:
+        await llm.aclose()
+
+
 async def review_tools(settings: Settings, personas: list[Persona], tools: list[Tool], request: ReviewRequest,
                        on_done: Callable | None = None) -> list[ReviewResult | BaseException]:
     """Review `tools` against an already reachable provider; refresh the analyst snapshot after the batch."""
-    store = Warehouse(settings.warehouse_path)
-    llm = LLM(settings, mode_cache=settings.home / "endpoints.json")
     try:
-        panel = Panel(settings, llm, store, personas)
-        results = await review_batch(panel, tools, request, on_done)
+        async with open_panel(settings, personas) as panel:
+            return await review_batch(panel, tools, request, on_done)
     finally:
-        await llm.aclose()
         if settings.warehouse_path.exists():
+            store = Warehouse(settings.warehouse_path)
             await asyncio.to_thread(store.publish_snapshot, settings.snapshot_path)
-    return results
 
 
 def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *, trigger: str = "cli",

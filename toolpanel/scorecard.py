@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolpanel.models import Persona, Take, Tool, Verdict
+from toolpanel.models import Persona, Take, Tool, Verdict, pct
 
 NO_TAKE = "No panel take"
 
@@ -12,7 +12,7 @@ def verdict_label(v: Verdict | None) -> str:
 
 
 def ship_pct_label(v: Verdict | None) -> str:
-    return "—" if v is None or v.ship_pct is None else f"{round(v.ship_pct)}%"
+    return pct(None) if v is None else v.ship_pct_label
 
 
 def take_label(t: Take | None) -> str:

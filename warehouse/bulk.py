@@ -24,7 +24,7 @@ def bulk_load(store: Warehouse, *, takes: int, reviews_per_tool: int = 10, tools
                    'run_' || lpad(CAST(r AS VARCHAR), 9, '0') AS run_id,
                    TIMESTAMP '2026-01-01' + INTERVAL (r // {tools}) DAY + INTERVAL (r % {tools}) SECOND AS ts
             FROM range({runs}) g(r)""")
-        con.execute(f"""
+        con.execute("""
             INSERT INTO tools SELECT DISTINCT slug, TIMESTAMP '2026-01-01' FROM g_runs""")
         con.execute(f"""
             INSERT INTO tool_snapshots

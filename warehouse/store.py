@@ -223,17 +223,6 @@ class Warehouse:
                 paid = con.execute("SELECT count(*) FROM takes WHERE run_id = ?", [run_id]).fetchone()[0]
                 con.execute("INSERT INTO run_results VALUES (?, 'abandoned', ?, ?, 0)", [run_id, now(), paid])
 
-    def add_take(self, run_id: str, take: Take, cached: bool = False) -> None:
-        """Store one take as soon as it completes (or link a cached one to this run)."""
-        with self.transaction() as con:
-            if not cached:
-                row = take.model_dump()
-                row["run_id"] = run_id
-                row["slug"] = take.tool_slug
-                con.execute(f"INSERT INTO takes ({', '.join(TAKE_COLUMNS)}) VALUES "
-                            f"({', '.join('?' for _ in TAKE_COLUMNS)})", [row[c] for c in TAKE_COLUMNS])
-            con.execute("INSERT INTO run_takes VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [run_id, take.take_id, cached])
-
     def add_takes(self, items: list[tuple[str, Take]], con: duckdb.DuckDBPyConnection | None = None) -> None:
         """Store several completed takes (run id, take) with one multi-row INSERT per table."""
         if not items:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from toolpanel.models import Persona, Take, Tool, Verdict
+from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
 from warehouse import Warehouse
 from warehouse.store import TAKE_COLUMNS, _take, _tool
 
@@ -27,7 +27,7 @@ class HistoryPoint:
 
     @property
     def label(self) -> str:
-        return f"{self.verdict.capitalize()} · {self.ship_count} ship / {self.skip_count} skip"
+        return panel_label(self.verdict, self.ship_count, self.skip_count)
 
 
 @dataclass

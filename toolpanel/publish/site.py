@@ -17,7 +17,6 @@ from markupsafe import Markup
 from scoring import compare
 from toolpanel import scorecard
 from toolpanel.config import Settings
-from toolpanel.models import content_hash
 from toolpanel.personas import load_personas
 from toolpanel.publish.data import SiteData, ToolPage, fill_takes, load_site_data
 from toolpanel.text import slugify
@@ -51,16 +50,12 @@ def _date(value) -> str:
     return value.strftime("%Y-%m-%d") if isinstance(value, (dt.date, dt.datetime)) else str(value)
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{round(value)}%"
-
-
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(safe_url=safe_url, host=_host, date=_date)
-    env.globals.update(verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label, pct=_pct)
+    env.globals.update(verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label, pct=scorecard.pct)
     return env
 
 
@@ -91,7 +86,7 @@ def chart_svg(page: ToolPage) -> str:
 
     last = pts[-1]
     desc = (f"{n} verdict{'s' if n != 1 else ''}; latest mean score "
-            f"{'n/a' if last.mean_score is None else f'{last.mean_score:g}'}, panel ship {_pct(last.ship_pct)}")
+            f"{'n/a' if last.mean_score is None else f'{last.mean_score:g}'}, panel ship {scorecard.pct(last.ship_pct)}")
     grid = "".join(f'<line class="axis" x1="{pad}" x2="{w - pad}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
                    f'<text x="4" y="{y(v) + 4:.1f}">{v}</text>' for v in (0, 50, 100))
     return (f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="chart-title chart-desc" '
@@ -374,7 +369,7 @@ def _events(data: SiteData) -> list[dict]:
         prev = None
         for h in p.history:
             out.append({"id": h.verdict_id, "slug": slug, "name": p.tool.name, "at": h.at, "verdict": h.verdict,
-                        "label": h.label, "ship": _pct(h.ship_pct), "spread": h.spread, "split": h.split_panel,
+                        "label": h.label, "ship": scorecard.pct(h.ship_pct), "spread": h.spread, "split": h.split_panel,
                         "previous": prev, "tagline": p.tool.tagline, "reason": h.reason})
             prev = h.verdict
     out.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
