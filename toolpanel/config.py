@@ -9,12 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from toolpanel.errors import ConfigError  # noqa: F401  (re-exported: raised for every settings problem)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_MODEL = "smollm2-135m-instruct"
-
-
-class ConfigError(Exception):
-    """A configuration problem; the message names the file, the key and the fix."""
 
 
 class Price(BaseModel):
