@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from toolpanel import scorecard
-from toolpanel.config import ConfigError, Settings, load_settings
+from toolpanel.config import ConfigError, Settings
+from toolpanel.console import app, dump, err, fail, out
+from toolpanel.console import settings as _settings
 from toolpanel.models import Persona, panel_label
 from toolpanel.personas import PersonaError, load_personas
 from toolpanel.views import UnknownTool, compare_views, order_takes, tool_view
 from warehouse import Warehouse
-
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="AI-panel reviews of newly launched tools: five personas, one verdict, full history.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _settings(**overrides) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-
 
 def _personas(settings: Settings, only: list[str] | None = None) -> list[Persona]:
     try:
@@ -40,10 +25,6 @@ def _personas(settings: Settings, only: list[str] | None = None) -> list[Persona
     except PersonaError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-
-
-def _dump(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
 @app.command()
@@ -97,7 +78,7 @@ def review(
 
     ok = [r for r in results if not isinstance(r, BaseException)]
     if as_json:
-        _dump({"reviews": [_result_json(r) for r in ok],
+        dump({"reviews": [_result_json(r) for r in ok],
                "rejected": [{"path": e.path, "field": e.field, "problem": e.problem, "fix": e.fix} for e in errors],
                "failed": failures})
     else:
@@ -118,8 +99,8 @@ def review(
 
 def _result_json(r) -> dict:
     return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls,
-            "cached_takes": r.cached_takes, "verdict": r.verdict.model_dump() | {"label": r.verdict.label},
-            "takes": [t.model_dump(mode="json") for t in r.takes]}
+            "cached_takes": r.cached_takes, "verdict": r.verdict.modeldump() | {"label": r.verdict.label},
+            "takes": [t.modeldump(mode="json") for t in r.takes]}
 
 
 def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
@@ -163,7 +144,7 @@ def history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False)
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     if as_json:
-        _dump({"slug": slug, "runs": rows})
+        dump({"slug": slug, "runs": rows})
         return
     table = Table(title=f"History of {slug}")
     for col in ("started", "trigger", "reason", "status", "verdict", "ship %", "mean", "paid", "cached"):
@@ -191,8 +172,8 @@ def compare(slug_a: str, slug_b: str, as_json: Annotated[bool, typer.Option("--j
         raise typer.Exit(1) from None
     cmp = compare_views(a, b, personas)
     if as_json:
-        _dump({"a": _view_json(a), "b": _view_json(b),
-               "comparison": cmp.model_dump(mode="json", exclude={"a", "b"}) if cmp else None})
+        dump({"a": _view_json(a), "b": _view_json(b),
+               "comparison": cmp.modeldump(mode="json", exclude={"a", "b"}) if cmp else None})
         return
     out.rule(f"[bold]{escape(a.tool.name)} vs {escape(b.tool.name)}[/bold]")
     out.print("Which one should you ship with?")
@@ -233,9 +214,9 @@ def compare(slug_a: str, slug_b: str, as_json: Annotated[bool, typer.Option("--j
 
 
 def _view_json(v) -> dict:
-    return {"tool": v.tool.model_dump(mode="json"),
-            "verdict": (v.verdict.model_dump() | {"label": v.verdict.label}) if v.verdict else None,
-            "takes": [t.model_dump(mode="json") for t in v.takes],
+    return {"tool": v.tool.modeldump(mode="json"),
+            "verdict": (v.verdict.modeldump() | {"label": v.verdict.label}) if v.verdict else None,
+            "takes": [t.modeldump(mode="json") for t in v.takes],
             "reviewed_at": v.reviewed_at, "review_in_progress": v.in_progress}
 
 
@@ -245,7 +226,7 @@ def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     settings = _settings()
     ps = _personas(settings)
     if as_json:
-        _dump([p.model_dump() for p in ps])
+        dump([p.modeldump() for p in ps])
         return
     table = Table()
     for col in ("id", "name", "version", "model", "lens"):
@@ -273,7 +254,7 @@ def publish(
     for w in report["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {escape(w)}")
     if as_json:
-        _dump(report)
+        dump(report)
         return
     out.print(f"published {report['pages']} pages to {report['site']}: {report['written']} written, "
               f"{report['skipped']} unchanged, {report['removed']} removed")
@@ -330,7 +311,7 @@ def serve() -> None:
         err.print("stopped")
 
 
-from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources)
+from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources on the shared app)
 
 
 if __name__ == "__main__":  # pragma: no cover

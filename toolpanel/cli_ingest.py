@@ -10,7 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from toolpanel.cli import _dump, _settings, app, err, out
+from toolpanel.console import app, dump, err, out
+from toolpanel.console import settings as _settings
 from toolpanel.config import ConfigError
 from toolpanel.ingest import IngestReport, adhoc_sources, configured_sources, ingest
 from toolpanel.ingest.fetch import USER_AGENT
@@ -87,7 +88,7 @@ def ingest_command(
         specs = [s.model_copy(update={"enrich": True}) if s.adhoc and s.kind != "cards" else s for s in specs]
     report = ingest(settings, specs, record=False, trigger="ingest")
     if as_json:
-        _dump(report.to_json())
+        dump(report.to_json())
     else:
         _print_report(report, show_unchanged)
     if report.counts()["rejected"]:
@@ -107,8 +108,8 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
     store = Warehouse(settings.warehouse_path)
     last = {r["source"]: r for r in store.source_status()} if settings.warehouse_path.exists() else {}
     if as_json:
-        _dump({"sources": [s.model_dump(mode="json") | {"last_run": last.get(s.name)} for s in specs],
-               "politeness": pol.model_dump() | {"user_agent": USER_AGENT}})
+        dump({"sources": [s.modeldump(mode="json") | {"last_run": last.get(s.name)} for s in specs],
+               "politeness": pol.modeldump() | {"user_agent": USER_AGENT}})
         return
     if not specs:
         out.print(escape("No sources configured — add a [sources.NAME] table to toolpanel.toml (see README, "
