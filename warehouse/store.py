@@ -337,6 +337,7 @@ class Warehouse:
                 con.execute("COPY FROM DATABASE " + _db_name(con) + " TO snap")
             finally:
                 con.execute("DETACH snap")
+        _materialise(tmp)
         os.replace(tmp, target)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
         return target
@@ -393,6 +394,22 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             raise
         applied.append(fn.__name__)
     return applied
+
+
+# Views analysts read most, stored as tables in the snapshot: the pipeline's own file keeps them views
+# (history is the truth), the snapshot is rebuilt after every batch anyway, so reading them costs a scan.
+SNAPSHOT_MATERIALISED = ("latest_verdicts",)
+
+
+def _materialise(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        for view in SNAPSHOT_MATERIALISED:
+            con.execute(f"CREATE TABLE {view}__m AS SELECT * FROM {view}")
+            con.execute(f"DROP VIEW {view}")
+            con.execute(f"ALTER TABLE {view}__m RENAME TO {view}")
+    finally:
+        con.close()
 
 
 def _db_name(con: duckdb.DuckDBPyConnection) -> str:
