@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test bench clean chromium
+.PHONY: install demo test bench profile clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: install chromium
 
 bench: install
 	$(PY) bench/run.py
+
+# Where a batch's time goes (py-spy samples every thread of the daily flow process): bench/profile.json.
+profile: install
+	$(PY) -m pip install -q py-spy
+	$(PY) bench/profile_batch.py
+	$(PY) bench/report.py
 
 clean:
 	rm -rf $(VENV) .toolpanel .pytest_cache
