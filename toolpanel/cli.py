@@ -16,6 +16,7 @@ from toolpanel.console import app, dump, err, fail, out
 from toolpanel.console import settings as _settings
 from toolpanel.models import Persona, panel_label
 from toolpanel.personas import PersonaError, load_personas
+from toolpanel.summary import RunSummary
 from toolpanel.views import UnknownTool, compare_views, order_takes, tool_view
 from warehouse import Warehouse
 
@@ -70,37 +71,35 @@ def review(
             progress.update(task, advance=1, description=tool.slug)
 
         try:
-            results = run_review(settings, personas, tools, trigger="cli", reason=reason, force=force,
-                                 model_override=model, on_done=done)
+            batch = run_review(settings, personas, tools, trigger="cli", reason=reason, force=force,
+                               model_override=model, on_done=done)
         except LocalModelError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
 
-    ok = [r for r in results if not isinstance(r, BaseException)]
+    ok = [r for r in batch.results if not isinstance(r, BaseException)]
+    summary = RunSummary.of(batch.results, rejected=len(errors), requests=batch.requests)
     if as_json:
         dump({"reviews": [_result_json(r) for r in ok],
                "rejected": [{"path": e.path, "field": e.field, "problem": e.problem, "fix": e.fix} for e in errors],
-               "failed": failures})
+               "failed": failures, "notes": batch.notes, "summary": summary.model_dump()})
     else:
         for r in ok:
             _print_scorecard(r.tool, r.verdict, r.takes, personas, r)
-        paid = sum(r.paid_calls for r in ok)
-        cached = sum(r.cached_takes for r in ok)
-        costs = [r.cost for r in ok if r.paid_calls]
-        cost = "unknown (no price configured)" if any(c is None for c in costs) else f"${sum(costs):.4f}"
-        out.print(f"\n[bold]{len(ok)} reviewed[/bold], {len(errors)} rejected, {len(failures)} failed · "
-                  f"{paid} paid calls, {cached} cached takes · cost {cost}")
+        out.print(f"\n[bold]{escape(summary.line())}[/bold]")
         out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
+    for note in batch.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}")
     for f in failures:
         err.print(f"[red]failed[/red] {escape(f)}")
-    if errors or failures:
-        raise typer.Exit(1)
+    if summary.exit_code:
+        raise typer.Exit(int(summary.exit_code))
 
 
 def _result_json(r) -> dict:
     return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls,
-            "cached_takes": r.cached_takes, "verdict": r.verdict.modeldump() | {"label": r.verdict.label},
-            "takes": [t.modeldump(mode="json") for t in r.takes]}
+            "cached_takes": r.cached_takes, "verdict": r.verdict.model_dump() | {"label": r.verdict.label},
+            "takes": [t.model_dump(mode="json") for t in r.takes]}
 
 
 def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
@@ -173,7 +172,7 @@ def compare(slug_a: str, slug_b: str, as_json: Annotated[bool, typer.Option("--j
     cmp = compare_views(a, b, personas)
     if as_json:
         dump({"a": _view_json(a), "b": _view_json(b),
-               "comparison": cmp.modeldump(mode="json", exclude={"a", "b"}) if cmp else None})
+               "comparison": cmp.model_dump(mode="json", exclude={"a", "b"}) if cmp else None})
         return
     out.rule(f"[bold]{escape(a.tool.name)} vs {escape(b.tool.name)}[/bold]")
     out.print("Which one should you ship with?")
@@ -214,9 +213,9 @@ def compare(slug_a: str, slug_b: str, as_json: Annotated[bool, typer.Option("--j
 
 
 def _view_json(v) -> dict:
-    return {"tool": v.tool.modeldump(mode="json"),
-            "verdict": (v.verdict.modeldump() | {"label": v.verdict.label}) if v.verdict else None,
-            "takes": [t.modeldump(mode="json") for t in v.takes],
+    return {"tool": v.tool.model_dump(mode="json"),
+            "verdict": (v.verdict.model_dump() | {"label": v.verdict.label}) if v.verdict else None,
+            "takes": [t.model_dump(mode="json") for t in v.takes],
             "reviewed_at": v.reviewed_at, "review_in_progress": v.in_progress}
 
 
@@ -226,7 +225,7 @@ def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     settings = _settings()
     ps = _personas(settings)
     if as_json:
-        dump([p.modeldump() for p in ps])
+        dump([p.model_dump() for p in ps])
         return
     table = Table()
     for col in ("id", "name", "version", "model", "lens"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from toolpanel.config import Settings
 from toolpanel.llm import LLM
@@ -24,12 +25,26 @@ async def open_panel(settings: Settings, personas: list[Persona], concurrency: i
         await llm.aclose()
 
 
+@dataclass
+class Batch:
+    """What a batch of reviews produced, beyond the per-tool results: for the summary and its notes."""
+
+    results: list[ReviewResult | BaseException] = field(default_factory=list)
+    requests: int = 0  # HTTP requests sent to the provider (retries, repairs and mode probes included)
+    notes: list[str] = field(default_factory=list)  # e.g. an output mode given up
+
+
 async def review_tools(settings: Settings, personas: list[Persona], tools: list[Tool], request: ReviewRequest,
-                       on_done: Callable | None = None) -> list[ReviewResult | BaseException]:
+                       on_done: Callable | None = None) -> Batch:
     """Review `tools` against an already reachable provider; refresh the analyst snapshot after the batch."""
+    batch = Batch()
     try:
         async with open_panel(settings, personas) as panel:
-            return await review_batch(panel, tools, request, on_done)
+            try:
+                batch.results = await review_batch(panel, tools, request, on_done)
+            finally:
+                batch.requests, batch.notes = panel.llm.requests, list(panel.llm.notes)
+        return batch
     finally:
         if settings.warehouse_path.exists():
             store = Warehouse(settings.warehouse_path)
@@ -38,7 +53,7 @@ async def review_tools(settings: Settings, personas: list[Persona], tools: list[
 
 def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *, trigger: str = "cli",
                reason: str | None = None, force: bool = False, model_override: str | None = None,
-               flow_run_id: str | None = None, on_done: Callable | None = None) -> list[ReviewResult | BaseException]:
+               flow_run_id: str | None = None, on_done: Callable | None = None) -> Batch:
     """Synchronous entry point (CLI): starts the local model when no provider is configured."""
     request = ReviewRequest(trigger=trigger, reason=reason, force=force, model_override=model_override,
                             flow_run_id=flow_run_id)
