@@ -149,3 +149,19 @@ def test_contradiction_flags(score, verdict, flags):
     take = parse_take(reply(score=score, verdict=verdict))
     assert (take.score, take.verdict) == (score, verdict)  # flagged, never rewritten
     assert take.flags == flags
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("not json at all", "schema"),
+    ("[1, 2]", "schema"),
+    (reply(score="85/100"), "schema"),
+    (reply(verdict="maybe"), "schema"),
+    (reply(abstain=...), "schema"),
+    (reply(score=None), "schema"),
+    (reply(score=150), "content"),
+    (reply(paragraph="too short"), "content"),
+])
+def test_invalid_output_says_whether_the_shape_or_a_content_rule_failed(text, kind):
+    with pytest.raises(InvalidOutput) as exc:
+        parse_take(text)
+    assert exc.value.kind == kind

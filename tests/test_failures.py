@@ -1,0 +1,85 @@
+"""Provider faults never crash a batch, hang it, double-pay it, or hide a failure (docs/failures.md).
+
+Real `toolpanel` subprocesses against the fake OpenAI server on loopback, real DuckDB files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import SEED_A, cli, rows, write_card
+
+
+@pytest.fixture
+def env(tp_home, provider_env) -> dict:
+    return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
+
+
+def _summary(stdout: str) -> dict:
+    return json.loads(stdout)["summary"]
+
+
+def test_flaky_provider_summary_counts_every_request_and_failed_take(env, provider_env, tmp_path):
+    fake = provider_env
+    fake.script("429_then_ok", persona="builder")
+    for p in ("skeptic", "futurist", "founder"):
+        fake.script("500", persona=p)
+    r = cli("review", str(SEED_A), "--json", env=env, cwd=tmp_path)
+    assert r.returncode == 3, r.stderr  # three personas failed: no quorum because of the provider
+    s = _summary(r.stdout)
+    # The client's own retries (max_retries=2 by default) are requests too: the server's count is the truth.
+    assert s["requests"] == len(fake.requests) == 2 + 3 * 3 + 1
+    assert (s["paid_takes"], s["failed_takes"], s["cached_takes"]) == (2, 3, 0)
+    assert (s["reviewed"], s["incomplete_verdicts"], s["errored"], s["rejected"], s["held"]) == (1, 1, 0, 0, 0)
+
+    plain = cli("review", str(SEED_A), env=env, cwd=tmp_path)  # the provider still fails for three personas
+    assert plain.returncode == 3
+    assert ("1 reviewed, 0 rejected, 0 failed, 0 held, 1 incomplete · 9 requests, 0 paid takes, 2 cached takes, "
+            "3 failed takes") in plain.stdout
+
+
+def test_abstentions_without_quorum_are_not_a_provider_failure(env, provider_env, tmp_path):
+    fake = provider_env
+    fake.script("abstain")
+    r = cli("review", str(SEED_A), "--json", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert _summary(r.stdout)["incomplete_verdicts"] == 0
+
+
+@pytest.mark.fake_openai(json_schema="500", json_object_schema="ignored")
+def test_mode_that_breaks_the_shape_is_demoted_said_and_not_bought_again(env, provider_env, tmp_path):
+    fake = provider_env
+    (tmp_path / "toolpanel.toml").write_text("[provider]\nconcurrency = 1\n")  # takes one after another
+    r = cli("review", str(SEED_A), env=env, cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    # take 1: json_schema probe (500) + json_object_schema + repair; takes 2-3: try + repair; then demoted
+    assert ("1 reviewed, 0 rejected, 0 failed, 0 held, 1 incomplete · 9 requests, 2 paid takes, 0 cached takes, "
+            "3 failed takes") in r.stdout
+    notes = [line for line in r.stderr.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: fake-model-1 at {fake.base_url}: 3 takes in a row broke the json_object_schema shape; "
+                     "using json_object from now on"]
+    endpoints = json.loads((Path(env["TOOLPANEL_HOME"]) / "endpoints.json").read_text())
+    assert endpoints == {f"{fake.base_url}|fake-model-1": "json_object"}
+    failed = rows(Path(env["TOOLPANEL_HOME"]) / "warehouse.duckdb",
+                  "SELECT error FROM takes WHERE status = 'failed'")
+    assert len(failed) == 3 and all("score: Input should be a valid integer" in e for (e,) in failed)
+
+    fake.reset()
+    again = cli("review", str(SEED_A), env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    formats = [req["body"].get("response_format") for req in fake.chat_requests()]
+    assert formats == [{"type": "json_object"}] * 3  # only the failed takes, only in the mode that works
+    assert "note:" not in again.stderr
+
+
+def test_content_rule_failures_do_not_demote_the_mode(env, provider_env, tmp_path):
+    fake = provider_env
+    fake.script("short_paragraph")
+    r = cli("review", str(SEED_A), "--json", env=env, cwd=tmp_path)
+    assert r.returncode == 3
+    assert json.loads(r.stdout)["notes"] == []
+    endpoints = json.loads((Path(env["TOOLPANEL_HOME"]) / "endpoints.json").read_text())
+    assert endpoints == {f"{fake.base_url}|fake-model-1": "json_schema"}
