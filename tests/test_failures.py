@@ -83,3 +83,38 @@ def test_content_rule_failures_do_not_demote_the_mode(env, provider_env, tmp_pat
     assert json.loads(r.stdout)["notes"] == []
     endpoints = json.loads((Path(env["TOOLPANEL_HOME"]) / "endpoints.json").read_text())
     assert endpoints == {f"{fake.base_url}|fake-model-1": "json_schema"}
+
+
+def _popen_review(args: list[str], env: dict, cwd: Path):
+    import subprocess
+    import sys
+    exe = Path(sys.executable).parent / "toolpanel"
+    return subprocess.Popen([str(exe), "review", *args], env=dict(os.environ, **env, COLUMNS="200"), cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_processes_on_the_same_cards_pay_once(env, provider_env, tmp_path):
+    fake = provider_env
+    fake.latency = 1.0  # both processes are in flight at the same time
+    cards = tmp_path / "cards"
+    for i in range(2):
+        write_card(cards, f"tool-{i}")
+    # The mode is known (as after any earlier run), so neither process probes.
+    home = Path(env["TOOLPANEL_HOME"])
+    home.mkdir(parents=True)
+    (home / "endpoints.json").write_text(json.dumps({f"{fake.base_url}|fake-model-1": "json_schema"}))
+    procs = [_popen_review([str(cards), "--json"], env, tmp_path) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    summaries = [json.loads(o)["summary"] for o, _ in outs]
+
+    assert fake.calls() == 10  # one request per take, whoever paid for it
+    assert sum(s["requests"] for s in summaries) == 10 and sum(s["paid_takes"] for s in summaries) == 10
+    assert all(s["reviewed"] == 2 and s["paid_takes"] + s["cached_takes"] == 10 for s in summaries)
+    db = home / "warehouse.duckdb"
+    assert rows(db, "SELECT slug, count(*) FROM verdicts GROUP BY slug ORDER BY slug") == [("tool-0", 1), ("tool-1", 1)]
+    assert rows(db, "SELECT count(*), count(DISTINCT (snapshot_hash, persona_id)) FROM takes WHERE status = 'ok'") == [
+        (10, 10)]
+    assert rows(db, "SELECT count(*) FROM take_claims") == [(0,)]  # released with the runs' ends
+    waited = [json.loads(o)["notes"] for o, _ in outs if json.loads(o)["summary"]["cached_takes"]]
+    assert waited and all("waited for them instead of paying twice" in n for notes in waited for n in notes)

@@ -34,6 +34,11 @@ class Batch:
     notes: list[str] = field(default_factory=list)  # e.g. an output mode given up
 
 
+def waited_notes(panel: Panel) -> list[str]:
+    return [f"{n} take{'s' if n != 1 else ''} were already being paid for by another toolpanel process "
+            f"(pid {pid} on {host}); waited for them instead of paying twice" for (pid, host), n in panel.waited.items()]
+
+
 async def review_tools(settings: Settings, personas: list[Persona], tools: list[Tool], request: ReviewRequest,
                        on_done: Callable | None = None) -> Batch:
     """Review `tools` against an already reachable provider; refresh the analyst snapshot after the batch."""
@@ -43,7 +48,7 @@ async def review_tools(settings: Settings, personas: list[Persona], tools: list[
             try:
                 batch.results = await review_batch(panel, tools, request, on_done)
             finally:
-                batch.requests, batch.notes = panel.llm.requests, list(panel.llm.notes)
+                batch.requests, batch.notes = panel.llm.requests, list(panel.llm.notes) + waited_notes(panel)
         return batch
     finally:
         if settings.warehouse_path.exists():

@@ -259,6 +259,48 @@ class Warehouse:
                      verdict.mean_score, verdict.median_score, verdict.spread, verdict.split_panel,
                      verdict.take_ids, now()])
 
+    # -- claims: takes being paid for right now (m006) ------------------------------------------
+    def claim_takes(self, keys: list[tuple[str, str, str, str]], lease_seconds: float,
+                    con: duckdb.DuckDBPyConnection | None = None, have: Iterable[tuple] = ()) -> dict[tuple, tuple[int, str]]:
+        """Claim the cache keys nobody else holds (except those in `have`, already cached); return the keys
+        another process holds, with the holder (pid, host). A held key that is already cached means its
+        run has not ended yet: the caller waits for that run's verdict too.
+
+        Stale claims go first: a holder whose pid is gone on this host, or whose lease has passed."""
+        if not keys:
+            return {}
+        host, pid, ts = socket.gethostname(), os.getpid(), now()
+        with self._tx(con) as con:
+            con.execute("DELETE FROM take_claims WHERE expires_at < ?", [ts])
+            for (claim_pid,) in con.execute("SELECT DISTINCT pid FROM take_claims WHERE host = ? AND pid <> ?",
+                                            [host, pid]).fetchall():
+                if not _pid_alive(claim_pid):
+                    con.execute("DELETE FROM take_claims WHERE host = ? AND pid = ?", [host, claim_pid])
+            held = {}
+            for row in con.execute(
+                    "SELECT snapshot_hash, persona_version, prompt_hash, model, pid, host FROM take_claims "
+                    "WHERE snapshot_hash IN (SELECT unnest(?::VARCHAR[])) AND NOT (pid = ? AND host = ?)",
+                    [sorted({k[0] for k in keys}), pid, host]).fetchall():
+                held[tuple(row[:4])] = (row[4], row[5])
+            have = set(have)
+            mine = [k for k in keys if k not in held and k not in have]
+            if mine:
+                expires = ts + dt.timedelta(seconds=lease_seconds)
+                con.execute("INSERT INTO take_claims VALUES " + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in mine),
+                            [v for k in mine for v in (*k, pid, host, ts, expires)])
+        return {k: v for k, v in held.items() if k in set(keys)}
+
+    def release_claims(self, keys: Iterable[tuple[str, str, str, str]],
+                       con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Drop this process's claims on `keys` (the take landed or the review ended)."""
+        keys = list(keys)
+        if not keys:
+            return
+        with self._tx(con) as con:
+            con.execute("DELETE FROM take_claims WHERE pid = ? AND host = ? AND "
+                        "list_contains(?::VARCHAR[], snapshot_hash || '|' || persona_version || '|' || prompt_hash "
+                        "|| '|' || model)", [os.getpid(), socket.gethostname(), ["|".join(k) for k in keys]])
+
     # -- reads -------------------------------------------------------------------------------
     def cached_takes(self, keys: list[tuple[str, str, str, str]],
                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, Take]:
