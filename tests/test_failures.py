@@ -85,6 +85,12 @@ def test_content_rule_failures_do_not_demote_the_mode(env, provider_env, tmp_pat
     assert endpoints == {f"{fake.base_url}|fake-model-1": "json_schema"}
 
 
+def _known_mode(home: Path, fake) -> None:
+    """The endpoint's output mode is known, as after any earlier run, so no take waits for a probe."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "endpoints.json").write_text(json.dumps({f"{fake.base_url}|fake-model-1": "json_schema"}))
+
+
 def _popen_review(args: list[str], env: dict, cwd: Path):
     import subprocess
     import sys
@@ -99,10 +105,8 @@ def test_two_processes_on_the_same_cards_pay_once(env, provider_env, tmp_path):
     cards = tmp_path / "cards"
     for i in range(2):
         write_card(cards, f"tool-{i}")
-    # The mode is known (as after any earlier run), so neither process probes.
     home = Path(env["TOOLPANEL_HOME"])
-    home.mkdir(parents=True)
-    (home / "endpoints.json").write_text(json.dumps({f"{fake.base_url}|fake-model-1": "json_schema"}))
+    _known_mode(home, fake)  # neither process probes
     procs = [_popen_review([str(cards), "--json"], env, tmp_path) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
@@ -118,3 +122,69 @@ def test_two_processes_on_the_same_cards_pay_once(env, provider_env, tmp_path):
     assert rows(db, "SELECT count(*) FROM take_claims") == [(0,)]  # released with the runs' ends
     waited = [json.loads(o)["notes"] for o, _ in outs if json.loads(o)["summary"]["cached_takes"]]
     assert waited and all("waited for them instead of paying twice" in n for notes in waited for n in notes)
+
+
+HOLDER = """
+import sys, time, duckdb
+print("ready", flush=True)
+sys.stdin.readline()  # "go"
+while True:
+    try:
+        con = duckdb.connect(sys.argv[1])  # read-write, like an analyst's notebook on the wrong file
+        break
+    except duckdb.IOException:
+        time.sleep(0.01)
+print("held", flush=True)
+sys.stdin.read()  # until the test closes stdin
+"""
+
+
+def test_held_warehouse_keeps_paid_takes_in_the_journal_and_the_next_run_pays_nothing(env, provider_env, tmp_path):
+    import subprocess
+    import sys
+    fake = provider_env
+    fake.latency = 3.0
+    home = Path(env["TOOLPANEL_HOME"])
+    db = home / "warehouse.duckdb"
+    _known_mode(home, fake)  # no probe: all five takes are in flight at once
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "ready"
+    review = _popen_review([str(SEED_A)], dict(env, TOOLPANEL_LOCK_WAIT="4"), tmp_path)
+    while fake.calls() < 5:  # the run has started and every take is being paid for
+        assert review.poll() is None, review.communicate()
+        fake._wake.wait(0.05)
+    try:
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "held"
+        out, err = review.communicate(timeout=60)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    lines = err.strip().splitlines()
+    assert review.returncode == 4, err
+    notices = [line for line in lines if "is held by" in line]
+    assert notices == [f"note: {db} is held by another process (PID {holder.pid}); waiting up to 4 s. Analysts: read "
+                       f"the snapshot {home / 'analyst.duckdb'}, never the warehouse."]
+    journal = home / "journal"
+    [jfile] = list(journal.glob("*.jsonl"))
+    assert lines[-1] == (f"error: the warehouse {db} was held by another process (PID {holder.pid}) for longer than the "
+                         f"lock wait: 5 paid takes saved in {jfile}; the next toolpanel command that writes stores them "
+                         f"without paying again — let that process finish (analysts read {home / 'analyst.duckdb'}), "
+                         "then run again")
+    assert "Traceback" not in err
+    assert "1 reviewed" in out and "5 requests, 5 paid takes" in out
+    entries = [json.loads(line) for line in jfile.read_text().splitlines()]
+    assert sum(len(e["items"]) for e in entries if e["op"] == "takes") == 5
+    assert [e["op"] for e in entries].count("finish") == 1
+
+    fake.reset()
+    again = cli("review", str(SEED_A), "--json", env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    s = _summary(again.stdout)
+    assert (s["requests"], s["paid_takes"], s["cached_takes"]) == (0, 0, 5) and fake.calls() == 0
+    assert rows(db, "SELECT count(*), count(DISTINCT take_id) FROM takes") == [(5, 5)]
+    assert rows(db, "SELECT status FROM run_history") == [("complete",)]
+    assert rows(db, "SELECT count(*) FROM verdicts") == [(1,)]
+    assert list(journal.glob("*.jsonl")) == []

@@ -13,7 +13,7 @@ from toolpanel.config import Settings
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
 from warehouse import Warehouse
-from warehouse.store import GroupCommit, TakeInsert, new_id, now
+from warehouse.store import FinishRun, GroupCommit, TakeInsert, new_id, now
 
 
 @dataclass
@@ -174,14 +174,12 @@ class Panel:
                               new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh})
         transient = [t for t in fresh if t.status == "failed" and t.error_class in TRANSIENT_ERRORS]
         if transient and request.defer_transient:
-            await self.commit.run(lambda con: (self.store.finish_run(
-                run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), "retrying", con),
-                self.store.release_claims(keys.values(), con)))
+            await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
+                                            "retrying", claims=list(keys.values())))
             raise TransientFailure(result, transient)
         # Claims go with the verdict, in one transaction: a process that waited sees both or neither.
-        await self.commit.run(lambda con: (self.store.finish_run(
-            run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), con=con),
-            self.store.release_claims(keys.values(), con)))
+        await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
+                                        claims=list(keys.values())))
         return result
 
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from toolpanel.config import Settings
 from toolpanel.llm import LLM
@@ -13,6 +14,8 @@ from toolpanel.models import Persona, Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, review_batch
 from toolpanel.provider import resolved_settings
 from warehouse import Warehouse
+from warehouse.journal import Journaled
+from warehouse.store import WarehouseBusy
 
 
 @asynccontextmanager
@@ -32,6 +35,14 @@ class Batch:
     results: list[ReviewResult | BaseException] = field(default_factory=list)
     requests: int = 0  # HTTP requests sent to the provider (retries, repairs and mode probes included)
     notes: list[str] = field(default_factory=list)  # e.g. an output mode given up
+    journaled_takes: int = 0  # paid takes written to the journal because the warehouse was held
+    journal: Path | None = None
+    busy: WarehouseBusy | None = None  # the lock wait ran out (the first such error)
+
+    @property
+    def summary_fields(self) -> dict:
+        return {"requests": self.requests, "journaled_takes": self.journaled_takes,
+                "warehouse_busy": self.busy is not None or self.journal is not None}
 
 
 def waited_notes(panel: Panel) -> list[str]:
@@ -51,9 +62,16 @@ async def review_tools(settings: Settings, personas: list[Persona], tools: list[
                 batch.requests, batch.notes = panel.llm.requests, list(panel.llm.notes) + waited_notes(panel)
         return batch
     finally:
+        batch.journaled_takes, batch.journal = Journaled.takes, Journaled.path
+        batch.busy = next((r for r in batch.results if isinstance(r, WarehouseBusy)), None)
         if settings.warehouse_path.exists():
             store = Warehouse(settings.warehouse_path)
-            await asyncio.to_thread(store.publish_snapshot, settings.snapshot_path)
+            try:
+                await asyncio.to_thread(store.publish_snapshot, settings.snapshot_path)
+            except WarehouseBusy as exc:  # the snapshot waits for the next run; the journal keeps the work
+                batch.busy = batch.busy or exc
+        if batch.journal is not None and not batch.journal.exists():  # replayed already by a later write
+            batch.journaled_takes, batch.journal = 0, None
 
 
 def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *, trigger: str = "cli",
