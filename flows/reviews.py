@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
@@ -24,6 +23,7 @@ from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
 from toolpanel.personas import load_personas
 from toolpanel.provider import resolved_settings
+from toolpanel.summary import RunSummary
 from toolpanel.runner import open_panel
 from toolpanel.views import UnknownTool
 from warehouse import Warehouse
@@ -113,15 +113,9 @@ def _publish(settings: Settings, logger) -> dict:
     return report
 
 
-def _summary(results: list) -> dict[str, Any]:
-    ok = [r for r in results if isinstance(r, ReviewResult)]
-    costs = [r.cost for r in ok if r.paid_calls]
-    return {
-        "reviewed": len(ok),
-        "failed": len(results) - len(ok),
-        "tokens": sum(r.tokens for r in ok),
-        "cost": None if any(c is None for c in costs) else round(sum(costs), 6),
-    }
+def _summary(results: list, requests: int = 0, rejected: int = 0) -> RunSummary:
+    """The one run summary (toolpanel.summary), as the CLI prints it."""
+    return RunSummary.of(results, rejected=rejected, requests=requests)
 
 
 @flow(name="daily-review", log_prints=False)
@@ -141,13 +135,17 @@ async def daily_review() -> dict:
     todo = [i for i in intake if i.needs_review]
     counts = {s: sum(1 for i in intake if i.status == s) for s in ("new", "changed", "pending", "unchanged")}
     results: list = []
+    sent = 0
     if todo:
         retries, delays = _flow_settings(settings)
         async with _panel(settings, len(todo), editor=False) as panel:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
             results = await _review_all(panel, [i.tool for i in todo], requests, retries, delays)
-    summary = {"seen": len(tools), **counts, "rejected": len(errors), "duplicates": report.counts()["duplicate"],
-               "deferred": report.counts()["deferred"], **_summary(results)}
+            sent = panel.llm.requests
+    run = _summary(results, sent, len(errors))
+    summary = {"seen": len(tools), **counts, "duplicates": report.counts()["duplicate"],
+               "deferred": report.counts()["deferred"], "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
+               **run.model_dump(), "exit_code": int(run.exit_code)}
     for i, r in zip(todo, results):
         if isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
@@ -165,11 +163,9 @@ async def daily_review() -> dict:
                          "cost": "—", "page": "—"})
     if rows:
         await acreate_table_artifact(key="daily-review", table=rows, description="Daily review: tools reviewed")
-    cost = "unknown" if summary["cost"] is None else f"${summary['cost']:.4f}"
     logger.info(f"daily-review summary: tools seen {summary['seen']}, new {counts['new']}, changed "
-                f"{counts['changed']}, pending {counts['pending']}, reviewed {summary['reviewed']}, failed "
-                f"{summary['failed']}, rejected {summary['rejected']}, duplicates {summary['duplicates']}, deferred "
-                f"{summary['deferred']}, tokens {summary['tokens']}, cost {cost}; "
+                f"{counts['changed']}, pending {counts['pending']}, duplicates {summary['duplicates']}, deferred "
+                f"{summary['deferred']}, tokens {summary['tokens']}; {run.line()}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
     return summary
 
@@ -206,6 +202,7 @@ async def re_review(request: ReReviewParams) -> dict:
                               model_override=request.model, flow_run_id=str(flow_run.id),
                               personas=request.personas or None) for _ in tools]
         results = await _review_all(panel, tools, reqs, retries, delays)
+        sent = panel.llm.requests
     failed = [f"{t.slug}: {r}" for t, r in zip(tools, results) if isinstance(r, BaseException)]
     if request.publish:
         await asyncio.to_thread(_publish, settings, logger)
@@ -217,4 +214,7 @@ async def re_review(request: ReReviewParams) -> dict:
                         f"{r.paid_calls} paid, {r.cached_takes} cached)")
     if failed:
         raise RuntimeError("re-review failed for " + "; ".join(failed))
-    return {"tools": [t.slug for t in tools], **_summary(results)}
+    run = _summary(results, sent)
+    logger.info(f"re-review summary: {run.line()}")
+    return {"tools": [t.slug for t in tools], "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
+            **run.model_dump(), "exit_code": int(run.exit_code)}

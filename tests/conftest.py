@@ -166,6 +166,7 @@ def fake_openai_shared(fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
         fake_openai_server.reset()
         fake_openai_server.json_schema = "ok"
         fake_openai_server.json_object = "ok"
+        fake_openai_server.json_object_schema = "ok"
         fake_openai_server.latency = 0.0
         fake_openai_server.model_id = "fake-model-1"
 

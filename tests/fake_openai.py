@@ -65,6 +65,9 @@ BEHAVIOURS = frozenset(
 
 _JSON_SCHEMA_MODES = ("ok", "400", "500")
 _JSON_OBJECT_MODES = ("ok", "400")
+# json_object with a "schema" key (llama.cpp-style grammar): "ok" honours it, "ignored" answers as if the
+# schema were absent and the model wrote the score as "85/100" (breaks the take's shape).
+_JSON_OBJECT_SCHEMA_MODES = ("ok", "ignored")
 
 
 # --------------------------------------------------------------------------- content helpers
@@ -231,13 +234,17 @@ class FakeOpenAI:
         json_object: str = "ok",
         latency: float = 0.0,
         model_id: str = "fake-model-1",
+        json_object_schema: str = "ok",
     ) -> None:
         if json_schema not in _JSON_SCHEMA_MODES:
             raise ValueError(f"json_schema must be one of {_JSON_SCHEMA_MODES}, got {json_schema!r}")
         if json_object not in _JSON_OBJECT_MODES:
             raise ValueError(f"json_object must be one of {_JSON_OBJECT_MODES}, got {json_object!r}")
+        if json_object_schema not in _JSON_OBJECT_SCHEMA_MODES:
+            raise ValueError(f"json_object_schema must be one of {_JSON_OBJECT_SCHEMA_MODES}, got {json_object_schema!r}")
         self.json_schema = json_schema
         self.json_object = json_object
+        self.json_object_schema = json_object_schema
         self.latency = float(latency)
         self.model_id = model_id
         self.requests: list[dict[str, Any]] = []
@@ -502,6 +509,9 @@ class FakeOpenAI:
                 default = 5.0 if behaviour == "timeout" else 0.0
                 self._sleep(float(params.get("seconds", default)), wake)
             take = self._take(behaviour, params, persona, tool, repair)
+            if (self.json_object_schema == "ignored" and rf_type == "json_object" and "schema" in rf
+                    and isinstance(take.get("score"), int)):
+                take = {**take, "score": f"{take['score']}/100"}
             content = self._render(take, persona, tool, plain)
 
         if status != 200:

@@ -35,7 +35,8 @@ def test_review_prints_seed_style_scorecard(env, provider_env, tmp_path):
     assert "Builder  85/100 · ship" in out and "Skeptic  78/100 · ship" in out
     assert "Creator  No panel take" in out
     assert "Best for: Sub-2B vision-language model that actually runs on your phone" in out
-    assert "1 reviewed, 0 rejected, 0 failed · 5 paid calls, 0 cached takes" in out
+    assert ("1 reviewed, 0 rejected, 0 failed, 0 held, 0 incomplete · 5 requests, 5 paid takes, 0 cached takes, "
+            "0 failed takes · cost unknown (no price configured)") in out
 
 
 def test_bad_cards_get_one_line_each_and_the_rest_are_reviewed(env, tmp_path):
@@ -135,7 +136,8 @@ def test_killed_batch_resumes_paying_only_for_missing_takes(env, provider_env, t
     r = cli("review", str(tmp_path / "cards"), env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert fake.calls() == 3 and fake.calls(persona="creator") == 3  # only what was missing
-    assert "3 reviewed, 0 rejected, 0 failed · 3 paid calls, 12 cached takes" in r.stdout
+    assert ("3 reviewed, 0 rejected, 0 failed, 0 held, 0 incomplete · 3 requests, 3 paid takes, 12 cached takes, "
+            "0 failed takes") in r.stdout
     assert rows(db, "SELECT count(*), count(DISTINCT (snapshot_hash, persona_version, prompt_hash, model)) "
                     "FROM takes") == [(15, 15)]
     assert rows(db, "SELECT status, count(*) FROM run_history GROUP BY status ORDER BY status") == [

@@ -116,7 +116,7 @@ def test_transient_failure_is_retried_by_prefect_paying_only_for_it(flow_env, tp
     fake, _ = flow_env
     fake.script("429_then_ok", persona="futurist", tool="smolvlm2-turbo")
     summary = _run(daily_review())
-    assert summary["reviewed"] == 2 and summary["failed"] == 0
+    assert summary["reviewed"] == 2 and summary["errored"] == 0
     # the client does not retry in flows (max_retries=0): Prefect's task retry re-asks only the futurist
     assert fake.calls(tool="smolvlm2-turbo") == 6 and fake.calls(persona="futurist", tool="smolvlm2-turbo") == 2
     db = tp_home / "warehouse.duckdb"

@@ -19,7 +19,7 @@ def review(paths, **kw):
     personas = load_personas(settings.personas_dir, kw.pop("only", None))
     tools, errors = load_cards(paths)
     assert not errors
-    results = run_review(settings, personas, tools, **kw)
+    results = run_review(settings, personas, tools, **kw).results
     return settings, results
 
 

@@ -89,19 +89,19 @@ def test_verdict_maybe():
 
 def test_paragraph_too_short_names_the_minimum():
     msg = error_of(reply(paragraph="Looks good to me."))
-    assert msg == "take: Value error, paragraph is 17 characters; it must be at least 40"
+    assert msg == "take: paragraph is 17 characters; it must be at least 40"
     assert PARAGRAPH_MIN == 40
 
 
 def test_paragraph_length_counts_without_outer_whitespace():
     assert error_of(reply(paragraph="   " + "x" * 39 + "   ")) == (
-        "take: Value error, paragraph is 39 characters; it must be at least 40")
+        "take: paragraph is 39 characters; it must be at least 40")
     assert parse_take(reply(paragraph="x" * 40)).paragraph == "x" * 40
 
 
 def test_paragraph_too_long():
     assert error_of(reply(paragraph="x" * (PARAGRAPH_MAX + 1))) == (
-        "take: Value error, paragraph is 1501 characters; it must be at most 1500")
+        "take: paragraph is 1501 characters; it must be at most 1500")
     assert len(parse_take(reply(paragraph="x" * PARAGRAPH_MAX)).paragraph) == PARAGRAPH_MAX
 
 
@@ -149,3 +149,19 @@ def test_contradiction_flags(score, verdict, flags):
     take = parse_take(reply(score=score, verdict=verdict))
     assert (take.score, take.verdict) == (score, verdict)  # flagged, never rewritten
     assert take.flags == flags
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("not json at all", "schema"),
+    ("[1, 2]", "schema"),
+    (reply(score="85/100"), "schema"),
+    (reply(verdict="maybe"), "schema"),
+    (reply(abstain=...), "schema"),
+    (reply(score=None), "schema"),
+    (reply(score=150), "content"),
+    (reply(paragraph="too short"), "content"),
+])
+def test_invalid_output_says_whether_the_shape_or_a_content_rule_failed(text, kind):
+    with pytest.raises(InvalidOutput) as exc:
+        parse_take(text)
+    assert exc.value.kind == kind

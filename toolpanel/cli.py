@@ -16,8 +16,10 @@ from toolpanel.console import app, dump, err, fail, out
 from toolpanel.console import settings as _settings
 from toolpanel.models import Persona, panel_label
 from toolpanel.personas import PersonaError, load_personas
+from toolpanel.summary import RunSummary
 from toolpanel.views import UnknownTool, compare_views, order_takes, tool_view
 from warehouse import Warehouse
+from warehouse.store import WarehouseBusy
 
 def _personas(settings: Settings, only: list[str] | None = None) -> list[Persona]:
     try:
@@ -57,44 +59,69 @@ def review(
     if settings.uses_local_model and not as_json:
         err.print(f"[yellow]note:[/yellow] {DEMO_NOTICE}")
 
+    from warehouse import store as warehouse_store
+
+    warehouse_store.lock_notice = _lock_notice(settings)
     progress = Progress(TextColumn("[bold]reviewing[/bold]"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
                         disable=as_json or not err.is_terminal)
     failures: list[str] = []
+    busy: list[str] = []  # tools a held warehouse kept from being reviewed: said once, in the last line
     with progress:
         task = progress.add_task("", total=len(tools))
 
         def done(res, tool) -> None:
-            if isinstance(res, BaseException):
+            if isinstance(res, WarehouseBusy):
+                busy.append(tool.slug)
+            elif isinstance(res, BaseException):
                 failures.append(f"{tool.slug}: {res.__class__.__name__}: {res}")
             progress.update(task, advance=1, description=tool.slug)
 
         try:
-            results = run_review(settings, personas, tools, trigger="cli", reason=reason, force=force,
-                                 model_override=model, on_done=done)
+            batch = run_review(settings, personas, tools, trigger="cli", reason=reason, force=force,
+                               model_override=model, on_done=done)
         except LocalModelError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
 
-    ok = [r for r in results if not isinstance(r, BaseException)]
+    ok = [r for r in batch.results if not isinstance(r, BaseException)]
+    summary = RunSummary.of(batch.results, rejected=len(errors), **batch.summary_fields)
     if as_json:
         dump({"reviews": [_result_json(r) for r in ok],
                "rejected": [{"path": e.path, "field": e.field, "problem": e.problem, "fix": e.fix} for e in errors],
-               "failed": failures})
+               "failed": failures, "notes": batch.notes, "summary": summary.model_dump()})
     else:
         for r in ok:
             _print_scorecard(r.tool, r.verdict, r.takes, personas, r)
-        paid = sum(r.paid_calls for r in ok)
-        cached = sum(r.cached_takes for r in ok)
-        costs = [r.cost for r in ok if r.paid_calls]
-        cost = "unknown (no price configured)" if any(c is None for c in costs) else f"${sum(costs):.4f}"
-        out.print(f"\n[bold]{len(ok)} reviewed[/bold], {len(errors)} rejected, {len(failures)} failed · "
-                  f"{paid} paid calls, {cached} cached takes · cost {cost}")
+        out.print(f"\n[bold]{escape(summary.line())}[/bold]")
         out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
+    for note in batch.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}")
     for f in failures:
         err.print(f"[red]failed[/red] {escape(f)}")
-    if errors or failures:
-        raise typer.Exit(1)
+    if summary.warehouse_busy:
+        err.print(f"[red]error:[/red] {escape(_busy_line(settings, batch, len(busy)))}")
+    if summary.exit_code:
+        raise typer.Exit(int(summary.exit_code))
+
+
+def _lock_notice(settings: Settings):
+    def notice(path, pid, wait) -> None:
+        who = f"another process (PID {pid})" if pid else "another process"
+        err.print(f"[yellow]note:[/yellow] {escape(str(path))} is held by {who}; waiting up to {wait:g} s. "
+                  f"Analysts: read the snapshot {escape(str(settings.snapshot_path))}, never the warehouse.")
+    return notice
+
+
+def _busy_line(settings: Settings, batch, not_reviewed: int) -> str:
+    pid = batch.busy.holder_pid if batch.busy is not None else None
+    who = f"another process (PID {pid})" if pid else "another process"
+    saved = (f"{batch.journaled_takes} paid take{'s' if batch.journaled_takes != 1 else ''} saved in {batch.journal}; "
+             "the next toolpanel command that writes stores them without paying again"
+             if batch.journal else "nothing paid was lost")
+    skipped = f"; {not_reviewed} tool{'s' if not_reviewed != 1 else ''} not reviewed" if not_reviewed else ""
+    return (f"the warehouse {settings.warehouse_path} was held by {who} for longer than the lock wait: "
+            f"{saved}{skipped} — let that process finish (analysts read {settings.snapshot_path}), then run again")
 
 
 def _result_json(r) -> dict:

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     REJECTED = 1  # some input was rejected; the rest was processed
     CONFIG = 2  # unusable configuration or arguments: nothing was done
     PROVIDER = 3  # some tool ended without a complete verdict because the provider failed
+    WAREHOUSE_BUSY = 4  # another process held the warehouse past the lock wait; paid work is in the journal
 
 
 def shorten(text: str, limit: int = MESSAGE_CAP) -> str:

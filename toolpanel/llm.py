@@ -17,7 +17,7 @@ import openai
 from openai import AsyncOpenAI
 
 from toolpanel.config import Price, Settings
-from toolpanel.takeout import GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take
+from toolpanel.takeout import SCHEMA, GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take
 
 # json_object_schema: json_object plus a "schema" key, which llama.cpp-style servers turn into a grammar
 # and others ignore; tried before plain json_object so small local models still produce our shape.
@@ -25,6 +25,9 @@ MODES = ("json_schema", "json_object_schema", "json_object", "text")
 # Errors by which an endpoint says "I do not support that response_format".
 _FORMAT_REJECTIONS = (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError,
                       openai.NotFoundError)
+# Takes in a row whose reply broke the take's shape in one output mode before that mode is given up
+# (docs/failures.md). Content-rule failures (paragraph length, score range) do not count.
+DEMOTE_AFTER = 3
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Completion:
     tokens_out: int | None = None
     latency_ms: int = 0
     repaired: bool = False
+    failure_kind: str | None = None  # takeout.SCHEMA or takeout.CONTENT for invalid output
 
 
 def cost_usd(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:
@@ -56,11 +60,18 @@ class LLM:
     def __init__(self, settings: Settings, client: AsyncOpenAI | None = None, *, output_mode: str | None = None,
                  mode_cache: Path | None = None):
         self.settings = settings
+        # HTTP requests actually sent (the client's own retries, repair calls and mode probes included),
+        # counted by a hook on the HTTP client the openai client uses; an injected client is not counted.
+        self.requests = 0
+        # One line per output mode given up in this process (the CLI prints them; docs/failures.md).
+        self.notes: list[str] = []
+        self._strikes: dict[tuple[str, str], int] = {}
         self.client = client or AsyncOpenAI(
             api_key=settings.api_key or "not-needed",
             base_url=settings.base_url,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks={"request": [self._count_request]}),
         )
         # Discovered output modes persist per endpoint+model, so discovery happens once, not once per process.
         self._mode_cache = mode_cache
@@ -103,6 +114,28 @@ class LLM:
         tmp = self._mode_cache.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         os.replace(tmp, self._mode_cache)
+
+    async def _count_request(self, request) -> None:
+        self.requests += 1
+
+    def _judge_mode(self, model: str, result: Completion) -> None:
+        """Count takes whose reply broke the shape in their mode; after DEMOTE_AFTER in a row, fall back
+        one mode and remember it, so no later run pays for a mode known to fail."""
+        mode = result.mode
+        if mode is None or result.error_class not in (None, "invalid_output"):
+            return  # an API failure says nothing about the output mode
+        key = (model, mode)
+        if result.failure_kind != SCHEMA:
+            self._strikes[key] = 0
+            return
+        self._strikes[key] = self._strikes.get(key, 0) + 1
+        if (self._strikes[key] < DEMOTE_AFTER or self._forced_mode or mode == MODES[-1]
+                or self._modes.get(model) != mode):  # already demoted by a take that finished earlier
+            return
+        fallback = MODES[MODES.index(mode) + 1]
+        self._remember(model, fallback)
+        self.notes.append(f"{model} at {self._endpoint}: {DEMOTE_AFTER} takes in a row broke the {mode} shape; "
+                          f"using {fallback} from now on")
 
     def mode_for(self, model: str) -> str | None:
         return self._forced_mode or self._modes.get(model)
@@ -180,11 +213,11 @@ class LLM:
                 result.raw = content
                 try:
                     result.output = parse_take(content or "")
-                    result.error_class = result.error = None
+                    result.error_class = result.error = result.failure_kind = None
                     result.repaired = attempt == 2
                     break
                 except InvalidOutput as exc:
-                    result.error_class, result.error = "invalid_output", str(exc)
+                    result.error_class, result.error, result.failure_kind = "invalid_output", str(exc), exc.kind
                     if attempt == 1:
                         convo = convo + [{"role": "assistant", "content": content or ""}, repair_message(str(exc))]
         except openai.APIStatusError as exc:
@@ -194,6 +227,7 @@ class LLM:
             result.error_class = exc.__class__.__name__
             result.error = _short(str(exc))
         result.latency_ms = round((time.perf_counter() - started) * 1000)
+        self._judge_mode(model, result)
         return result
 
     async def aclose(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ from toolpanel.config import Settings
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
 from warehouse import Warehouse
-from warehouse.store import GroupCommit, TakeInsert, new_id, now
+from warehouse.store import FinishRun, GroupCommit, TakeInsert, new_id, now
 
 
 @dataclass
@@ -65,6 +66,10 @@ class ReviewRequest:
     defer_transient: bool = False
 
 
+CLAIM_LEASE_MIN = 600.0  # seconds
+CLAIM_POLL = 0.25  # seconds between looks at another process's claims
+
+
 class Panel:
     """Reviews tools with a persona panel through one LLM seam, storing every take as it lands."""
 
@@ -81,6 +86,10 @@ class Panel:
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self.commit = GroupCommit(store)  # concurrent reviews share short transactions
         self._abandoned_closed = False
+        # Takes another process was already paying for, which this one waited for instead: {(pid, host): n}.
+        self.waited: dict[tuple[int, str], int] = {}
+        # A claim outlives the slowest honest take (every retry timing out) with room for queueing.
+        self.claim_lease = max(CLAIM_LEASE_MIN, 4 * settings.timeout * (settings.max_retries + 1))
 
     def model_for(self, persona: Persona, request: ReviewRequest) -> str:
         return request.model_override or self.settings.model_for(persona.id)
@@ -92,10 +101,35 @@ class Panel:
         first, self._abandoned_closed = not self._abandoned_closed, True
         models = {p.id: self.model_for(p, request) for p in personas}
         keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in personas}
-        _, new_snapshot, cached = await self.commit.run(lambda con: (
+        claim = not request.force  # a forced review pays on purpose; it neither waits nor blocks others
+
+        def lookup(wanted: list[tuple], con) -> tuple[dict, dict]:
+            """Cached takes, then claims on the rest (same transaction): what others are paying for."""
+            found = {} if request.force else self.store.cached_takes(wanted, con)
+            held = self.store.claim_takes(wanted, self.claim_lease, con, have=found) if claim else {}
+            return found, held
+
+        _, new_snapshot, (cached, held) = await self.commit.run(lambda con: (
             first and self.store.close_abandoned(con),  # once per batch, inside the first transaction
             self.store.record_tool(tool, con),
-            {} if request.force else self.store.cached_takes(list(keys.values()), con)))
+            lookup(list(keys.values()), con)))
+        for holder in held.values():  # counted once per take waited for, not per look
+            self.waited[holder] = self.waited.get(holder, 0) + 1
+        while held:  # another process is paying for these: wait for its takes rather than pay twice
+            await asyncio.sleep(CLAIM_POLL)
+            more, held = await self.commit.run(lambda con: lookup(list(held), con))
+            cached.update(more)
+        mine = [k for k in keys.values() if k not in cached] if claim else []
+        try:
+            return await self._review(tool, request, personas, models, keys, cached, new_snapshot, on_take)
+        except BaseException:
+            if mine:  # a finished review releases them with its end; this one stopped early
+                with contextlib.suppress(Exception):
+                    await self.commit.run(lambda con: self.store.release_claims(mine, con))
+            raise
+
+    async def _review(self, tool: Tool, request: ReviewRequest, personas: list[Persona], models: dict,
+                      keys: dict, cached: dict, new_snapshot: bool, on_take: Callable | None) -> ReviewResult:
         hits = {pid: cached[k] for pid, k in keys.items() if k in cached}
 
         if len(hits) == len(personas):
@@ -140,11 +174,12 @@ class Panel:
                               new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh})
         transient = [t for t in fresh if t.status == "failed" and t.error_class in TRANSIENT_ERRORS]
         if transient and request.defer_transient:
-            await self.commit.run(lambda con: self.store.finish_run(
-                run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), "retrying", con))
+            await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
+                                            "retrying", claims=list(keys.values())))
             raise TransientFailure(result, transient)
-        await self.commit.run(lambda con: self.store.finish_run(
-            run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), con=con))
+        # Claims go with the verdict, in one transaction: a process that waited sees both or neither.
+        await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
+                                        claims=list(keys.values())))
         return result
 
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from toolpanel.config import Settings
 from toolpanel.llm import LLM
@@ -12,6 +14,8 @@ from toolpanel.models import Persona, Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, review_batch
 from toolpanel.provider import resolved_settings
 from warehouse import Warehouse
+from warehouse.journal import Journaled
+from warehouse.store import WarehouseBusy
 
 
 @asynccontextmanager
@@ -24,21 +28,55 @@ async def open_panel(settings: Settings, personas: list[Persona], concurrency: i
         await llm.aclose()
 
 
+@dataclass
+class Batch:
+    """What a batch of reviews produced, beyond the per-tool results: for the summary and its notes."""
+
+    results: list[ReviewResult | BaseException] = field(default_factory=list)
+    requests: int = 0  # HTTP requests sent to the provider (retries, repairs and mode probes included)
+    notes: list[str] = field(default_factory=list)  # e.g. an output mode given up
+    journaled_takes: int = 0  # paid takes written to the journal because the warehouse was held
+    journal: Path | None = None
+    busy: WarehouseBusy | None = None  # the lock wait ran out (the first such error)
+
+    @property
+    def summary_fields(self) -> dict:
+        return {"requests": self.requests, "journaled_takes": self.journaled_takes,
+                "warehouse_busy": self.busy is not None or self.journal is not None}
+
+
+def waited_notes(panel: Panel) -> list[str]:
+    return [f"{n} take{'s' if n != 1 else ''} were already being paid for by another toolpanel process "
+            f"(pid {pid} on {host}); waited for them instead of paying twice" for (pid, host), n in panel.waited.items()]
+
+
 async def review_tools(settings: Settings, personas: list[Persona], tools: list[Tool], request: ReviewRequest,
-                       on_done: Callable | None = None) -> list[ReviewResult | BaseException]:
+                       on_done: Callable | None = None) -> Batch:
     """Review `tools` against an already reachable provider; refresh the analyst snapshot after the batch."""
+    batch = Batch()
     try:
         async with open_panel(settings, personas) as panel:
-            return await review_batch(panel, tools, request, on_done)
+            try:
+                batch.results = await review_batch(panel, tools, request, on_done)
+            finally:
+                batch.requests, batch.notes = panel.llm.requests, list(panel.llm.notes) + waited_notes(panel)
+        return batch
     finally:
+        batch.journaled_takes, batch.journal = Journaled.takes, Journaled.path
+        batch.busy = next((r for r in batch.results if isinstance(r, WarehouseBusy)), None)
         if settings.warehouse_path.exists():
             store = Warehouse(settings.warehouse_path)
-            await asyncio.to_thread(store.publish_snapshot, settings.snapshot_path)
+            try:
+                await asyncio.to_thread(store.publish_snapshot, settings.snapshot_path)
+            except WarehouseBusy as exc:  # the snapshot waits for the next run; the journal keeps the work
+                batch.busy = batch.busy or exc
+        if batch.journal is not None and not batch.journal.exists():  # replayed already by a later write
+            batch.journaled_takes, batch.journal = 0, None
 
 
 def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *, trigger: str = "cli",
                reason: str | None = None, force: bool = False, model_override: str | None = None,
-               flow_run_id: str | None = None, on_done: Callable | None = None) -> list[ReviewResult | BaseException]:
+               flow_run_id: str | None = None, on_done: Callable | None = None) -> Batch:
     """Synchronous entry point (CLI): starts the local model when no provider is configured."""
     request = ReviewRequest(trigger=trigger, reason=reason, force=force, model_override=model_override,
                             flow_run_id=flow_run_id)

@@ -19,11 +19,33 @@ class RunSummary(BaseModel):
     failed_takes: int = 0
     incomplete_verdicts: int = 0  # tools left without quorum because takes failed
     held: int = 0  # verdicts waiting for an editor (success: exit 0)
+    journaled_takes: int = 0  # paid takes kept in TOOLPANEL_HOME/journal because the warehouse was held
+    warehouse_busy: bool = False  # another process held the warehouse past the lock wait
     cost_usd: float | None = 0.0  # None when a paid model has no price configured
+
+    @classmethod
+    def of(cls, results: list, *, rejected: int = 0, requests: int = 0, held: int = 0, journaled_takes: int = 0,
+           warehouse_busy: bool = False) -> "RunSummary":
+        """The summary of a batch's results (ReviewResult or the exception a tool's review raised)."""
+        done = [r for r in results if not isinstance(r, BaseException)]
+        fresh = [t for r in done for t in r.takes if t.take_id in r.paid_ids]
+        costs = [r.cost for r in done if r.paid_calls]
+        return cls(
+            reviewed=len(done), rejected=rejected, errored=len(results) - len(done), requests=requests,
+            paid_takes=sum(1 for t in fresh if t.status != "failed"),
+            cached_takes=sum(r.cached_takes for r in done),
+            failed_takes=sum(1 for t in fresh if t.status == "failed"),
+            # Quorum missed because takes failed; a panel that abstained is a complete answer.
+            incomplete_verdicts=sum(1 for r in done if not r.verdict.quorum_met and r.verdict.failed_count),
+            held=held, journaled_takes=journaled_takes, warehouse_busy=warehouse_busy,
+            cost_usd=None if any(c is None for c in costs) else round(sum(costs), 6))
 
     @property
     def exit_code(self) -> ExitCode:
-        """3 beats 1: a provider outage matters more than a bad card (docs/exit-codes.md)."""
+        """4 beats 3 beats 1: a held warehouse explains missing verdicts; a provider outage matters more
+        than a bad card (docs/exit-codes.md)."""
+        if self.warehouse_busy:
+            return ExitCode.WAREHOUSE_BUSY
         if self.incomplete_verdicts or self.errored:
             return ExitCode.PROVIDER
         if self.rejected:

@@ -7,6 +7,7 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 PARAGRAPH_MIN = 40
 PARAGRAPH_MAX = 1500
@@ -74,9 +75,11 @@ class TakeOutput(BaseModel):
         if self.score is None or self.verdict is None:
             raise ValueError("a take that does not abstain needs an integer score 0-100 and a verdict ship|skip")
         if len(text) < PARAGRAPH_MIN:
-            raise ValueError(f"paragraph is {len(text)} characters; it must be at least {PARAGRAPH_MIN}")
+            raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at least "
+                                      f"{PARAGRAPH_MIN}")
         if len(text) > PARAGRAPH_MAX:
-            raise ValueError(f"paragraph is {len(text)} characters; it must be at most {PARAGRAPH_MAX}")
+            raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at most "
+                                      f"{PARAGRAPH_MAX}")
         return self
 
     @property
@@ -90,8 +93,23 @@ class TakeOutput(BaseModel):
         return []
 
 
+SCHEMA = "schema"  # not JSON, not an object, a field missing, extra or of the wrong type
+CONTENT = "content"  # the shape is right but a content rule failed (paragraph length, score range)
+
+# Pydantic error types that are content rules, not shape: a server honouring the JSON schema's types can
+# still produce them, so they say nothing about whether the output mode works.
+_CONTENT_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "content_rule"})
+
+
 class InvalidOutput(ValueError):
-    """Model output that cannot be a take; the message says why (it is fed to the repair call)."""
+    """Model output that cannot be a take; the message says why (it is fed to the repair call).
+
+    `kind` is SCHEMA when the reply broke the take's shape (what an output mode is supposed to
+    guarantee) and CONTENT when only a content rule failed; only SCHEMA failures demote a mode."""
+
+    def __init__(self, message: str, kind: str = SCHEMA):
+        super().__init__(message)
+        self.kind = kind
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.S)
@@ -124,4 +142,5 @@ def parse_take(text: str) -> TakeOutput:
         for err in exc.errors():
             loc = ".".join(str(x) for x in err["loc"]) or "take"
             parts.append(f"{loc}: {err['msg']}")
-        raise InvalidOutput("; ".join(parts)) from None
+        kind = CONTENT if all(e["type"] in _CONTENT_ERRORS for e in exc.errors()) else SCHEMA
+        raise InvalidOutput("; ".join(parts), kind) from None

@@ -227,4 +227,26 @@ def m005_latest_verdicts_by_arg_max(con: duckdb.DuckDBPyConnection) -> None:
         FROM verdicts v JOIN newest USING (verdict_id) JOIN runs r ON r.run_id = v.run_id""")
 
 
-MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max]
+def m006_take_claims(con: duckdb.DuckDBPyConnection) -> None:
+    """Takes a process is about to pay for, so a second process waits for them instead of paying again.
+
+    Claims are operational state, not history: a claim only says "someone is paying for this right
+    now" and is deleted when the take lands or the review ends (or when its holder died or its lease
+    ran out). Nothing is derived from old claims, so deleting them loses no fact; the takes and runs
+    they lead to stay append-only. No primary key: claims are only written inside a transaction that
+    first deletes stale ones, and DuckDB serialises writing processes on the file lock."""
+    con.execute("""
+        CREATE TABLE take_claims (
+            snapshot_hash VARCHAR NOT NULL,
+            persona_version VARCHAR NOT NULL,
+            prompt_hash VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            pid INTEGER NOT NULL,
+            host VARCHAR NOT NULL,
+            claimed_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP NOT NULL   -- lease: a claimant on another host that vanished stops counting
+        )""")
+
+
+MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
+              m006_take_claims]

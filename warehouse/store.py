@@ -10,11 +10,12 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,8 +25,17 @@ from toolpanel.models import Take, Tool, Verdict
 from warehouse.migrations import MIGRATIONS
 
 _LOCK_WAIT_SECONDS = float(os.environ.get("TOOLPANEL_LOCK_WAIT", "60"))
+_NOTICE_AFTER_SECONDS = 2.0  # a wait longer than this is said once (lock_notice), not per retry
 _process_lock = threading.RLock()
 _migrated: set[str] = set()
+_busy: set[str] = set()  # warehouses whose lock wait ran out in this process: later opens try once, never wait
+_HOLDER_PID = re.compile(r"\(PID (\d+)\)")
+
+# Called once per process when a wait for another process's lock passes _NOTICE_AFTER_SECONDS, with
+# the warehouse path, the holder's PID (from DuckDB's lock error, None if it does not say) and the
+# longest wait. The CLI prints it; unset, nothing is said.
+lock_notice: Callable[[Path, int | None, float], None] | None = None
+_noticed = False
 
 TAKE_COLUMNS = ("take_id", "run_id", "slug", "snapshot_hash", "persona_id", "persona_version", "model",
                 "prompt_hash", "status", "score", "verdict", "paragraph", "flags", "response_model",
@@ -42,6 +52,16 @@ class LockStats:
 
 class WarehouseBusy(Exception):
     """Another process held the warehouse longer than the lock wait."""
+
+    def __init__(self, message: str, holder_pid: int | None = None):
+        super().__init__(message)
+        self.holder_pid = holder_pid
+
+
+def holder_pid(exc: Exception) -> int | None:
+    """The PID DuckDB names in a lock error ("Conflicting lock is held in ... (PID 123)")."""
+    m = _HOLDER_PID.search(str(exc))
+    return int(m.group(1)) if m else None
 
 
 def now() -> dt.datetime:
@@ -68,6 +88,29 @@ class TakeInsert:
         self.store.add_takes(self.items, con)
 
 
+class FinishRun:
+    """A GroupCommit op that ends a run (and releases its claims); journaled if the warehouse is held."""
+
+    def __init__(self, store: "Warehouse", run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int,
+                 cached: int, status: str | None = None, claims: Iterable[tuple] = ()):
+        self.store, self.args, self.claims = store, (run_id, snapshot_hash, verdict, paid_calls, cached, status), claims
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.store.finish_run(*self.args, con=con)
+        self.store.release_claims(self.claims, con)
+
+
+def _journal_entry(op) -> dict | None:
+    """The journal line for an op that records paid work; None for ops that cannot wait (reads, run starts)."""
+    from warehouse import journal
+
+    if isinstance(op, TakeInsert):
+        return journal.take_entry(op.items)
+    if isinstance(op, FinishRun):
+        return journal.finish_entry(*op.args)
+    return None
+
+
 class GroupCommit:
     """Concurrent writers of one process share short transactions: whoever finds the warehouse free
     runs everything queued so far in one transaction (each open costs ~20 ms, the writes almost nothing).
@@ -92,6 +135,21 @@ class GroupCommit:
 
     def _apply(self, batch: list) -> None:
         try:
+            self._apply_once(batch)
+        except WarehouseBusy as busy:
+            # Paid work is never lost to a held warehouse: it goes to the journal (replayed by the next
+            # command that writes); what cannot wait (a read, a run start) fails for its own review.
+            from warehouse import journal
+
+            entries = [(fut, _journal_entry(op)) for op, fut in batch]
+            saved = [e for _, e in entries if e is not None]
+            if saved:
+                journal.append(self.store.path, saved)
+            for fut, entry in entries:
+                fut.get_loop().call_soon_threadsafe(_settle, fut, None, None if entry is not None else busy)
+
+    def _apply_once(self, batch: list) -> None:
+        try:
             with self.store.transaction() as con:
                 # Queued take inserts become one multi-row INSERT; other ops run in order.
                 takes = [item for op, _ in batch if isinstance(op, TakeInsert) for item in op.items]
@@ -102,6 +160,8 @@ class GroupCommit:
                 try:
                     with self.store.transaction() as con:
                         res = op(con)
+                except WarehouseBusy:
+                    raise
                 except Exception as exc:  # noqa: BLE001 - handed to that op's caller
                     fut.get_loop().call_soon_threadsafe(_settle, fut, None, exc)
                 else:
@@ -128,9 +188,11 @@ class Warehouse:
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection; waits (with backoff) while another process holds the file."""
+        global _noticed
         self.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        deadline = started + _LOCK_WAIT_SECONDS
+        # Once a wait has run out in this process, the warehouse is tried once, not waited for again.
+        deadline = started + (0 if str(self.path) in _busy else _LOCK_WAIT_SECONDS)
         delay = 0.01
         waited = False
         with _process_lock:
@@ -139,15 +201,21 @@ class Warehouse:
                     con = duckdb.connect(str(self.path), read_only=read_only)
                     break
                 except duckdb.IOException as exc:
-                    if not _is_lock_error(exc) or time.monotonic() > deadline:
-                        if _is_lock_error(exc):
-                            raise WarehouseBusy(f"{self.path}: another process held the warehouse for more than "
-                                                f"{_LOCK_WAIT_SECONDS:.0f}s — let it finish, or raise "
-                                                "TOOLPANEL_LOCK_WAIT") from exc
+                    if not _is_lock_error(exc):
                         raise
+                    pid = holder_pid(exc)
+                    if time.monotonic() > deadline:
+                        _busy.add(str(self.path))
+                        raise WarehouseBusy(
+                            f"{self.path}: another process{f' (PID {pid})' if pid else ''} held the warehouse for "
+                            f"more than {_LOCK_WAIT_SECONDS:g} s", pid) from exc
+                    if not _noticed and lock_notice and time.monotonic() - started > _NOTICE_AFTER_SECONDS:
+                        _noticed = True
+                        lock_notice(self.path, pid, _LOCK_WAIT_SECONDS)
                     waited = True
                     time.sleep(delay + random.random() * delay)
                     delay = min(delay * 2, 0.5)
+            _busy.discard(str(self.path))
             if waited:
                 LockStats.waits += 1
                 LockStats.seconds += time.monotonic() - started
@@ -155,6 +223,10 @@ class Warehouse:
                 if not read_only and str(self.path) not in _migrated:
                     migrate(con)
                     _migrated.add(str(self.path))
+                if not read_only:
+                    from warehouse import journal
+
+                    journal.replay(self, con)  # paid work a held warehouse kept out, before anything reads
                 yield con
             finally:
                 con.close()
@@ -258,6 +330,48 @@ class Warehouse:
                      verdict.skip_count, verdict.abstain_count, verdict.failed_count, verdict.ship_pct,
                      verdict.mean_score, verdict.median_score, verdict.spread, verdict.split_panel,
                      verdict.take_ids, now()])
+
+    # -- claims: takes being paid for right now (m006) ------------------------------------------
+    def claim_takes(self, keys: list[tuple[str, str, str, str]], lease_seconds: float,
+                    con: duckdb.DuckDBPyConnection | None = None, have: Iterable[tuple] = ()) -> dict[tuple, tuple[int, str]]:
+        """Claim the cache keys nobody else holds (except those in `have`, already cached); return the keys
+        another process holds, with the holder (pid, host). A held key that is already cached means its
+        run has not ended yet: the caller waits for that run's verdict too.
+
+        Stale claims go first: a holder whose pid is gone on this host, or whose lease has passed."""
+        if not keys:
+            return {}
+        host, pid, ts = socket.gethostname(), os.getpid(), now()
+        with self._tx(con) as con:
+            con.execute("DELETE FROM take_claims WHERE expires_at < ?", [ts])
+            for (claim_pid,) in con.execute("SELECT DISTINCT pid FROM take_claims WHERE host = ? AND pid <> ?",
+                                            [host, pid]).fetchall():
+                if not _pid_alive(claim_pid):
+                    con.execute("DELETE FROM take_claims WHERE host = ? AND pid = ?", [host, claim_pid])
+            held = {}
+            for row in con.execute(
+                    "SELECT snapshot_hash, persona_version, prompt_hash, model, pid, host FROM take_claims "
+                    "WHERE snapshot_hash IN (SELECT unnest(?::VARCHAR[])) AND NOT (pid = ? AND host = ?)",
+                    [sorted({k[0] for k in keys}), pid, host]).fetchall():
+                held[tuple(row[:4])] = (row[4], row[5])
+            have = set(have)
+            mine = [k for k in keys if k not in held and k not in have]
+            if mine:
+                expires = ts + dt.timedelta(seconds=lease_seconds)
+                con.execute("INSERT INTO take_claims VALUES " + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in mine),
+                            [v for k in mine for v in (*k, pid, host, ts, expires)])
+        return {k: v for k, v in held.items() if k in set(keys)}
+
+    def release_claims(self, keys: Iterable[tuple[str, str, str, str]],
+                       con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Drop this process's claims on `keys` (the take landed or the review ended)."""
+        keys = list(keys)
+        if not keys:
+            return
+        with self._tx(con) as con:
+            con.execute("DELETE FROM take_claims WHERE pid = ? AND host = ? AND "
+                        "list_contains(?::VARCHAR[], snapshot_hash || '|' || persona_version || '|' || prompt_hash "
+                        "|| '|' || model)", [os.getpid(), socket.gethostname(), ["|".join(k) for k in keys]])
 
     # -- reads -------------------------------------------------------------------------------
     def cached_takes(self, keys: list[tuple[str, str, str, str]],
