@@ -280,3 +280,54 @@ def summary(c: Change) -> str:
             tail = f"; {_join(same)} unchanged"
     text = head + tail
     return text[:1].upper() + text[1:] + "."
+
+
+def detail_lines(c: Change) -> list[tuple[str, str]]:
+    """One line per attribution class, so an editor sees what did not change too."""
+    lines = []
+    if c.description is not None:
+        lines.append(("Description", diff_phrase(c.description, "").strip()))
+    else:
+        lines.append(("Description", "unchanged"))
+    for f in c.card_fields:
+        lines.append(("Card", f"{f.field}: {f.before or 'none'} → {f.after or 'none'}"))
+    if not c.personas:
+        lines.append(("Personas", "unchanged"))
+    for p in c.personas:
+        if p.before_version is None or p.after_version is None:
+            text = f"{p.name}: {'joined' if p.before_version is None else 'left'} the panel"
+        elif p.fields is None:
+            text = (f"{p.name}: file changed ({p.before_version} → {p.after_version}); which fields: unknown "
+                    "(the earlier run predates per-field records)")
+        elif not p.fields:
+            text = f"{p.name}: file changed, formatting only"
+        else:
+            text = f"{p.name}: " + "; ".join(p.details.get(f, f) for f in p.fields)
+        lines.append(("Persona", text))
+    if not c.templates_changed:
+        lines.append(("Prompts", "unchanged"))
+    elif c.templates is None:
+        lines.append(("Prompts", "changed; which templates: unknown (the earlier run predates per-template records)"))
+    else:
+        lines.append(("Prompts", "changed: " + ", ".join(c.templates)))
+    if not c.models:
+        lines.append(("Model", "unchanged"))
+    for m in c.models:
+        lines.append(("Model", f"{m.name}: {m.before} → {m.after}"))
+    for s in c.settings:
+        lines.append(("Settings", f"{s.field}: {s.before or 'none'} → {s.after or 'none'}"))
+    if c.forced_identical:
+        lines.append(("Re-review", "forced, identical inputs: any difference is provider variance"))
+    elif c.identical_inputs:
+        lines.append(("Re-review", "identical inputs: any difference is provider variance"))
+    return lines
+
+
+def markdown(c: Change) -> str:
+    """The explanation as a Markdown block for Prefect artifacts (held verdicts, the review queue)."""
+    from toolpanel.scorecard import _md_escape  # the one Markdown escaping of vendor and model text
+
+    lines = [f"### What changed since the last verdict ({_md_escape(c.from_label)} → {_md_escape(c.to_label)})", "",
+             _md_escape(c.summary()), ""]
+    lines += [f"- **{label}**: {_md_escape(text)}" for label, text in detail_lines(c)]
+    return "\n".join(lines) + "\n"

@@ -69,7 +69,7 @@ def _print(c: Change) -> None:
     out.print()
     out.print(f"[bold]{escape(c.summary())}[/bold]")
     out.print()
-    for label, text in _lines(c):
+    for label, text in changes.detail_lines(c):
         out.print(f"{label:<12} {escape(text)}")
     out.print("\n[bold]Takes[/bold]")
     for d in c.takes:
@@ -81,46 +81,3 @@ def _print(c: Change) -> None:
         else:
             note = ""
         out.print(f"  {escape(d.name):<10} {escape(b):>12} → {escape(a):<12} {note}".rstrip())
-
-
-def _lines(c: Change) -> list[tuple[str, str]]:
-    """One line per attribution class, so an editor sees what did not change too."""
-    lines = []
-    if c.description is not None:
-        d = c.description
-        text = changes.diff_phrase(d, "changed:").replace("changed: ", "", 1)
-        lines.append(("Description", text))
-    else:
-        lines.append(("Description", "unchanged"))
-    for f in c.card_fields:
-        lines.append(("Card", f"{f.field}: {f.before or 'none'} → {f.after or 'none'}"))
-    if not c.personas:
-        lines.append(("Personas", "unchanged"))
-    for p in c.personas:
-        if p.before_version is None or p.after_version is None:
-            text = f"{p.name}: {'joined' if p.before_version is None else 'left'} the panel"
-        elif p.fields is None:
-            text = (f"{p.name}: file changed ({p.before_version} → {p.after_version}); which fields: unknown "
-                    "(the earlier run predates per-field records)")
-        elif not p.fields:
-            text = f"{p.name}: file changed, formatting only"
-        else:
-            text = f"{p.name}: " + "; ".join(p.details.get(f, f) for f in p.fields)
-        lines.append(("Persona", text))
-    if not c.templates_changed:
-        lines.append(("Prompts", "unchanged"))
-    elif c.templates is None:
-        lines.append(("Prompts", "changed; which templates: unknown (the earlier run predates per-template records)"))
-    else:
-        lines.append(("Prompts", "changed: " + ", ".join(c.templates)))
-    if not c.models:
-        lines.append(("Model", "unchanged"))
-    for m in c.models:
-        lines.append(("Model", f"{m.name}: {m.before} → {m.after}"))
-    for s in c.settings:
-        lines.append(("Settings", f"{s.field}: {s.before or 'none'} → {s.after or 'none'}"))
-    if c.forced_identical:
-        lines.append(("Re-review", "forced, identical inputs: the difference is provider variance"))
-    elif c.identical_inputs:
-        lines.append(("Re-review", "identical inputs: the difference is provider variance"))
-    return lines
