@@ -312,8 +312,11 @@ def detail_lines(c: Change) -> list[tuple[str, str]]:
         lines.append(("Prompts", "changed: " + ", ".join(c.templates)))
     if not c.models:
         lines.append(("Model", "unchanged"))
-    for m in c.models:
-        lines.append(("Model", f"{m.name}: {m.before} → {m.after}"))
+    if c.models and len({(m.before, m.after) for m in c.models}) == 1 and len(c.models) > 1:
+        m = c.models[0]
+        lines.append(("Model", f"{m.before} → {m.after} ({', '.join(x.name for x in c.models)})"))
+    else:
+        lines += [("Model", f"{m.name}: {m.before} → {m.after}") for m in c.models]
     for s in c.settings:
         lines.append(("Settings", f"{s.field}: {s.before or 'none'} → {s.after or 'none'}"))
     if c.forced_identical:
