@@ -103,7 +103,7 @@ def explain_pairs(store: Warehouse, pairs: list[tuple[str, str]], personas: list
     """(from verdict id, to verdict id) -> Change, keyed by the later verdict id (publishing: one read)."""
     if not pairs:
         return {}
-    with store.connect(read_only=False) as con:
+    with store.connect() as con:
         facts = load_facts(con, sorted({i for p in pairs for i in p}))
     return {b: _attribute(facts[a], facts[b], personas) for a, b in pairs if a in facts and b in facts}
 
