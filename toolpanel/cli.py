@@ -339,6 +339,7 @@ def serve() -> None:
 
 
 from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources on the shared app)
+from toolpanel import cli_why  # noqa: E402,F401  (registers why)
 
 
 if __name__ == "__main__":  # pragma: no cover

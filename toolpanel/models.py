@@ -157,3 +157,112 @@ class Comparison(BaseModel):
     pick: Literal["a", "b", "neither", "tie"]
     pick_slug: str | None
     reason: str
+
+
+# -- Change: why two verdicts of a tool differ (toolpanel.changes computes it) ---------------------------
+
+
+class TextDiff(BaseModel):
+    """A word-level difference between two texts: how many words went and came, and the passages."""
+
+    removed_words: int
+    added_words: int
+    removed: list[str] = Field(default_factory=list)  # removed passages, in text order
+    added: list[str] = Field(default_factory=list)
+
+
+class FieldChange(BaseModel):
+    field: str
+    before: str | None
+    after: str | None
+
+
+class PersonaChange(BaseModel):
+    """A persona whose file differs between the two runs (or who sat on only one of the two panels)."""
+
+    persona_id: str
+    name: str
+    before_version: str | None  # None: not on the earlier panel
+    after_version: str | None  # None: not on the later panel
+    fields: list[str] | None  # the fields that differ; None = unknown (a run recorded before file contents were kept)
+    details: dict[str, str] = Field(default_factory=dict)  # field -> what changed, in words
+
+
+class ModelChange(BaseModel):
+    persona_id: str
+    name: str
+    before: str
+    after: str
+
+
+class TakeSide(BaseModel):
+    """One persona's take in one verdict; status None = the persona had no take in that verdict."""
+
+    take_id: str | None = None
+    status: TakeStatus | None = None
+    score: int | None = None
+    verdict: ShipSkip | None = None
+
+
+class TakeDelta(BaseModel):
+    persona_id: str
+    name: str
+    before: TakeSide
+    after: TakeSide
+
+    @property
+    def same_take(self) -> bool:
+        """The very same stored take (a cache hit), so nothing about it can have changed."""
+        return self.before.take_id is not None and self.before.take_id == self.after.take_id
+
+    @property
+    def score_delta(self) -> int | None:
+        if self.before.score is None or self.after.score is None:
+            return None
+        return self.after.score - self.before.score
+
+    @property
+    def flipped(self) -> bool:
+        """Ship/skip changed, or the persona went from a take to none (or back)."""
+        return (self.before.status, self.before.verdict) != (self.after.status, self.after.verdict)
+
+
+class Change(BaseModel):
+    """Why two verdicts of a tool differ: description diff, persona/prompt/model changes, per-persona take
+    deltas. `None` in a detail means unknown (the earlier run predates per-part records), never unchanged."""
+
+    slug: str
+    name: str
+    from_run_id: str
+    to_run_id: str
+    from_verdict_id: str
+    to_verdict_id: str
+    from_label: str
+    to_label: str
+    from_verdict: str
+    to_verdict: str
+    from_at: dt.datetime
+    to_at: dt.datetime
+    to_trigger: str
+    to_reason: str | None = None
+    description_changed: bool
+    description: TextDiff | None = None
+    card_fields: list[FieldChange] = Field(default_factory=list)  # other fields the panel reads
+    personas_changed: bool
+    personas: list[PersonaChange] = Field(default_factory=list)
+    templates_changed: bool
+    templates: list[str] | None = Field(default_factory=list)  # which ones; None = unknown
+    model_changed: bool
+    models: list[ModelChange] = Field(default_factory=list)
+    settings: list[FieldChange] = Field(default_factory=list)  # temperature, max_tokens, provider endpoint
+    forced: bool
+    identical_inputs: bool
+    forced_identical: bool  # a forced re-review of identical inputs: any difference is provider variance
+    takes: list[TakeDelta] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        """One sentence an editor understands, e.g. "Skeptic went ship → skip (78 → 45) after the
+        description lost 42 words ('Pricing: $20/month …') and gained 3; model and prompts unchanged." """
+        from toolpanel.changes import summary
+
+        return summary(self)

@@ -13,6 +13,7 @@ from toolpanel.config import Settings
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
 from warehouse import Warehouse
+from warehouse.changes import record_run_inputs, template_records
 from warehouse.store import FinishRun, GroupCommit, TakeInsert, new_id, now
 
 
@@ -80,6 +81,9 @@ class Panel:
         self.store = store
         self.personas = personas
         self.prompt_hash = prompts.prompt_hash(settings.prompts_dir)
+        # Read with the combined hash: each part's hash is recorded per run (warehouse.changes, `toolpanel why`).
+        self.templates = template_records(prompts.template_sources(settings.prompts_dir))
+        self._inputs_stored: set[str] = set()  # hashes whose content a committed run of this panel stored
         # Every model call holds a slot of this in-process cap; the flows size it to the provider
         # slots they hold on the Prefect global concurrency limit.
         self.concurrency = concurrency or settings.concurrency
@@ -151,9 +155,10 @@ class Panel:
                           "base_url": self.settings.base_url or ("local" if self.settings.uses_local_model else None)})
             if hits:
                 self.store.link_cached(rid, hits.values(), con)
-            return rid
+            return rid, record_run_inputs(con, rid, self.templates, personas, self._inputs_stored)
 
-        run_id = await self.commit.run(begin)
+        run_id, stored = await self.commit.run(begin)
+        self._inputs_stored |= stored  # committed: later runs of this panel record only the hashes
 
         marker = prompts.new_marker()
         shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas)

@@ -38,6 +38,16 @@ def prompt_hash(directory: Path) -> str:
     return h.hexdigest()[:12]
 
 
+SCHEMA_NAME = "output-schema.json"  # the take schema is part of the prompt hash; recorded like a template
+
+
+def template_sources(directory: Path) -> dict[str, str]:
+    """Each part of the prompt hash by name (the templates and the output schema), as text."""
+    parts = {name: (directory / name).read_text("utf-8") for name in TEMPLATES}
+    parts[SCHEMA_NAME] = json.dumps([TAKE_JSON_SCHEMA, GRAMMAR_JSON_SCHEMA], sort_keys=True, indent=1)
+    return parts
+
+
 def new_marker() -> str:
     """A random delimiter for one tool review; vendor text cannot guess or close it."""
     return f"TOOL-DATA-{secrets.token_hex(8)}"

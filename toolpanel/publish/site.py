@@ -16,11 +16,13 @@ from markupsafe import Markup
 
 from scoring import compare
 from toolpanel import scorecard
+from toolpanel.changes import detail_lines
 from toolpanel.config import Settings
 from toolpanel.personas import load_personas
 from toolpanel.publish.data import SiteData, ToolPage, fill_takes, load_site_data
 from toolpanel.text import slugify
 from warehouse import Warehouse
+from warehouse.changes import explain_pairs
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -55,7 +57,8 @@ def _env() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(safe_url=safe_url, host=_host, date=_date)
-    env.globals.update(verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label, pct=scorecard.pct)
+    env.globals.update(verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label, pct=scorecard.pct,
+                       change_lines=detail_lines)
     return env
 
 
@@ -248,13 +251,17 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
         if w.needs(f"compare/{m['path']}", pair_fp[m["path"]]):
             wanted.update((m["a"], m["b"]))
     fill_takes(store, [data.tools[s] for s in sorted(wanted)])
+    # "What changed since the last verdict": a function of the last two verdict ids (in the page fingerprint).
+    changed = explain_pairs(store, [(p.history[-2].verdict_id, p.history[-1].verdict_id) for p in pages
+                                    if p.tool.slug in wanted and len(p.history) > 1], personas)
 
     w.page("style.css", [th], lambda: STYLESHEET.read_bytes())
     for p in pages:
         links = pair_links.get(p.tool.slug, [])
         w.page(f"tools/{p.tool.slug}.html", tool_fp[p.tool.slug],
                lambda p=p, links=links: render("tool.html.j2", "../", p=p, chart=chart_svg(p) if p.history else "",
-                                               comparisons=links, category_slug=slugify(p.tool.category or "uncategorised")))
+                                               comparisons=links, category_slug=slugify(p.tool.category or "uncategorised"),
+                                               change=changed.get(p.history[-1].verdict_id) if p.history else None))
     for m in pair_meta:
         a, b = data.tools[m["a"]], data.tools[m["b"]]
         w.page(f"compare/{m['path']}", pair_fp[m["path"]], lambda a=a, b=b: _render_compare(render, a, b, personas))
@@ -270,7 +277,7 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
     feed_fp = [th, base, [(e["id"], e["name"], e["tagline"]) for e in events[:FEED_ITEMS]]]
     w.page("feed.xml", feed_fp, lambda: _rss(events[:FEED_ITEMS], base))
     w.page("feed.json", feed_fp, lambda: _json_feed(events[:FEED_ITEMS], base))
-    _digest(w, env, events, base, fps, th)
+    _digest(w, env, events, base, fps, th, why=lambda pairs: explain_pairs(store, pairs, personas))
     return w.finish().as_dict() | {"base_url": base}
 
 
@@ -370,8 +377,9 @@ def _events(data: SiteData) -> list[dict]:
         for h in p.history:
             out.append({"id": h.verdict_id, "slug": slug, "name": p.tool.name, "at": h.at, "verdict": h.verdict,
                         "label": h.label, "ship": scorecard.pct(h.ship_pct), "spread": h.spread, "split": h.split_panel,
-                        "previous": prev, "tagline": p.tool.tagline, "reason": h.reason})
-            prev = h.verdict
+                        "previous": prev and prev.verdict, "previous_id": prev and prev.verdict_id,
+                        "tagline": p.tool.tagline, "reason": h.reason})
+            prev = h
     out.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
     return out
 
@@ -408,7 +416,7 @@ def _json_feed(events: list[dict], base: str) -> str:
 
 
 def _digest(w: _Writer, env: jinja2.Environment, events: list[dict], base: str, fps: dict[str, str],
-            th: str) -> None:
+            th: str, why=None) -> None:
     """This week's verdicts: the ISO week of the newest verdict (not the clock: same warehouse, same site)."""
     if events:
         y, wk, _ = events[0]["at"].isocalendar()
@@ -425,11 +433,16 @@ def _digest(w: _Writer, env: jinja2.Environment, events: list[dict], base: str, 
     splits = sorted((e for e in shown if e["split"]), key=lambda e: (-(e["spread"] or 0), e["slug"]))[:5]
     changes = [e for e in shown if e["previous"] and e["previous"] != e["verdict"]]
     css = STYLESHEET.read_text()
-    ctx = dict(week=week, start=start, end=end, events=shown, splits=splits, changes=changes, email_css=css)
+    ctx = dict(week=week, start=start, end=end, events=shown, splits=splits, changes=changes, email_css=css, why={})
     tpl = env.get_template("digest.html.j2")
     # only what the digest shows: a community vote elsewhere must not re-render it
-    fp = [th, base, week, [(e["id"], e["previous"], e["name"], e["tagline"]) for e in shown]]
-    w.page(f"digest/{week}.html", fp + ["web"], lambda: tpl.render(root="../", base="../", email=False, **ctx))
-    w.page(f"digest/{week}.email.html", fp + ["email"],
-           lambda: tpl.render(root="../", base=base or "../", email=True, **ctx))
-    w.page("digest/index.html", fp + ["web"], lambda: tpl.render(root="../", base="../", email=False, **ctx))
+    fp = [th, base, week, [(e["id"], e["previous"], e["previous_id"], e["name"], e["tagline"]) for e in shown]]
+
+    def render(**kw) -> str:
+        if why is not None and changes and not ctx["why"]:  # each changed verdict says why (read once)
+            ctx["why"] = {k: c.summary() for k, c in why([(e["previous_id"], e["id"]) for e in changes]).items()}
+        return tpl.render(root="../", **kw, **ctx)
+
+    w.page(f"digest/{week}.html", fp + ["web"], lambda: render(base="../", email=False))
+    w.page(f"digest/{week}.email.html", fp + ["email"], lambda: render(base=base or "../", email=True))
+    w.page("digest/index.html", fp + ["web"], lambda: render(base="../", email=False))
