@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test bench clean chromium
+.PHONY: install demo test bench fuzz clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: install chromium
 
 bench: install
 	$(PY) bench/run.py
+
+# Hostile inputs through the real CLI (FUZZ_SEED, FUZZ_CASES); writes bench/fuzz.json.
+fuzz: install
+	$(PY) bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) .toolpanel .pytest_cache
