@@ -51,6 +51,7 @@ class _CardLoader(yaml.SafeLoader):
     """
 
     max_depth = Limits().yaml_depth
+    line_offset = 0  # lines before the YAML in the file (a Markdown card's opening '---')
 
     def __init__(self, stream):
         super().__init__(stream)
@@ -78,10 +79,11 @@ class _CardLoader(yaml.SafeLoader):
         seen: dict[str, int] = {}
         for key, _ in node.value:
             if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1 + self.line_offset
                 if key.value in seen:
-                    raise _Refused(key.start_mark, f"is given twice (lines {seen[key.value]} and "
-                                   f"{key.start_mark.line + 1})", "keep one of them", field=key.value)
-                seen[key.value] = key.start_mark.line + 1
+                    raise _Refused(key.start_mark, f"is given twice (lines {seen[key.value]} and {line})",
+                                   "keep one of them", field=key.value)
+                seen[key.value] = line
         return super().construct_mapping(node, deep)
 
 
@@ -103,7 +105,7 @@ def load_yaml(text: str, file: str, *, max_depth: int = Limits().yaml_depth, lin
     loader = None
     try:
         loader = _CardLoader(text)  # the reader refuses control characters here, before any parsing
-        loader.max_depth = max_depth
+        loader.max_depth, loader.line_offset = max_depth, line_offset
         return loader.get_single_data()
     except _Refused as exc:
         line = f" (line {exc.mark.line + 1 + line_offset})" if exc.mark else ""
