@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 
@@ -29,7 +30,6 @@ def test_every_bad_card_class_alone_next_to_a_good_card(tmp_path):
     cards, outside = tmp_path / "cards", tmp_path / "elsewhere"
     cards.mkdir()
     outside.mkdir()
-    import random
     rng = random.Random(SEED)
     for n, cls in enumerate(sorted(fuzzing.BAD_CARDS)):
         name = fuzzing.BAD_CARDS[cls](rng, cards, f"{cls}-{n}", outside)
