@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test bench profile clean chromium
+.PHONY: install demo test bench profile fuzz clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ profile: install
 	$(PY) -m pip install -q py-spy
 	$(PY) bench/profile_batch.py
 	$(PY) bench/report.py
+
+# Hostile inputs through the real CLI (FUZZ_SEED, FUZZ_CASES); writes bench/fuzz.json.
+fuzz: install
+	$(PY) bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) .toolpanel .pytest_cache

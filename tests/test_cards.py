@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from toolpanel.cards import CardError, load_card, load_cards
+from toolpanel.errors import ToolpanelError
 from toolpanel.models import Tool
 from toolpanel.text import DESCRIPTION_CAP
 
@@ -131,11 +132,12 @@ def test_bad_card_directory_gives_one_error_per_file_in_order(monkeypatch):
 def test_card_error_fields_are_structured(monkeypatch):
     monkeypatch.chdir(ROOT)
     _, errors = load_cards(["examples/bad-cards/unknown-field.yaml", "examples/bad-cards/bad-url.md"])
-    assert errors == [
-        CardError("examples/bad-cards/unknown-field.yaml", "launch_date, price", "unknown fields",
-                  "rename 'launch_date' → 'launched', 'price' → 'pricing'"),
-        CardError("examples/bad-cards/bad-url.md", "url", "'javascript:alert(1)' is not an http(s) URL",
-                  "use a full address starting with https://"),
+    assert all(isinstance(e, CardError) and isinstance(e, ToolpanelError) for e in errors)
+    assert [(e.file, e.field, e.problem, e.fix) for e in errors] == [
+        ("examples/bad-cards/unknown-field.yaml", "launch_date, price", "unknown fields",
+         "rename 'launch_date' → 'launched', 'price' → 'pricing'"),
+        ("examples/bad-cards/bad-url.md", "url", "'javascript:alert(1)' is not an http(s) URL",
+         "use a full address starting with https://"),
     ]
 
 

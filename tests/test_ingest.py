@@ -284,7 +284,7 @@ def test_every_bad_input_is_a_recorded_rejection_and_the_rest_goes_on(tp_home, t
     report = run()
     assert time.monotonic() - started < 5
     assert [t.slug for t in report.tools] == ["acme-notes", "bolt-queue"]
-    cap = "response is larger than the cap of 2,000,000 bytes — raise max_bytes under [sources] in toolpanel.toml " \
+    cap = "response is larger than the cap of 2,000,000 bytes — raise source_bytes under [limits] in toolpanel.toml " \
           "if the source is really that big"
     assert [str(r) for r in report.rejections] == [
         "good: item 3: field 'title': has no title — the publisher must give every item a title; the item was skipped",

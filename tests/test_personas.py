@@ -125,14 +125,15 @@ def test_id_must_match_the_file_name(pdir):
     f = write(pdir, "critic.yaml", builder_data())
     with pytest.raises(PersonaError) as exc:
         load_personas(pdir)
-    assert str(exc.value) == f"{f}: field 'id' is 'builder' but the file is 'critic.yaml' — make them match"
+    assert str(exc.value) == f"{f}: field 'id': is 'builder' but the file is 'critic.yaml' — make them match"
 
 
 def test_invalid_yaml(pdir):
     f = write(pdir, "skeptic.yaml", text='id: skeptic\nname: "Skeptic\nlens: x\n')
     with pytest.raises(PersonaError) as exc:
         load_personas(pdir)
-    assert str(exc.value) == f"{f}: not valid YAML (ScannerError) — fix the file's syntax"
+    assert str(exc.value) == (f"{f}: field 'name': YAML syntax error at line 2: while scanning a quoted scalar "
+                              "found unexpected end of stream — fix the file's syntax")
 
 
 def test_not_a_mapping(pdir):

@@ -109,7 +109,7 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
     last = {r["source"]: r for r in store.source_status()} if settings.warehouse_path.exists() else {}
     if as_json:
         dump({"sources": [s.model_dump(mode="json") | {"last_run": last.get(s.name)} for s in specs],
-               "politeness": pol.model_dump() | {"user_agent": USER_AGENT}})
+              "politeness": pol.model_dump() | {"max_bytes": settings.limits.source_bytes, "user_agent": USER_AGENT}})
         return
     if not specs:
         out.print(escape("No sources configured — add a [sources.NAME] table to toolpanel.toml (see README, "
@@ -136,6 +136,6 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
         table.add_row(escape(s.name), s.kind + (" +enrich" if s.enrich else ""), escape(_where(s.location)), when,
                       escape(result))
     out.print(table)
-    out.print(f"Politeness: timeout {pol.timeout:g} s, at most {pol.max_bytes:,} bytes a response, "
+    out.print(f"Politeness: timeout {pol.timeout:g} s, at most {settings.limits.source_bytes:,} bytes a response, "
               f"{pol.requests_per_host} requests per host per run, pages read below {pol.min_description} "
               f"characters (sources with enrich = true) · User-Agent: {USER_AGENT}")

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from toolpanel.errors import ConfigError  # noqa: F401  (re-exported: raised for every settings problem)
+from toolpanel.errors import MESSAGE_CAP, ConfigError  # ConfigError re-exported: raised for every settings problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_MODEL = "smollm2-135m-instruct"
@@ -29,6 +29,16 @@ class LocalModel(BaseModel):
     startup_timeout: float = 120.0
 
 
+class Limits(BaseModel):
+    """Caps applied to every input before it is parsed (`[limits]` in toolpanel.toml; docs/inputs.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    card_bytes: int = Field(default=65_536, ge=1024)  # a card file larger than this is refused unread
+    yaml_depth: int = Field(default=20, ge=2)  # nesting levels in a card's YAML
+    message_chars: int = Field(default=MESSAGE_CAP, ge=80, le=MESSAGE_CAP)  # a rejection line and its stored row
+    source_bytes: int = Field(default=2_000_000, ge=1024)  # a feed, list or page (file or response)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +55,7 @@ class Settings(BaseModel):
     output_mode: Literal["auto", "json_schema", "json_object_schema", "json_object", "text"] = "auto"
     prices: dict[str, Price] = Field(default_factory=dict)
     local: LocalModel = Field(default_factory=LocalModel)
+    limits: Limits = Field(default_factory=Limits)
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
     config_path: Path | None = None
@@ -105,7 +116,7 @@ def load_settings(**overrides) -> Settings:
                               "(put the API key in OPENAI_API_KEY, never in the file)")
         if "models" in data:
             values["persona_models"] = data.pop("models")
-        for key in ("prices", "local"):
+        for key in ("prices", "local", "limits"):
             if key in data:
                 values[key] = data.pop(key)
         for key in ("personas_dir", "prompts_dir"):
@@ -114,7 +125,8 @@ def load_settings(**overrides) -> Settings:
         values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "sources")})
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
-                              "[provider], [models], [prices.\"MODEL\"], [local], personas_dir, prompts_dir")
+                              "[provider], [models], [prices.\"MODEL\"], [local], [limits], [sources], [publish], [flows], "
+                              "personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):

@@ -28,6 +28,11 @@ def shorten(text: str, limit: int = MESSAGE_CAP) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def quote(value: object, limit: int = 80) -> str:
+    """A user's value inside a message: quoted, one line, at most `limit` characters (never the whole input)."""
+    return f"'{shorten(value if isinstance(value, str) else repr(value), limit)}'"
+
+
 class ToolpanelError(Exception):
     """A problem the user can fix: where it is, what is wrong, and the fix."""
 
@@ -48,9 +53,13 @@ class ToolpanelError(Exception):
             fields = f"field '{self.field}'" if self.field else ""
         return ": ".join(x for x in (self.file, fields) if x)
 
-    def __str__(self) -> str:
+    def message(self, cap: int = MESSAGE_CAP) -> str:
+        """The one line a user sees, at most `cap` characters."""
         head = ": ".join(x for x in (self.where, self.problem) if x)
-        return shorten(f"{head} — {self.fix}" if self.fix else head)
+        return shorten(f"{head} — {self.fix}" if self.fix else head, cap)
+
+    def __str__(self) -> str:
+        return self.message()
 
     def to_json(self) -> dict:
         return {"file": self.file, "field": self.field, "problem": shorten(self.problem), "fix": shorten(self.fix),

@@ -4,33 +4,26 @@ from __future__ import annotations
 
 import csv
 import difflib
-from dataclasses import dataclass
 from pathlib import Path
 
+from toolpanel.errors import ToolpanelError
 from warehouse import Warehouse
 from warehouse.store import new_id, now
 
 VOTES = ("ship", "skip")
 
 
-@dataclass(frozen=True)
-class VoteError:
-    where: str
-    field: str
-    problem: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: field '{self.field}': {self.problem} — {self.fix}"
+class VoteError(ToolpanelError):
+    """One vote (or CSV row) that was not recorded: where (`file`, e.g. 'votes.csv:3'), field, problem, fix."""
 
 
 def _check(slug: str, vote: str, known: set[str], where: str) -> VoteError | None:
     if slug not in known:
         close = difflib.get_close_matches(slug, sorted(known), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else "review the tool first (toolpanel review CARD)"
-        return VoteError(where, "slug", f"no tool '{slug}' in the warehouse", hint)
+        return VoteError(f"no tool '{slug}' in the warehouse", hint, file=where, field="slug")
     if vote not in VOTES:
-        return VoteError(where, "vote", f"'{vote}' is not a vote", "use ship or skip")
+        return VoteError(f"'{vote}' is not a vote", "use ship or skip", file=where, field="vote")
     return None
 
 
@@ -53,12 +46,14 @@ def import_csv(store: Warehouse, path: Path) -> tuple[int, list[VoteError]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        return 0, [VoteError(str(path), "file", f"cannot read it ({exc.__class__.__name__})", "export the votes as UTF-8 CSV")]
+        return 0, [VoteError(f"cannot read it ({exc.__class__.__name__})", "export the votes as UTF-8 CSV",
+                             file=str(path), field="file")]
     reader = csv.DictReader(text.splitlines())
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if "slug" not in header or "vote" not in header:
-        return 0, [VoteError(f"{path}:1", "header", f"columns are {', '.join(header) or 'missing'}",
-                             "the first line must name the columns: slug,vote (and optionally voter)")]
+        return 0, [VoteError(f"columns are {', '.join(header) or 'missing'}",
+                             "the first line must name the columns: slug,vote (and optionally voter)",
+                             file=f"{path}:1", field="header")]
     for lineno, raw in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
         slug, vote = row.get("slug", ""), row.get("vote", "").lower()

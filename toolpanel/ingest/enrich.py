@@ -25,7 +25,11 @@ def page_description(fetcher: Fetcher, url: str) -> str:
     if "html" not in page.content_type.lower():
         raise FetchFailed(f"the page is not HTML ({page.content_type or 'no Content-Type'})",
                           "nothing to do: only HTML pages are read")
-    text = main_text(page.body, page.url)
+    try:
+        text = main_text(page.body, page.url)
+    except Exception as exc:  # a hostile page is this item's problem, never the run's
+        raise FetchFailed(f"the page could not be read ({exc.__class__.__name__})",
+                          "nothing to do: the item keeps its own summary") from None
     if not text:
         raise FetchFailed("no main text found on the page", "nothing to do: the page has no readable text")
     return text

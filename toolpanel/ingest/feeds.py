@@ -11,6 +11,7 @@ from xml.sax import SAXParseException
 
 import feedparser
 
+from toolpanel.errors import ToolpanelError
 from toolpanel.ingest.models import RawItem
 
 FEED_KINDS = ("rss", "atom", "feed")
@@ -21,12 +22,8 @@ COLUMN_ALIASES = {"title": "name", "tool": "name", "website": "url", "link": "ur
 LIST_FIELDS = ("name", "slug", "url", "category", "tagline", "pricing", "entry", "launched", "description")
 
 
-class SourceUnreadable(Exception):
+class SourceUnreadable(ToolpanelError):
     """The whole source is unusable (not a feed, not well-formed, wrong shape)."""
-
-    def __init__(self, problem: str, fix: str):
-        super().__init__(problem)
-        self.problem, self.fix = problem, fix
 
 
 @dataclass
@@ -103,6 +100,9 @@ def parse_feed(data: bytes) -> Parsed:
 def _json(data: bytes):
     try:
         return json.loads(data)
+    except RecursionError:
+        raise SourceUnreadable("is JSON nested too deeply to read",
+                               "the publisher must fix the document; nothing from it was read this run") from None
     except UnicodeDecodeError:
         raise SourceUnreadable("is not UTF-8 text", "the publisher must serve UTF-8 JSON") from None
     except json.JSONDecodeError as exc:

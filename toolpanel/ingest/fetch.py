@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -12,18 +14,19 @@ from urllib.robotparser import RobotFileParser
 import httpx
 
 from toolpanel import __version__
+from toolpanel.errors import ToolpanelError
 from toolpanel.ingest.urls import host_of
 
 USER_AGENT = f"toolpanel/{__version__} (+https://github.com/toolpanel)"
 ROBOTS_AGENT = "toolpanel"
 
 
-class FetchFailed(Exception):
-    """A request did not give usable bytes; `problem` and `fix` read as a rejection."""
+class FetchFailed(ToolpanelError):
+    """A request did not give usable bytes; `problem` and `fix` read as a rejection (`status`: the HTTP status)."""
 
-    def __init__(self, problem: str, fix: str):
-        super().__init__(problem)
-        self.problem, self.fix = problem, fix
+    def __init__(self, problem: str, fix: str, *, status: int | None = None, **where):
+        super().__init__(problem, fix, **where)
+        self.status = status
 
 
 class BudgetSpent(FetchFailed):
@@ -42,17 +45,29 @@ def _mb(n: int) -> str:
 
 
 def read_file(path: Path, max_bytes: int) -> bytes:
-    """A local source file, under the same size cap as a download."""
+    """A local source file, under the same size cap as a download; special files are refused unopened."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise FetchFailed(f"is {_mb(size)}, over the cap of {_mb(max_bytes)}",
-                              "raise max_bytes under [sources] in toolpanel.toml if the file is really that big")
-        return path.read_bytes()
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise FetchFailed("is a directory", 'use kind = "cards" for a directory of cards')
+        if not stat.S_ISREG(st.st_mode):
+            raise FetchFailed("is not a regular file (a pipe, socket or device)", "give the path of a file")
+        too_big = FetchFailed(f"is {_mb(st.st_size)}, over the cap of {_mb(max_bytes)}",
+                              "raise source_bytes under [limits] in toolpanel.toml if the file is really that big")
+        if st.st_size > max_bytes:
+            raise too_big
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks, even if a pipe took the file's place
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise too_big
+        return data
     except FileNotFoundError:
         raise FetchFailed("no such file", "check the path (relative paths start at toolpanel.toml)") from None
-    except IsADirectoryError:
-        raise FetchFailed("is a directory", 'use kind = "cards" for a directory of cards') from None
+    except PermissionError:
+        raise FetchFailed("cannot be read (permission denied)", "make the file readable (chmod a+r)") from None
+    except OSError as exc:
+        raise FetchFailed(f"cannot be read ({exc.strerror or exc.__class__.__name__})", "check the path") from None
 
 
 class Fetcher:
@@ -85,13 +100,13 @@ class Fetcher:
         self.requests[host] += 1
         deadline = time.monotonic() + self.timeout
         too_big = FetchFailed(f"response is larger than the cap of {_mb(self.max_bytes)}",
-                              "raise max_bytes under [sources] in toolpanel.toml if the source is really that big")
+                              "raise source_bytes under [limits] in toolpanel.toml if the source is really that big")
         try:
             with self._client.stream("GET", url, headers={"Accept": accept}) as r:
                 if r.status_code >= 400:
                     raise FetchFailed(f"HTTP {r.status_code} {r.reason_phrase}".rstrip(),
                                       "check the URL (the source may have moved)" if r.status_code < 500 else
-                                      "the server failed; it is tried again on the next run")
+                                      "the server failed; it is tried again on the next run", status=r.status_code)
                 declared = r.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
                     raise too_big
@@ -125,7 +140,7 @@ class Fetcher:
             except BudgetSpent:
                 raise
             except FetchFailed as exc:
-                if exc.problem.startswith("HTTP 4") and not exc.problem.startswith(("HTTP 401", "HTTP 403")):
+                if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 403):
                     rules.parse([])  # no robots.txt: everything is allowed
                 else:
                     rules = None

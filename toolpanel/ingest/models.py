@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from toolpanel.cards import CardError
+from toolpanel.errors import MESSAGE_CAP, ToolpanelError, shorten
 from toolpanel.models import Tool
 
 ItemStatus = Literal["new", "changed", "pending", "unchanged", "duplicate", "deferred", "rejected"]
@@ -43,6 +43,23 @@ class Rejection(BaseModel):
     problem: str
     fix: str
     card: bool = False  # card rejections read exactly as before: '<path>: <problem> — <fix>'
+    cap: int = MESSAGE_CAP  # characters of the message line and the stored row ([limits] message_chars)
+
+    @field_validator("source", "item", "url", "field", "problem", "fix")
+    @classmethod
+    def _bounded(cls, v: str | None) -> str | None:
+        """Hostile input can be megabytes; no part of a rejection is ever longer than a message."""
+        return shorten(v) if isinstance(v, str) and len(v) > MESSAGE_CAP else v
+
+    @classmethod
+    def of(cls, exc: ToolpanelError, *, source: str, item: str | None = None, url: str | None = None,
+           card: bool = False, cap: int = MESSAGE_CAP) -> Rejection:
+        """The rejection of one ToolpanelError (its file is the card path when `card`)."""
+        return cls(source=source, item=(exc.file or item) if card else item, url=url, field=exc.field,
+                   problem=exc.problem, fix=exc.fix, card=card, cap=cap)
+
+    def error(self, *, where: bool = True) -> ToolpanelError:
+        return ToolpanelError(self.problem, self.fix, file=self.path if where else None, field=self.field)
 
     @property
     def path(self) -> str:
@@ -54,10 +71,10 @@ class Rejection(BaseModel):
     @property
     def reason(self) -> str:
         """The message without its 'where' prefix (what the rejections table stores)."""
-        return str(CardError("", self.field, self.problem, self.fix))[2:]
+        return self.error(where=False).message(self.cap)
 
     def __str__(self) -> str:
-        return str(CardError(self.path, self.field, self.problem, self.fix))
+        return self.error().message(self.cap)
 
 
 class ItemOutcome(BaseModel):
@@ -75,6 +92,7 @@ class ItemOutcome(BaseModel):
     item_hash: str | None = None  # the item's own content, before enrichment
     tool: Tool | None = None
     rejection: Rejection | None = None
+    deferral: Rejection | None = None  # why a deferred item waits for the next run
 
 
 class SourceOutcome(BaseModel):

@@ -6,7 +6,8 @@ import datetime as dt
 import re
 from html.parser import HTMLParser
 
-from toolpanel.cards import CardInvalid, card_to_tool
+from toolpanel.cards import CardError, card_to_tool
+from toolpanel.errors import ToolpanelError
 from toolpanel.ingest.models import RawItem
 from toolpanel.ingest.urls import BadURL, canonical_url
 from toolpanel.models import Tool
@@ -19,12 +20,8 @@ _TITLE_PREFIX = re.compile(r"^(?:show|launch|ask)\s+hn\s*:\s*", re.I)
 _TITLE_SPLIT = re.compile(r"\s+[—–-]\s+|:\s+")
 
 
-class ItemRejected(Exception):
-    """One item is unusable; carries the field, the problem and the fix."""
-
-    def __init__(self, field: str | None, problem: str, fix: str):
-        super().__init__(problem)
-        self.field, self.problem, self.fix = field, problem, fix
+class ItemRejected(ToolpanelError):
+    """One feed or list item is unusable (field, problem, fix); the rest of its source is read."""
 
 
 class _Text(HTMLParser):
@@ -79,8 +76,8 @@ def _text(value: object, field: str, multiline: bool = False) -> str | None:
     if value is None:
         return None
     if isinstance(value, (dict, list, tuple)):
-        raise ItemRejected(field, f"expected text, got a {type(value).__name__}",
-                           "the publisher must give this field as text; the item was skipped")
+        raise ItemRejected(f"expected text, got a {type(value).__name__}",
+                           "the publisher must give this field as text; the item was skipped", field=field)
     text = html_to_text(str(value))
     text = text if multiline else clean_line(text)
     return text or None
@@ -108,32 +105,35 @@ def normalize(raw: RawItem, *, source: str, category: str | None = None, split: 
     """One raw item as a Tool (description = the item's own text); raises ItemRejected."""
     title = _text(raw.title, "title")
     if not title:
-        raise ItemRejected("title", "has no title", "the publisher must give every item a title; the item was skipped")
+        raise ItemRejected("has no title", "the publisher must give every item a title; the item was skipped",
+                           field="title")
     name, tagline = split_title(title) if split else (title, None)
     link = _text(raw.url, "link")
     if not link:
-        raise ItemRejected("link", "has no link",
-                           "the panel needs the tool's address; feed and list items without one are skipped")
+        raise ItemRejected("has no link",
+                           "the panel needs the tool's address; feed and list items without one are skipped",
+                           field="link")
     try:
         url = canonical_url(link)
     except BadURL as exc:
-        raise ItemRejected("link", str(exc), "only http(s) links are read; the item was skipped") from None
+        raise ItemRejected(exc.problem, "only http(s) links are read; the item was skipped", field="link") from None
     description = own_description(raw)
     if len(description) > DESCRIPTION_CAP:
-        raise ItemRejected("description", f"is {len(description):,} characters, over the cap of {DESCRIPTION_CAP:,}",
+        raise ItemRejected(f"is {len(description):,} characters, over the cap of {DESCRIPTION_CAP:,}",
                            "feed and list descriptions are refused, not truncated; write a card for the tool if it "
-                           "should be reviewed")
+                           "should be reviewed", field="description")
     if not description and not allow_empty_description:
-        raise ItemRejected("description", "is missing",
-                           "set `enrich = true` on the source to read the tool's page, or write a card for it")
+        raise ItemRejected("is missing",
+                           "set `enrich = true` on the source to read the tool's page, or write a card for it",
+                           field="description")
     data = {"name": name, "url": url, "category": _text(raw.category, "category") or category,
             "tagline": _text(raw.tagline, "tagline") or tagline, "pricing": _text(raw.pricing, "pricing"),
             "entry": _text(raw.entry, "entry"), "launched": _date(raw.launched), "slug": _text(raw.slug, "slug"),
             "description": description or "-"}
     try:
         tool = card_to_tool({k: v for k, v in data.items() if v is not None}, "", raw.label, source=source)
-    except CardInvalid as exc:
-        raise ItemRejected(exc.error.field, exc.error.problem, exc.error.fix) from None
+    except CardError as exc:  # the same problem, told about the item instead of a file
+        raise ItemRejected(exc.problem, exc.fix, field=exc.field) from None
     return tool if description else tool.model_copy(update={"description": ""})
 
 

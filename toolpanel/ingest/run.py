@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from toolpanel.cards import load_cards
-from toolpanel.config import Settings
+from toolpanel.config import Limits, Settings
+from toolpanel.errors import ToolpanelError
 from toolpanel.ingest.enrich import combine, page_description
 from toolpanel.ingest.feeds import Parsed, SourceUnreadable, parse, sniff
 from toolpanel.ingest.fetch import BudgetSpent, FetchFailed, Fetcher, read_file
@@ -57,8 +58,8 @@ class IngestReport:
         return {
             "sources": [s.model_dump(mode="json", exclude={"error"}) | {
                 "error": str(s.error) if s.error else None, "counts": self.counts(s.name)} for s in self.sources],
-            "items": [i.model_dump(mode="json", exclude={"tool", "rejection", "item_hash"}) for i in self.items],
-            "rejections": [r.model_dump() | {"message": str(r)} for r in self.rejections],
+            "items": [i.model_dump(mode="json", exclude={"tool", "rejection", "deferral", "item_hash"}) for i in self.items],
+            "rejections": [r.model_dump(exclude={"cap"}) | {"message": str(r)} for r in self.rejections],
             "counts": self.counts(),
             "requests": self.requests,
         }
@@ -83,41 +84,48 @@ def _label(raw: RawItem) -> str:
     return f'{raw.label} "{title[:60]}{"…" if len(title) > 60 else ""}"' if title else raw.label
 
 
-def _read(spec: SourceSpec, fetcher: Fetcher, pol: Politeness) -> tuple[str, Parsed]:
+def _read(spec: SourceSpec, fetcher: Fetcher, limits: Limits) -> tuple[str, Parsed]:
     """Bytes from the URL or file, parsed by kind (auto: sniffed); raises FetchFailed / SourceUnreadable."""
     if spec.url:
         page = fetcher.get(spec.url, accept="application/rss+xml, application/atom+xml, application/feed+json, "
                                             "application/json, text/csv, application/xml;q=0.9, */*;q=0.5")
         data, ctype, where = page.body, page.content_type, page.url
     else:
-        data, ctype, where = read_file(spec.paths[0], pol.max_bytes), "", str(spec.paths[0])
+        data, ctype, where = read_file(spec.paths[0], limits.source_bytes), "", str(spec.paths[0])
     if spec.kind == "auto" and "html" in ctype.lower() and not data.lstrip()[:5].lower().startswith(b"<?xml"):
         raise SourceUnreadable("is a web page, not a feed or list",
                                "give the address of the feed (look for an RSS/Atom link on the page)")
     kind = spec.kind if spec.kind != "auto" else sniff(data, ctype, where)
-    return kind, parse(kind, data)
+    try:
+        return kind, parse(kind, data)
+    except ToolpanelError:
+        raise
+    except Exception as exc:  # totality: whatever else a parser raises is this source's rejection
+        raise SourceUnreadable(f"could not be parsed as {kind} ({exc.__class__.__name__})",
+                               "the publisher must fix the document; nothing from it was read this run") from None
 
 
-def _drafts(spec: SourceSpec, fetcher: Fetcher, pol: Politeness, outcome: SourceOutcome,
+def _drafts(spec: SourceSpec, fetcher: Fetcher, limits: Limits, outcome: SourceOutcome,
             items: list[ItemOutcome]) -> list[_Draft]:
     """One source -> drafts; every problem becomes a rejection on `items` or on `outcome`."""
+    cap = limits.message_chars
     if spec.kind == "cards":
-        tools, errors = load_cards(list(spec.paths))
+        tools, errors = load_cards(list(spec.paths), limits)
         outcome.items = len(tools) + len(errors)
         for e in errors:
-            rej = Rejection(source=spec.name, item=e.path, field=e.field, problem=e.problem, fix=e.fix, card=True)
-            items.append(ItemOutcome(source=spec.name, item=e.path, status="rejected", reason=rej.reason,
+            rej = Rejection.of(e, source=spec.name, card=True, cap=cap)
+            items.append(ItemOutcome(source=spec.name, item=rej.path, status="rejected", reason=rej.reason,
                                      rejection=rej))
         drafts = []
-        for t in tools:
+        for t in tools:  # card URLs passed the card's own URL check, so canonicalising them cannot fail
             t = t.model_copy(update={"url": canonical_url(t.url)}) if t.url else t
             drafts.append(_Draft(spec, t.slug, 0, t, t.snapshot_hash))
         return drafts
     try:
-        kind, parsed = _read(spec, fetcher, pol)
-    except (FetchFailed, SourceUnreadable) as exc:
+        kind, parsed = _read(spec, fetcher, limits)
+    except ToolpanelError as exc:
         outcome.status = "failed"
-        outcome.error = Rejection(source=spec.name, url=spec.url or spec.location, problem=exc.problem, fix=exc.fix)
+        outcome.error = Rejection.of(exc, source=spec.name, url=spec.url or spec.location, cap=cap)
         return []
     if spec.kind == "auto":
         outcome.kind = kind
@@ -134,9 +142,12 @@ def _drafts(spec: SourceSpec, fetcher: Fetcher, pol: Politeness, outcome: Source
         try:
             tool = normalize(raw, source=spec.name, category=spec.category, split=split,
                              allow_empty_description=spec.enrich)
-        except ItemRejected as exc:
+        except Exception as exc:  # ItemRejected, or anything else a hostile item provokes: one line, never the run
+            if not isinstance(exc, ToolpanelError):
+                exc = ItemRejected(f"could not be read ({exc.__class__.__name__})",
+                                   "the publisher must fix the item; the item was skipped")
             url = raw.url if isinstance(raw.url, str) else None
-            rej = Rejection(source=spec.name, item=label, url=url, field=exc.field, problem=exc.problem, fix=exc.fix)
+            rej = Rejection.of(exc, source=spec.name, item=label, url=url, cap=cap)
             items.append(ItemOutcome(source=spec.name, item=label, index=raw.index, status="rejected", url=url,
                                      reason=rej.reason, rejection=rej))
             continue
@@ -186,9 +197,10 @@ def _enrich(d: _Draft, slug: str, fetcher: Fetcher, sightings: dict, pol: Polite
 
 
 def _accept(drafts: list[_Draft], decisions: list, fetcher: Fetcher, sightings: dict, pol: Politeness,
-            outcomes: list[ItemOutcome]) -> list[tuple[_Draft, Tool, bool, str | None]]:
+            limits: Limits, outcomes: list[ItemOutcome]) -> list[tuple[_Draft, Tool, bool, str | None]]:
     """Duplicates, deferrals and failed enrichments go to `outcomes`; the rest come back with their final tool."""
     accepted = []
+    cap = limits.message_chars
     for d, dec in zip(drafts, decisions):
         base = dict(source=d.spec.name, item=d.label, index=d.index, slug=dec.slug, name=d.tool.name,
                     url=d.tool.url, item_hash=d.item_hash)
@@ -198,11 +210,12 @@ def _accept(drafts: list[_Draft], decisions: list, fetcher: Fetcher, sightings: 
         try:
             tool, enriched = _enrich(d, dec.slug, fetcher, sightings, pol)
         except BudgetSpent as exc:
-            outcomes.append(ItemOutcome(**base, status="deferred", reason=f"{exc.problem} — {exc.fix}"))
+            later = Rejection.of(exc, source=d.spec.name, item=d.label, url=d.tool.url, cap=cap)
+            outcomes.append(ItemOutcome(**base, status="deferred", reason=later.reason, deferral=later))
             continue
         except FetchFailed as exc:
             rej = Rejection(source=d.spec.name, item=d.label, url=d.tool.url, field="description",
-                            problem=exc.problem, fix=exc.fix)
+                            problem=exc.problem, fix=exc.fix, cap=cap)
             outcomes.append(ItemOutcome(**base, status="rejected", reason=rej.reason, rejection=rej))
             continue
         accepted.append((d, tool, enriched, dec.note))
@@ -223,18 +236,19 @@ def ingest(settings: Settings, specs: list[SourceSpec], *, record: bool, trigger
     outcomes: list[ItemOutcome] = []
     sources: list[SourceOutcome] = []
     drafts: list[_Draft] = []
-    with Fetcher(timeout=pol.timeout, max_bytes=pol.max_bytes, requests_per_host=pol.requests_per_host) as fetcher:
+    with Fetcher(timeout=pol.timeout, max_bytes=settings.limits.source_bytes,
+                 requests_per_host=pol.requests_per_host) as fetcher:
         for spec in specs:
             so = SourceOutcome(name=spec.name, kind=spec.kind, location=spec.location, adhoc=spec.adhoc,
                                started_at=now())
-            drafts.extend(_drafts(spec, fetcher, pol, so, outcomes))
+            drafts.extend(_drafts(spec, fetcher, settings.limits, so, outcomes))
             so.finished_at = now()
             sources.append(so)
         order = {s.name: n for n, s in enumerate(specs)}
         drafts.sort(key=lambda d: (not d.card, order[d.spec.name]))  # stable: item order kept within a source
         decisions = resolve([Candidate(d.spec.name, d.card, d.tool, identity_key(d.tool.url) if d.tool.url else None)
                              for d in drafts], known, set(order))
-        accepted = _accept(drafts, decisions, fetcher, sightings, pol, outcomes)
+        accepted = _accept(drafts, decisions, fetcher, sightings, pol, settings.limits, outcomes)
         requests = dict(fetcher.requests)
     tools = [t for _, t, _, _ in accepted]
     intakes = classify(store, tools) if exists else [Intake(t, "new") for t in tools]
@@ -307,7 +321,7 @@ def review_sources(settings: Settings, args: list[str]) -> tuple[list[Tool], lis
     """`toolpanel review ARG...`: cards exactly as before, plus feeds/lists (files, URLs, configured names)."""
     report = ingest(settings, adhoc_sources(settings, args), record=True, trigger="review")
     problems = list(report.rejections)
-    problems += [Rejection(source=o.source, item=o.item, url=o.url, problem="deferred: " + o.reason.split(" — ")[0],
-                           fix=o.reason.split(" — ", 1)[-1]) for o in report.items if o.status == "deferred"]
+    problems += [o.deferral.model_copy(update={"problem": "deferred: " + o.deferral.problem})
+                 for o in report.items if o.deferral is not None]
     return report.tools, problems
 

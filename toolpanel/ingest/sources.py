@@ -13,7 +13,7 @@ from toolpanel.ingest.urls import BadURL, canonical_url
 Kind = Literal["cards", "rss", "atom", "feed", "jsonfeed", "csv", "json", "auto"]
 KINDS = ("cards", "rss", "atom", "feed", "jsonfeed", "csv", "json")
 SOURCE_KEYS = ("kind", "path", "url", "category", "enrich", "max_items", "split_title")
-POLITENESS_KEYS = ("timeout", "max_bytes", "requests_per_host", "min_description")
+POLITENESS_KEYS = ("timeout", "requests_per_host", "min_description")
 DATA_SUFFIXES = {".xml", ".rss", ".atom", ".json", ".jsonfeed", ".csv"}
 
 
@@ -43,7 +43,6 @@ class Politeness(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     timeout: float = Field(default=20.0, gt=0)  # seconds per request, body included
-    max_bytes: int = Field(default=2_000_000, ge=1024)
     requests_per_host: int = Field(default=10, ge=1)  # per run, robots.txt included
     min_description: int = Field(default=200, ge=0)  # shorter item texts are enriched (where enrich = true)
 
@@ -54,6 +53,9 @@ def _where(settings: Settings, name: str | None = None) -> str:
 
 def politeness(settings: Settings) -> Politeness:
     values = {k: v for k, v in settings.sources.items() if not isinstance(v, dict)}
+    if "max_bytes" in values:
+        raise ConfigError(f"{_where(settings)}: max_bytes has moved — write it as source_bytes = "
+                          f"{values['max_bytes']!r} under [limits] (docs/inputs.md)")
     unknown = sorted(k for k in values if k not in POLITENESS_KEYS)
     if unknown:
         raise ConfigError(f"{_where(settings)}: unknown key(s) {', '.join(unknown)} — allowed directly under "
@@ -100,7 +102,7 @@ def _spec(settings: Settings, name: str, table: dict) -> SourceSpec:
         try:
             canonical_url(url)
         except BadURL as exc:
-            raise ConfigError(f"{where}: url: {exc} — use a full address starting with https://") from None
+            raise ConfigError(f"{where}: url: {exc.problem} — {exc.fix}") from None
     if table.get("enrich") and kind == "cards":
         raise ConfigError(f"{where}: enrich applies to feeds and lists, not cards — remove enrich")
     return SourceSpec(name=name, kind=kind, paths=((base / path).resolve(),) if path is not None else (), url=url,
@@ -134,7 +136,7 @@ def adhoc_sources(settings: Settings, args: list[str]) -> list[SourceSpec]:
             try:
                 canonical_url(arg)
             except BadURL as exc:
-                raise ConfigError(f"{arg}: {exc} — use a full address starting with https://") from None
+                raise ConfigError(f"{arg}: {exc.problem} — {exc.fix}") from None
             specs.append(SourceSpec(name=arg, kind="auto", url=arg, adhoc=True))
         elif arg in configured and not p.exists():
             specs.append(configured[arg])

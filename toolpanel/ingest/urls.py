@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit
+import re
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
+from toolpanel.errors import ToolpanelError, quote
 from toolpanel.text import clean_line
 
 # Campaign and click identifiers: they say where a visitor came from, never which tool it is.
@@ -16,8 +18,51 @@ TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "matomo_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class BadURL(ValueError):
-    """Not an absolute http(s) URL."""
+# A host is letters (any script), digits, dots, hyphens and underscores; an IPv6 literal is hex and colons.
+_HOST = re.compile(r"^(?:[^\W_]|[-._])+$|^[0-9a-f:.]+$")
+HTTP_FIX = "use a full address starting with https://"
+
+
+class BadURL(ToolpanelError):
+    """Not a valid absolute http(s) URL; `problem` names what is wrong with it."""
+
+    def __init__(self, problem: str, fix: str = HTTP_FIX, **where):
+        super().__init__(problem, fix, **where)
+
+
+def parse_url(url: str) -> tuple[SplitResult, int | None]:
+    """Split a URL and check that it is a valid absolute http(s) URL; raises BadURL (never ValueError)."""
+    raw = clean_line(url)
+    shown = quote(raw)
+    if any(ch.isspace() for ch in raw):
+        raise BadURL(f"{shown} is not a valid URL: it contains a space",
+                     "remove the spaces, or write them as %20 in the path")
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # 'Invalid IPv6 URL': an unbalanced '[' or ']'
+        raise BadURL(f"{shown} is not a valid URL: its IPv6 address is not enclosed in [ ]",
+                     "write an IPv6 host as https://[2001:db8::1]/, or use the host's name") from None
+    if parts.scheme.lower() not in DEFAULT_PORTS:
+        raise BadURL(f"{shown} is not an http(s) URL")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise BadURL(f"{shown} is not a valid URL: the port is not a number from 1 to 65535",
+                     "fix the port after the host (e.g. https://example.com:8443/), or leave it out")
+    host = parts.hostname
+    if not host:
+        raise BadURL(f"{shown} is not an http(s) URL")
+    if not _HOST.match(host):
+        raise BadURL(f"{shown} is not a valid URL: the host name has characters a host cannot have")
+    return parts, port
+
+
+def check_url(url: str) -> str:
+    """The URL (cleaned) when it is a valid absolute http(s) URL; raises BadURL."""
+    parse_url(url)
+    return clean_line(url)
 
 
 def canonical_url(url: str) -> str:
@@ -27,15 +72,8 @@ def canonical_url(url: str) -> str:
     (also on the root, 'https://acme.ai/' -> 'https://acme.ai') so that card URLs written without one keep
     their snapshot hash.
     """
-    raw = clean_line(url)
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError as exc:
-        raise BadURL(f"'{raw}' is not a valid URL ({exc})") from None
+    parts, port = parse_url(url)
     scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise BadURL(f"'{raw}' is not an http(s) URL")
     host = parts.hostname.lower().rstrip(".")
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
