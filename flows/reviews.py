@@ -208,7 +208,7 @@ async def daily_review() -> dict:
             f"{counts['pending']}, unchanged {counts['unchanged']}, reviewed {summary['reviewed']}, failed "
             f"{summary['failed']}, rejected {summary['rejected']}, duplicates {summary['duplicates']}, deferred "
             f"{summary['deferred']}, tokens {summary['tokens']}, cost {_cost(summary)}")
-    logger.info(f"daily-review summary (trigger: daily schedule; reasons: {why}): {line}; "
+    logger.info(f"daily-review summary (trigger: daily; reasons: {why}): {line}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
     await _summary_artifact("daily-review", f"Daily review: {summary['reviewed']} reviewed, {summary['failed']} failed", [
         ("Trigger", "daily"), ("Reasons", why), ("Counts", line),
@@ -257,8 +257,8 @@ async def re_review(
     """Editors: re-review tools with a reason, optionally with some personas or another model.
 
     Args:
-        slugs: One or more tool slugs as on the site and in the daily table, e.g. smolvlm2-turbo.
-        reason: Why you re-review (at least 3 characters); recorded on the run and shown on the scorecard.
+        slugs: One or more tool slugs (not blank) as on the site and in the daily table, e.g. smolvlm2-turbo.
+        reason: Why you re-review (at least 3 characters, not blank); recorded on the run and shown on the scorecard.
         personas: Only these personas; leave empty for the whole panel.
         model: A model for every persona; leave empty for the configured models.
         force: Ask the panel again even when identical takes are cached (this is paid for).

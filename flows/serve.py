@@ -118,7 +118,9 @@ def serve(settings: Settings, echo=print) -> None:
             from prefect import serve as prefect_serve
 
             asyncio.run(ensure_limit(settings))
-            echo(f"Prefect UI: {api.removesuffix('/api')}   (API {api})")
+            ui = api.removesuffix("/api")
+            echo(f"Prefect UI: {ui}   (API {api})")
+            echo(f"Editors: {ui}/deployments — open 'editor' (re-review), then Run › Custom run")
             echo(f"global concurrency limit '{limit_name(settings)}' = {settings.concurrency}")
             prefect_serve(*deployments(settings), print_starting_message=True)
 
