@@ -178,6 +178,8 @@ def test_blank_reason_is_refused_by_the_form_and_unknown_slug_fails_in_one_line(
         page.goto(f"{ui}/flow-runs/flow-run/{run_id}")
         shot(page, shots, "6-unknown-slug-failed", expect=["Failed", "did you mean smolvlm2-turbo?"])
         assert "Traceback" not in page.inner_text("body")
+    for name in ("5-blank-reason-refused", "6-unknown-slug-failed"):
+        shutil.copy(shots / f"{name}.png", DOCS_IMG / f"editor-{name}.png")
 
 
 def test_failed_runs_write_nothing_outside_toolpanel_home(editor_stack):
