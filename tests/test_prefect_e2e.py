@@ -124,7 +124,7 @@ def test_invalid_parameters_are_rejected_readably(stack):
 
     message = _prefect(go, stack["api"])
     assert "Validation failed for field 'reason'" in message
-    assert "'   ' does not match '\\S'" in message
+    assert "'   ' does not match" in message  # the pattern: whitespace only is refused
 
 
 def test_daily_and_editor_runs_at_the_same_time_both_succeed(stack):
