@@ -100,13 +100,13 @@ def fig1_overhead(smoke: bool) -> None:
         record("1a. one review / slowest call (CLI path)", wall / latency, "ratio", "<= 1.10", wall / latency <= 1.10,
                f"{wall:.3f}s at {latency}s latency")
 
-        from flows.reviews import ReReviewParams, re_review
+        from flows.reviews import re_review
         from prefect.testing.utilities import prefect_test_harness
 
         with prefect_test_harness(server_startup_timeout=120):
-            asyncio.run(re_review(ReReviewParams(slugs=["tool-00000"], reason="warm up", publish=False)))
+            asyncio.run(re_review(slugs=["tool-00000"], reason="warm up", publish=False))
             t0 = time.perf_counter()
-            asyncio.run(re_review(ReReviewParams(slugs=["tool-00001"], reason="bench", publish=False)))
+            asyncio.run(re_review(slugs=["tool-00001"], reason="bench", publish=False))
             wall = time.perf_counter() - t0
         record("1b. one review / slowest call (Prefect flow)", wall / latency, "ratio", "<= 1.25",
                wall / latency <= 1.25, f"{wall:.3f}s at {latency}s latency, flow run included")

@@ -28,7 +28,7 @@ def server_present() -> bool:
 
 
 def editor_reserve(settings: Settings) -> int:
-    return max(0, min(int(settings.flows.get("editor_reserve", 5)), settings.concurrency - 1))
+    return max(0, min(settings.flows.editor_reserve, settings.concurrency - 1))
 
 
 async def ensure_limit(settings: Settings) -> str:

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
-from pydantic import BaseModel, Field, field_validator
+from prefect.states import Failed
+from pydantic import Field, StringConstraints
 
+from flows import artifacts
 from flows.limits import provider_slots
 from toolpanel import scorecard
-from toolpanel.config import Settings, load_settings
+from toolpanel.config import REPO_ROOT, Settings, load_settings
+from toolpanel.errors import ToolpanelError
 from toolpanel.ingest import ingest_configured
 from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
-from toolpanel.personas import load_personas
+from toolpanel.personas import PersonaError, load_personas
 from toolpanel.provider import resolved_settings
 from toolpanel.summary import RunSummary
 from toolpanel.runner import open_panel
@@ -30,24 +34,33 @@ from warehouse import Warehouse
 from warehouse.store import LockStats
 
 
-class ReReviewParams(BaseModel):
-    """What an editor fills in on the re-review form."""
+def _persona_ids() -> tuple[str, ...]:
+    """The persona ids the re-review form offers (read when the flow is defined: the form is built from it)."""
+    for directory in _persona_dirs():
+        try:
+            return tuple(p.id for p in load_personas(directory))
+        except (PersonaError, OSError):
+            continue
+    return ("builder", "skeptic", "futurist", "founder", "creator")
 
-    slugs: list[str] = Field(min_length=1, title="Tool slugs", description="One or more tool slugs, e.g. smolvlm2-turbo")
-    reason: str = Field(min_length=3, title="Reason", description="Why re-review? Recorded on the run.")
-    personas: list[str] = Field(default_factory=list, title="Personas",
-                                description="Subset of persona ids (builder, skeptic, ...). Empty = the whole panel.")
-    model: str | None = Field(default=None, title="Model override", description="Use this model for every persona.")
-    force: bool = Field(default=True, title="Force", description="Bypass the take cache (pay again on purpose).")
-    publish: bool = Field(default=True, title="Publish", description="Re-render the site afterwards.")
 
-    @field_validator("slugs")
-    @classmethod
-    def _clean(cls, v: list[str]) -> list[str]:
-        v = [s.strip() for s in v if s.strip()]
-        if not v:
-            raise ValueError("give at least one tool slug")
-        return v
+def _persona_dirs():
+    try:
+        yield load_settings().personas_dir
+    except ToolpanelError:
+        pass
+    yield REPO_ROOT / "personas"
+
+
+PersonaId = Literal[_persona_ids()]  # type: ignore[valid-type]  (a Literal of the configured ids)
+# Strip, then refuse blanks: `pattern` reaches the form's JSON schema, so the UI and the API refuse
+# a whitespace-only value before a run is created; pydantic strips and checks again in the run.
+NotBlank = StringConstraints(strip_whitespace=True, pattern=r"\S")
+
+
+def _form(title: str, **constraints) -> Any:
+    """A form field's title (Prefect titles parameters by name; descriptions come from the docstring)."""
+    return Field(json_schema_extra={"title": title}, **constraints)
 
 
 def _is_transient(task, task_run_, state) -> bool:
@@ -57,15 +70,18 @@ def _is_transient(task, task_run_, state) -> bool:
 
 @task(name="review-tool", cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=_is_transient,
       task_run_name="review {tool.slug}")
-async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries: int) -> ReviewResult:
+async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries: int, settings: Settings,
+                      published: bool) -> ReviewResult:
     """One tool, all its personas concurrently inside; transient provider failures are retried by Prefect."""
     attempt = task_run.run_count or 1
     req = ReviewRequest(**{**request.__dict__, "defer_transient": attempt <= retries})
     result = await panel.review(tool, req)
     await acreate_markdown_artifact(
         key=f"review-{tool.slug}"[:100],
-        markdown=scorecard.markdown(tool, result.verdict, result.takes, panel.personas),
-        description=f"{tool.name}: {result.verdict.label}")
+        markdown=artifacts.review_markdown(settings, tool, result.verdict, result.takes, panel.personas,
+                                           trigger=request.trigger, reason=request.reason or "",
+                                           published=published),
+        description=f"{tool.name}: {result.verdict.label} ({request.trigger}: {request.reason})"[:500])
     return result
 
 
@@ -81,26 +97,27 @@ async def _panel(settings: Settings, n_tools: int, persona_ids: list[str] | None
                 yield panel
 
 
-async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], retries: int,
-                      delays: list[float]) -> list[ReviewResult | BaseException]:
+async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], settings: Settings,
+                      published: bool) -> list[ReviewResult | BaseException]:
+    retries, delays = _flow_settings(settings)
     task_ = review_tool.with_options(retries=retries, retry_delay_seconds=delays)
+    args = (retries, settings, published)
     if panel.concurrency == 1:  # one call at a time (bundled model): tool by tool keeps its prompt cache warm
         out: list = []
         for t, r in zip(tools, requests):
             try:
-                out.append(await task_(panel, t, r, retries))
+                out.append(await task_(panel, t, r, *args))
             except Exception as exc:  # recorded per tool; the batch goes on
                 out.append(exc)
         return out
-    return list(await asyncio.gather(*(task_(panel, t, r, retries) for t, r in zip(tools, requests)),
+    return list(await asyncio.gather(*(task_(panel, t, r, *args) for t, r in zip(tools, requests)),
                                      return_exceptions=True))
 
 
 def _flow_settings(settings: Settings) -> tuple[int, list[float]]:
     cfg = settings.flows
-    retries = int(cfg.get("task_retries", settings.max_retries))
-    delays = [float(x) for x in cfg.get("retry_delay_seconds", [5, 30, 120])]
-    return retries, delays
+    retries = settings.max_retries if cfg.task_retries is None else cfg.task_retries
+    return retries, list(cfg.retry_delay_seconds)
 
 
 def _publish(settings: Settings, logger) -> dict:
@@ -118,6 +135,26 @@ def _summary(results: list, requests: int = 0, rejected: int = 0) -> RunSummary:
     return RunSummary.of(results, rejected=rejected, requests=requests)
 
 
+def _cost(run: RunSummary) -> str:
+    return "unknown (no price configured)" if run.cost_usd is None else f"${run.cost_usd:.4f}"
+
+
+def _verdict_lines(settings: Settings, tools: list[Tool], results: list, published: bool) -> artifacts.Markdown:
+    """One line per tool for a summary: its verdict (or failure) and a link to its page."""
+    lines = []
+    for t, r in zip(tools, results):
+        page = f" — {artifacts.link(settings, t.slug)}" if published else ""
+        what = (f"{r.verdict.label}, ship {scorecard.ship_pct_label(r.verdict)}" if isinstance(r, ReviewResult)
+                else f"failed: {r}")
+        lines.append(f"{scorecard.md_cell(t.name)}: {scorecard.md_cell(what)}{page}")
+    return artifacts.Markdown("; ".join(lines) or "—")
+
+
+async def _summary_artifact(flow_name: str, title: str, rows: list[tuple[str, str]]) -> None:
+    await acreate_markdown_artifact(key=f"{flow_name}-summary", markdown=artifacts.summary_markdown(title, rows),
+                                    description=title[:500])
+
+
 @flow(name="daily-review", log_prints=False)
 async def daily_review() -> dict:
     """Review what is new or changed in the configured sources, store it, publish."""
@@ -133,88 +170,141 @@ async def daily_review() -> dict:
     for e in errors:
         logger.warning(f"rejected {e}")
     todo = [i for i in intake if i.needs_review]
+    for i in todo:
+        logger.info(f"{i.tool.slug}: reviewing, reason: {i.reason}")
     counts = {s: sum(1 for i in intake if i.status == s) for s in ("new", "changed", "pending", "unchanged")}
     results: list = []
     sent = 0
     if todo:
-        retries, delays = _flow_settings(settings)
         async with _panel(settings, len(todo), editor=False) as panel:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
-            results = await _review_all(panel, [i.tool for i in todo], requests, retries, delays)
+            results = await _review_all(panel, [i.tool for i in todo], requests, settings, published=True)
             sent = panel.llm.requests
     run = _summary(results, sent, len(errors))
     summary = {"seen": len(tools), **counts, "duplicates": report.counts()["duplicate"],
-               "deferred": report.counts()["deferred"], "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
+               "deferred": report.counts()["deferred"],
+               "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
                **run.model_dump(), "exit_code": int(run.exit_code)}
     for i, r in zip(todo, results):
         if isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
     published = await asyncio.to_thread(_publish, settings, logger) if settings.warehouse_path.exists() else None
-    base = (published or {}).get("base_url", "")
     rows = []
     for i, r in zip(todo, results):
+        page = artifacts.link(settings, i.tool.slug) if published else "not published"
         if isinstance(r, ReviewResult):
             rows.append({"tool": i.tool.name, "why": i.reason, "verdict": r.verdict.label,
                          "ship %": scorecard.ship_pct_label(r.verdict),
-                         "cost": "unknown" if r.cost is None else f"${r.cost:.4f}",
-                         "page": f"{base}tools/{i.tool.slug}.html" if published else "not published"})
+                         "cost": "unknown" if r.cost is None else f"${r.cost:.4f}", "page": page})
         else:
             rows.append({"tool": i.tool.name, "why": i.reason, "verdict": f"failed: {r}", "ship %": "—",
-                         "cost": "—", "page": "—"})
+                         "cost": "—", "page": page})
     if rows:
         await acreate_table_artifact(key="daily-review", table=rows, description="Daily review: tools reviewed")
-    logger.info(f"daily-review summary: tools seen {summary['seen']}, new {counts['new']}, changed "
-                f"{counts['changed']}, pending {counts['pending']}, duplicates {summary['duplicates']}, deferred "
-                f"{summary['deferred']}, tokens {summary['tokens']}; {run.line()}; "
+    why = ", ".join(sorted({i.reason for i in todo})) or "nothing new or changed"
+    line = (f"tools seen {summary['seen']}, new {counts['new']}, changed {counts['changed']}, pending "
+            f"{counts['pending']}, unchanged {counts['unchanged']}, duplicates {summary['duplicates']}, deferred "
+            f"{summary['deferred']}, tokens {summary['tokens']}; {run.line()}")
+    logger.info(f"daily-review summary (trigger: daily; reasons: {why}): {line}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
+    await _summary_artifact("daily-review", f"Daily review: {run.reviewed} reviewed, {run.errored} failed", [
+        ("Trigger", "daily"), ("Reasons", why), ("Counts", line),
+        ("Tools", _verdict_lines(settings, [i.tool for i in todo], results, bool(published))),
+        ("Published", f"{published['written']} pages written, {published['skipped']} unchanged" if published
+         else "nothing to publish yet"),
+        ("Date", artifacts.now_label())])
     return summary
 
 
 @flow(name="publish")
 async def publish(full: bool = False) -> dict:
-    """Re-render the site from the warehouse (incremental unless `full`)."""
+    """Re-render the site from the warehouse.
+
+    Args:
+        full: Rewrite every page (otherwise only pages whose content changed).
+    """
     from toolpanel.publish import publish_site
 
     logger = get_run_logger()
     settings = load_settings()
+    why = "full rewrite" if full else "incremental"
+    logger.info(f"publish requested ({why})")
     report = await asyncio.to_thread(publish_site, settings, full=full)
     for w in report["warnings"]:
         logger.warning(w)
-    logger.info(f"published {report['pages']} pages to {report['site']}: {report['written']} written, "
-                f"{report['skipped']} unchanged, {report['removed']} removed")
+    line = (f"{report['pages']} pages: {report['written']} written, {report['skipped']} unchanged, "
+            f"{report['removed']} removed")
+    logger.info(f"publish summary ({why}): {line} in {report['site']}")
+    site = (str(settings.publish.get("base_url", "")) or (settings.site_dir / "index.html").resolve().as_uri())
+    await _summary_artifact("publish", f"Publish: {report['written']} pages written", [
+        ("Trigger", "editor or API"), ("Reason", why), ("Pages", line), ("Site", artifacts.Markdown(f"[{site}]({site})")),
+        ("Warnings", "; ".join(report["warnings"]) or "none"), ("Date", artifacts.now_label())])
     return report
 
 
 @flow(name="re-review")
-async def re_review(request: ReReviewParams) -> dict:
-    """Editors: re-review tools (optionally some personas, another model), with a reason."""
+async def re_review(
+    slugs: Annotated[list[Annotated[str, NotBlank]], _form("Tools (slugs)", min_length=1)],
+    reason: Annotated[str, NotBlank, _form("Reason", min_length=3)],
+    personas: Annotated[list[PersonaId], _form("Personas")] = [],  # noqa: B006  (never mutated)
+    model: Annotated[str, _form("Model override")] = "",
+    force: Annotated[bool, _form("Force (pay again)")] = True,
+    publish: Annotated[bool, _form("Publish the site afterwards")] = True,
+) -> dict:
+    """Editors: re-review tools with a reason, optionally with some personas or another model.
+
+    Args:
+        slugs: One or more tool slugs (not blank) as on the site and in the daily table, e.g. smolvlm2-turbo.
+        reason: Why you re-review (at least 3 characters, not blank); recorded on the run and shown on the scorecard.
+        personas: Only these personas; leave empty for the whole panel.
+        model: A model for every persona; leave empty for the configured models.
+        force: Ask the panel again even when identical takes are cached (this is paid for).
+        publish: Re-render the site when the review is done.
+    """
     logger = get_run_logger()
-    settings = load_settings()
-    store = Warehouse(settings.warehouse_path)
-    known = store.slugs() if settings.warehouse_path.exists() else []
-    unknown = [s for s in request.slugs if s not in known]
-    if unknown:
-        raise ValueError("; ".join(str(UnknownTool(s, known)) for s in unknown))
-    tools = [store.latest_tool(s) for s in request.slugs]
-    retries, delays = _flow_settings(settings)
-    async with _panel(settings, len(tools), request.personas, editor=True) as panel:
-        reqs = [ReviewRequest(trigger="editor", reason=request.reason, force=request.force,
-                              model_override=request.model, flow_run_id=str(flow_run.id),
-                              personas=request.personas or None) for _ in tools]
-        results = await _review_all(panel, tools, reqs, retries, delays)
-        sent = panel.llm.requests
-    failed = [f"{t.slug}: {r}" for t, r in zip(tools, results) if isinstance(r, BaseException)]
-    if request.publish:
-        await asyncio.to_thread(_publish, settings, logger)
-    else:
-        await asyncio.to_thread(Warehouse(settings.warehouse_path).publish_snapshot, settings.snapshot_path)
+    slugs = [s.strip() for s in slugs if s.strip()]
+    reason = reason.strip()
+    who = ", ".join(personas) if personas else "whole panel"
+    logger.info(f"re-review of {', '.join(slugs)} requested; reason: {reason} "
+                f"({who}; model {model or 'as configured'}; {'forced' if force else 'cache allowed'})")
+    context = [("Trigger", "editor"), ("Reason", reason), ("Personas", who), ("Model", model or "as configured"),
+               ("Force", "yes (paid again)" if force else "no (cached takes reused)")]
+    try:
+        settings = load_settings()
+        store = Warehouse(settings.warehouse_path)
+        known = store.slugs() if settings.warehouse_path.exists() else []
+        unknown = [UnknownTool(s, known) for s in slugs if s not in known]
+        if unknown:
+            problem = "; ".join(f"no tool '{u.slug}'" + (f" (did you mean {', '.join(u.close)}?)" if u.close else "")
+                                for u in unknown)
+            raise ToolpanelError(problem, "use a slug from the site or the daily-review table")
+        tools = [store.latest_tool(s) for s in slugs]
+        async with _panel(settings, len(tools), personas, editor=True) as panel:
+            reqs = [ReviewRequest(trigger="editor", reason=reason, force=force, model_override=model or None,
+                                  flow_run_id=str(flow_run.id), personas=personas or None) for _ in tools]
+            results = await _review_all(panel, tools, reqs, settings, published=publish)
+            sent = panel.llm.requests
+        if publish:
+            await asyncio.to_thread(_publish, settings, logger)
+        else:
+            await asyncio.to_thread(Warehouse(settings.warehouse_path).publish_snapshot, settings.snapshot_path)
+    except (ToolpanelError, PersonaError) as exc:  # the editor's to fix: one line, no traceback
+        logger.error(f"re-review failed: {exc}")
+        await _summary_artifact("re-review", "Re-review failed", [
+            *context, ("Tools", ", ".join(slugs)), ("Problem", str(exc)), ("Date", artifacts.now_label())])
+        return Failed(message=str(exc))
     for t, r in zip(tools, results):
         if isinstance(r, ReviewResult):
             logger.info(f"{t.slug}: {r.verdict.label} (panel ship {scorecard.ship_pct_label(r.verdict)}; "
                         f"{r.paid_calls} paid, {r.cached_takes} cached)")
-    if failed:
-        raise RuntimeError("re-review failed for " + "; ".join(failed))
     run = _summary(results, sent)
-    logger.info(f"re-review summary: {run.line()}")
+    failed = [f"{t.slug}: {r}" for t, r in zip(tools, results) if isinstance(r, BaseException)]
+    logger.info(f"re-review summary (reason: {reason}): {run.line()}")
+    await _summary_artifact("re-review", f"Re-review: {run.reviewed} reviewed, {run.errored} failed", [
+        *context, ("Tools", _verdict_lines(settings, tools, results, publish)),
+        ("Takes", f"{run.paid_takes} paid, {run.cached_takes} cached, {run.failed_takes} failed"),
+        ("Cost", _cost(run)), ("Date", artifacts.now_label())])
+    if failed:
+        return Failed(message="re-review failed for " + "; ".join(failed)[:400])
     return {"tools": [t.slug for t in tools], "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
             **run.model_dump(), "exit_code": int(run.exit_code)}

@@ -1,32 +1,83 @@
-"""`toolpanel serve`: a local Prefect server (unless PREFECT_API_URL is set) serving the deployments."""
+"""`toolpanel serve`: a local Prefect server (unless PREFECT_API_URL is set) serving the deployments.
+
+The server gets a stable port (`[serve] port`, else the first free one from 4200, remembered in
+TOOLPANEL_HOME/serve.json) and tells its UI that address (`PREFECT_UI_API_URL`): without it the UI
+asks 127.0.0.1:4200 whatever port the server really listens on. Everything Prefect writes (its
+database, result storage, pickled exceptions of failed runs) lives under TOOLPANEL_HOME/prefect.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import socket
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 from toolpanel.config import Settings
-from toolpanel.servers import child_server, free_port
+from toolpanel.errors import ConfigError
+from toolpanel.servers import child_server
 
-DAILY_CRON = "0 6 * * *"
+FIRST_PORT = 4200
+PORT_FILE = "serve.json"
 
 
-class ServeError(Exception):
-    pass
+class ServeError(ConfigError):
+    """`toolpanel serve` cannot start (exit 2): a taken port, a server that never answered."""
+
+
+def prefect_env(settings: Settings) -> dict[str, str]:
+    """Prefect settings that keep its files under TOOLPANEL_HOME/prefect (never ~/.prefect)."""
+    home = settings.home / "prefect"
+    return {"PREFECT_HOME": str(home), "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is not "taken"
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(settings: Settings) -> int:
+    """`[serve] port`, else the port remembered in serve.json, else the first free one from 4200 (remembered)."""
+    remembered = settings.home / PORT_FILE
+    if settings.serve.port:
+        port, origin = settings.serve.port, f"[serve] port in {settings.config_path or 'toolpanel.toml'}"
+        fix = "stop the program using it, or set [serve] port to a free port"
+    else:
+        try:
+            port = int(json.loads(remembered.read_text("utf-8"))["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            port = next((p for p in range(FIRST_PORT, FIRST_PORT + 100) if port_free(p)), None)
+            if port is None:
+                raise ServeError(f"no free port in {FIRST_PORT}-{FIRST_PORT + 99}",
+                                 "set [serve] port = PORT in toolpanel.toml") from None
+            remembered.parent.mkdir(parents=True, exist_ok=True)
+            remembered.write_text(json.dumps({"port": port}) + "\n", "utf-8")
+            return port
+        origin = f"remembered in {remembered}"
+        fix = f"stop the program using it (another toolpanel serve?), or set [serve] port = {port + 1} in toolpanel.toml"
+    if not port_free(port):
+        raise ServeError(f"port {port} ({origin}) is taken", fix)
+    return port
 
 
 @contextmanager
 def prefect_server(settings: Settings, port: int | None = None):
-    """Start `prefect server start` on loopback with its SQLite database under TOOLPANEL_HOME/prefect."""
-    port = port or free_port()
-    home = settings.home / "prefect"
-    home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_UI_ENABLED=os.environ.get("PREFECT_UI_ENABLED", "true"))
-    env.pop("PREFECT_API_URL", None)
+    """Start `prefect server start` on loopback; its UI talks to this server's own API address."""
+    port = port or choose_port(settings)
     api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, **prefect_env(settings), PREFECT_UI_API_URL=api,
+               PREFECT_UI_ENABLED=os.environ.get("PREFECT_UI_ENABLED", "true"))
+    Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    env.pop("PREFECT_API_URL", None)
     with child_server([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                       health_url=f"{api}/health", log=settings.home / "logs" / "prefect-server.log", timeout=120,
                       what="the Prefect server", error=ServeError, env=env, stop_timeout=20):
@@ -38,9 +89,7 @@ def deployments(settings: Settings) -> list:
 
     from flows.reviews import daily_review, publish, re_review
 
-    cfg = settings.flows
-    cron = cfg.get("daily_cron", DAILY_CRON)
-    tz = cfg.get("timezone", "UTC")
+    cron, tz = settings.flows.daily_cron, settings.flows.timezone
     return [
         daily_review.to_deployment(name="daily", schedules=[Cron(cron, timezone=tz)], tags=["toolpanel"],
                                    description=f"Reviews new and changed tools every day ({cron} {tz})."),
@@ -53,26 +102,29 @@ def deployments(settings: Settings) -> list:
 
 def serve(settings: Settings, echo=print) -> None:
     """Register and serve the deployments; Ctrl-C stops what this started."""
-    with contextlib_nullable(not os.environ.get("PREFECT_API_URL"), settings) as api:
-        if api:
-            os.environ["PREFECT_API_URL"] = api  # flow-run subprocesses inherit it
-        api = os.environ["PREFECT_API_URL"]
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+    os.environ.update(prefect_env(settings))  # this process and the flow-run subprocesses it starts
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    external = os.environ.get("PREFECT_API_URL")
+    with (_nothing() if external else prefect_server(settings)) as api:
+        api = external or api
+        os.environ["PREFECT_API_URL"] = api
+        from prefect.settings import (PREFECT_API_URL, PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH,
+                                      temporary_settings)
 
-        with temporary_settings(updates={PREFECT_API_URL: api}):
+        updates = {PREFECT_API_URL: api, PREFECT_HOME: os.environ["PREFECT_HOME"],
+                   PREFECT_LOCAL_STORAGE_PATH: os.environ["PREFECT_LOCAL_STORAGE_PATH"]}
+        with temporary_settings(updates=updates):
             from flows.limits import ensure_limit, limit_name
             from prefect import serve as prefect_serve
 
             asyncio.run(ensure_limit(settings))
-            echo(f"Prefect UI: {api.removesuffix('/api')}   (API {api})")
+            ui = api.removesuffix("/api")
+            echo(f"Prefect UI: {ui}   (API {api})")
+            echo(f"Editors: {ui}/deployments — open 'editor' (re-review), then Run › Custom run")
             echo(f"global concurrency limit '{limit_name(settings)}' = {settings.concurrency}")
             prefect_serve(*deployments(settings), print_starting_message=True)
 
 
 @contextmanager
-def contextlib_nullable(start: bool, settings: Settings):
-    if not start:
-        yield None
-        return
-    with prefect_server(settings) as api:
-        yield api
+def _nothing():
+    yield None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 
 import pytest
 
-from tests.helpers import rows, seed_project
+from tests.helpers import PERSONA_IDS, rows, seed_project
 
 
 @pytest.fixture(scope="session")
@@ -53,34 +55,57 @@ def test_daily_review_reviews_new_then_only_changed(flow_env, tp_home):
     assert rows(db, "SELECT reason FROM runs ORDER BY started_at DESC LIMIT 1") == [("description changed",)]
 
 
-def test_daily_review_publishes_artifacts(flow_env, tp_home):
+def _artifacts(*keys: str) -> dict:
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
+    async def go():
+        async with get_client() as client:
+            found = await client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=list(keys))))
+            return {a.key: a.data for a in found}
+
+    return _run(go())
+
+
+def test_daily_review_publishes_artifacts(flow_env, tp_home):
     from flows.reviews import daily_review
 
     _run(daily_review())
+    found = _artifacts("review-smolvlm2-turbo", "daily-review", "daily-review-summary")
+    card = found["review-smolvlm2-turbo"]
+    assert "SmolVLM2 Turbo" in card and "Reviewer scorecard" in card
+    page = (tp_home / "site" / "tools" / "smolvlm2-turbo.html").resolve()
+    assert page.is_file()
+    # the scorecard says why, with which model and when, and links to the published page
+    assert "| Trigger | daily |" in card and "| Reason | new tool |" in card
+    assert "| Models | fake-model-1 |" in card and re.search(r"\| Date \| \d{4}-\d\d-\d\d \d\d:\d\d UTC \|", card)
+    assert f"| Page | [tools/smolvlm2-turbo.html]({page.as_uri()}) |" in card
+    # the daily table's page column is a link
+    table = found["daily-review"]
+    row = next(r for r in json.loads(table) if r["tool"] == "SmolVLM2 Turbo")
+    assert row["why"] == "new tool" and row["page"] == f"[tools/smolvlm2-turbo.html]({page.as_uri()})"
+    summary = found["daily-review-summary"]
+    assert summary.startswith("# Daily review: 2 reviewed, 0 failed")
+    assert "| Reasons | new tool |" in summary and "tools/openrouter-model-fusion.html" in summary
 
-    async def artifacts():
-        async with get_client() as client:
-            from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-            md = await client.read_latest_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["review-smolvlm2-turbo", "daily-review"])))
-            return {a.key: a for a in md}
 
-    found = _run(artifacts())
-    assert "SmolVLM2 Turbo" in found["review-smolvlm2-turbo"].data
-    assert "Reviewer scorecard" in found["review-smolvlm2-turbo"].data
-    table = found["daily-review"].data
-    assert "SmolVLM2 Turbo" in str(table) and "new tool" in str(table)
+def test_page_links_use_the_published_base_url(flow_env, tp_home, tmp_path):
+    from flows.reviews import daily_review
+
+    with open(tmp_path / "toolpanel.toml", "a") as fh:
+        fh.write('\n[publish]\nbase_url = "https://reviews.example.com/panel"\n')
+    _run(daily_review())
+    card = _artifacts("review-smolvlm2-turbo")["review-smolvlm2-turbo"]
+    assert "| Page | [tools/smolvlm2-turbo.html](https://reviews.example.com/panel/tools/smolvlm2-turbo.html) |" in card
 
 
-def test_re_review_records_editor_run_with_reason(flow_env, tp_home):
-    from flows.reviews import ReReviewParams, daily_review, re_review
+def test_re_review_records_editor_run_with_reason(flow_env, tp_home, caplog):
+    from flows.reviews import daily_review, re_review
 
     fake, _ = flow_env
     _run(daily_review())
-    result = _run(re_review(ReReviewParams(slugs=["smolvlm2-turbo"], reason="vendor shipped v2",
-                                           personas=["builder", "skeptic", "founder"], model="other-model")))
+    result = _run(re_review(slugs=[" smolvlm2-turbo "], reason="  vendor shipped v2 ",
+                            personas=["builder", "skeptic", "founder"], model="other-model"))
     assert result["tools"] == ["smolvlm2-turbo"] and result["reviewed"] == 1
     assert fake.calls() == 13 and fake.calls(persona="creator") == 2  # only the chosen personas, forced
     db = tp_home / "warehouse.duckdb"
@@ -89,25 +114,64 @@ def test_re_review_records_editor_run_with_reason(flow_env, tp_home):
     assert (trigger, reason, forced) == ("editor", "vendor shipped v2", True) and flow_run_id
     assert rows(db, "SELECT DISTINCT model FROM takes t JOIN runs r USING (run_id) WHERE r.trigger='editor'") == [
         ("other-model",)]
+    found = _artifacts("review-smolvlm2-turbo", "re-review-summary")
+    card = found["review-smolvlm2-turbo"]
+    assert "| Trigger | editor |" in card and "| Reason | vendor shipped v2 |" in card
+    assert "| Models | other-model |" in card
+    summary = found["re-review-summary"]
+    assert summary.startswith("# Re-review: 1 reviewed, 0 failed")
+    assert "| Reason | vendor shipped v2 |" in summary and "| Personas | builder, skeptic, founder |" in summary
+    assert "| Takes | 3 paid, 0 cached |" in summary
+    # the log repeats the reason at the start and in the summary line
+    said = [r.getMessage() for r in caplog.records if "vendor shipped v2" in r.getMessage()]
+    assert any(m.startswith("re-review of smolvlm2-turbo requested; reason: vendor shipped v2") for m in said)
+    assert any(m.startswith("re-review summary (reason: vendor shipped v2): reviewed 1, failed 0") for m in said)
 
 
-def test_re_review_unknown_slug_lists_close_matches(flow_env):
-    from flows.reviews import ReReviewParams, daily_review, re_review
+def test_re_review_unknown_slug_fails_in_one_line_with_close_matches(flow_env):
+    from flows.reviews import daily_review, re_review
 
+    fake, _ = flow_env
     _run(daily_review())
-    with pytest.raises(ValueError, match=r"no tool 'smolvlm-turbo' in the warehouse — did you mean smolvlm2-turbo\?"):
-        _run(re_review(ReReviewParams(slugs=["smolvlm-turbo"], reason="typo test")))
+    state = _run(re_review(slugs=["smolvlm-turbo"], reason="typo test", return_state=True))
+    assert state.is_failed()
+    assert state.message == ("no tool 'smolvlm-turbo' (did you mean smolvlm2-turbo?) — use a slug from the site "
+                             "or the daily-review table")
+    assert fake.calls() == 10  # nothing was paid for
+    summary = _artifacts("re-review-summary")["re-review-summary"]
+    assert summary.startswith("# Re-review failed") and "did you mean smolvlm2-turbo?" in summary
 
 
-def test_re_review_params_validation():
-    from pydantic import ValidationError
+@pytest.mark.parametrize("params, field", [
+    ({"slugs": ["   "], "reason": "because"}, "slugs"),
+    ({"slugs": [], "reason": "because"}, "slugs"),
+    ({"slugs": ["smolvlm2-turbo"], "reason": "     "}, "reason"),
+    ({"slugs": ["smolvlm2-turbo"], "reason": ""}, "reason"),
+    ({"slugs": ["smolvlm2-turbo"], "reason": "why", "personas": ["critic"]}, "personas"),
+])
+def test_re_review_form_refuses_blank_and_unknown_values(params, field):
+    """The deployment's JSON schema (what the UI and the API validate against) refuses them before a run."""
+    import jsonschema
+    from prefect.utilities.callables import parameter_schema
 
-    from flows.reviews import ReReviewParams
+    from flows.reviews import re_review
 
-    with pytest.raises(ValidationError, match="reason"):
-        ReReviewParams(slugs=["a"], reason="")
-    with pytest.raises(ValidationError, match="slugs"):
-        ReReviewParams(slugs=[], reason="because")
+    schema = parameter_schema(re_review).model_dump()
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(params))
+    assert errors and all(e.path and e.path[0] == field for e in errors)
+
+
+def test_re_review_form_is_flat_with_titles_and_choices():
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.reviews import re_review
+
+    props = parameter_schema(re_review).model_dump()["properties"]
+    assert list(props) == ["slugs", "reason", "personas", "model", "force", "publish"]
+    assert all(p["title"] and p["description"] for p in props.values())
+    assert props["personas"]["items"]["enum"] == PERSONA_IDS
+    assert props["model"] == {"default": "", "description": props["model"]["description"], "position": 3,
+                              "title": "Model override", "type": "string"}  # no `str | None` toggle
 
 
 def test_transient_failure_is_retried_by_prefect_paying_only_for_it(flow_env, tp_home):

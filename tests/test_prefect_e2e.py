@@ -4,6 +4,7 @@ through the Prefect API with parameters as the UI sends them, results checked in
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -90,9 +91,9 @@ def test_editor_re_review_through_the_api(stack):
         async with get_client() as client:
             daily = await _wait(client, (await _start(client, "daily-review/daily", {})).id)
             assert daily.state.is_completed(), daily.state.message
-            run = await _start(client, "re-review/editor", {"request": {
-                "slugs": ["smolvlm2-turbo"], "reason": "vendor shipped v2", "personas": [], "model": None,
-                "force": True, "publish": True}})
+            run = await _start(client, "re-review/editor", {
+                "slugs": ["smolvlm2-turbo"], "reason": "vendor shipped v2", "personas": [], "model": "",
+                "force": True, "publish": True})
             done = await _wait(client, run.id)
             arts = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["review-smolvlm2-turbo"])))
@@ -118,12 +119,12 @@ def test_invalid_parameters_are_rejected_readably(stack):
     async def go():
         async with get_client() as client:
             with pytest.raises(PrefectHTTPStatusError) as exc:
-                await _start(client, "re-review/editor", {"request": {"slugs": ["smolvlm2-turbo"], "reason": ""}})
+                await _start(client, "re-review/editor", {"slugs": ["smolvlm2-turbo"], "reason": "   "})
             return str(exc.value)
 
     message = _prefect(go, stack["api"])
-    assert "Validation failed for field 'request.reason'" in message
-    assert "'' is too short" in message
+    assert "Validation failed for field 'reason'" in message
+    assert "'   ' does not match" in message  # the pattern: whitespace only is refused
 
 
 def test_daily_and_editor_runs_at_the_same_time_both_succeed(stack):
@@ -143,8 +144,8 @@ def test_daily_and_editor_runs_at_the_same_time_both_succeed(stack):
     async def go():
         async with get_client() as client:
             a = await _start(client, "daily-review/daily", {})
-            b = await _start(client, "re-review/editor", {"request": {
-                "slugs": ["openrouter-model-fusion"], "reason": "editor while daily runs"}})
+            b = await _start(client, "re-review/editor", {
+                "slugs": ["openrouter-model-fusion"], "reason": "editor while daily runs"})
             return await _wait(client, a.id), await _wait(client, b.id)
 
     try:
@@ -206,7 +207,8 @@ def test_serve_starts_and_stops_its_own_server(tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.3)
         text = log.read_text()
-        assert "Prefect UI: http://127.0.0.1:" in text
+        port = json.loads((tmp_path / "home" / "serve.json").read_text())["port"]  # chosen once, remembered
+        assert port >= 4200 and f"Prefect UI: http://127.0.0.1:{port}" in text
         assert (tmp_path / "home" / "prefect").is_dir()  # its SQLite database lives in the data directory
     finally:
         proc.send_signal(signal.SIGINT)

@@ -321,9 +321,10 @@ def vote(
 
 @app.command()
 def serve() -> None:
-    """Serve the Prefect deployments (daily-review on its schedule, re-review for editors).
+    """Serve the Prefect deployments (daily-review on its schedule, re-review for editors) and the UI.
 
-    Starts a local Prefect server (SQLite under TOOLPANEL_HOME/prefect) unless PREFECT_API_URL is set.
+    Starts a local Prefect server (under TOOLPANEL_HOME/prefect) on `[serve] port`, else on the first
+    free port from 4200, remembered in TOOLPANEL_HOME/serve.json; unless PREFECT_API_URL is set.
     """
     from flows.serve import ServeError
     from flows.serve import serve as run_serve
@@ -332,8 +333,7 @@ def serve() -> None:
     try:
         run_serve(settings, echo=lambda m: out.print(escape(m)))
     except ServeError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        fail(exc)
     except KeyboardInterrupt:
         err.print("stopped")
 

@@ -39,6 +39,24 @@ class Limits(BaseModel):
     source_bytes: int = Field(default=2_000_000, ge=1024)  # a feed, list or page (file or response)
 
 
+class FlowSettings(BaseModel):
+    """`[flows]`: the Prefect flows' schedule, retries and the provider slots kept free for editors."""
+
+    model_config = ConfigDict(extra="forbid")
+    daily_cron: str = "0 6 * * *"
+    timezone: str = "UTC"
+    task_retries: int | None = Field(default=None, ge=0)  # None: the provider's max_retries
+    retry_delay_seconds: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0], min_length=1)
+    editor_reserve: int = Field(default=5, ge=0)
+
+
+class ServeSettings(BaseModel):
+    """`[serve]`: `toolpanel serve`'s Prefect server. No port: the first free one from 4200, remembered."""
+
+    model_config = ConfigDict(extra="forbid")
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,9 +77,10 @@ class Settings(BaseModel):
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
     config_path: Path | None = None
-    # Sections read by later stages (publishing, flows, sources); validated where they are used.
+    flows: FlowSettings = Field(default_factory=FlowSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    # Sections read by later stages (publishing, sources); validated where they are used.
     publish: dict = Field(default_factory=dict)
-    flows: dict = Field(default_factory=dict)
     sources: dict = Field(default_factory=dict)
 
     @property
@@ -82,6 +101,18 @@ class Settings(BaseModel):
     @property
     def site_dir(self) -> Path:
         return self.home / "site"
+
+
+def _error_line(where: str, err: dict) -> str:
+    loc = [str(x) for x in err["loc"]]
+    section = Settings.model_fields.get(loc[0]) if loc else None
+    keys = getattr(section.annotation, "model_fields", None) if section else None
+    if err["type"] == "extra_forbidden" and len(loc) == 2 and keys:  # a typo'd key in a typed [section]
+        allowed = ", ".join(keys)
+        return f"{where}: [{loc[0]}]: unknown key '{loc[1]}' (allowed: {allowed})"
+    if len(loc) >= 2 and loc[0] in ("flows", "serve"):
+        return f"{where}: [{loc[0]}] {'.'.join(loc[1:])}: {err['msg']}"
+    return f"{where}: {'.'.join(loc)}: {err['msg']}"
 
 
 def toolpanel_home() -> Path:
@@ -122,10 +153,11 @@ def load_settings(**overrides) -> Settings:
         for key in ("personas_dir", "prompts_dir"):
             if key in data:
                 values[key] = (path.parent / data.pop(key)).resolve()
-        values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "sources")})
+        values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "serve", "sources")})
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
-                              "[provider], [models], [prices.\"MODEL\"], [local], [limits], [sources], [publish], [flows], "
+                              "[provider], [models], [prices.\"MODEL\"], [local], [limits], [flows], [serve], [publish], "
+                              "[sources], "
                               "personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
@@ -140,7 +172,7 @@ def load_settings(**overrides) -> Settings:
         settings = Settings(**values)
     except ValidationError as exc:
         where = str(path) if path else "settings"
-        lines = [f"{where}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        lines = [_error_line(where, err) for err in exc.errors()]
         raise ConfigError("; ".join(lines) + " — fix the value in toolpanel.toml or the environment") from None
     if settings.uses_local_model:
         settings = settings.model_copy(update={"model": DEMO_MODEL, "persona_models": {}})

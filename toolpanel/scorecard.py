@@ -37,10 +37,10 @@ def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Per
         "| Decision | |", "|---|---|",
         f"| Panel verdict | {verdict_label(verdict)} |",
         f"| Panel ship | {ship_pct_label(verdict)} |",
-        f"| Pricing | {_cell(tool.pricing)} |",
-        f"| Entry | {_cell(tool.entry)} |",
-        f"| Best for | {_cell(tool.tagline)} |",
-        f"| Category | {_cell(tool.category)} |",
+        f"| Pricing | {md_cell(tool.pricing)} |",
+        f"| Entry | {md_cell(tool.entry)} |",
+        f"| Best for | {md_cell(tool.tagline)} |",
+        f"| Category | {md_cell(tool.category)} |",
         "", "## Reviewer scorecard", "",
     ]
     for t in takes:
@@ -53,7 +53,8 @@ def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Per
     return "\n".join(lines)
 
 
-def _cell(text: str | None) -> str:
+def md_cell(text: str | None) -> str:
+    """Untrusted text as one Markdown table cell (escaped, pipes neutralised)."""
     return _md_escape(text or "—").replace("|", "\\|")
 
 
