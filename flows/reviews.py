@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from flows.limits import provider_slots
 from toolpanel import scorecard
+from toolpanel.budget import BudgetStopped
 from toolpanel.config import Settings, load_settings
 from toolpanel.ingest import ingest_configured
 from toolpanel.models import Tool
@@ -147,7 +148,9 @@ async def daily_review() -> dict:
                "deferred": report.counts()["deferred"], "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
                **run.model_dump(), "exit_code": int(run.exit_code)}
     for i, r in zip(todo, results):
-        if isinstance(r, BaseException):
+        if isinstance(r, BudgetStopped):
+            logger.warning(str(r))
+        elif isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
     published = await asyncio.to_thread(_publish, settings, logger) if settings.warehouse_path.exists() else None
     base = (published or {}).get("base_url", "")
@@ -158,6 +161,9 @@ async def daily_review() -> dict:
                          "ship %": scorecard.ship_pct_label(r.verdict),
                          "cost": "unknown" if r.cost is None else f"${r.cost:.4f}",
                          "page": f"{base}tools/{i.tool.slug}.html" if published else "not published"})
+        elif isinstance(r, BudgetStopped):
+            rows.append({"tool": i.tool.name, "why": i.reason, "verdict": f"pending: {r.reason}", "ship %": "—",
+                         "cost": "—", "page": "not reviewed (budget): next run"})
         else:
             rows.append({"tool": i.tool.name, "why": i.reason, "verdict": f"failed: {r}", "ship %": "—",
                          "cost": "—", "page": "—"})
@@ -186,8 +192,10 @@ async def publish(full: bool = False) -> dict:
 
 
 @flow(name="re-review")
-async def re_review(request: ReReviewParams) -> dict:
-    """Editors: re-review tools (optionally some personas, another model), with a reason."""
+async def re_review(request: ReReviewParams, exceed_daily_budget: bool = False) -> dict:
+    """Editors: re-review tools (optionally some personas, another model), with a reason.
+
+    `exceed_daily_budget`: the [budget] per_day caps do not apply to this run (per_run caps do)."""
     logger = get_run_logger()
     settings = load_settings()
     store = Warehouse(settings.warehouse_path)
@@ -200,10 +208,13 @@ async def re_review(request: ReReviewParams) -> dict:
     async with _panel(settings, len(tools), request.personas, editor=True) as panel:
         reqs = [ReviewRequest(trigger="editor", reason=request.reason, force=request.force,
                               model_override=request.model, flow_run_id=str(flow_run.id),
-                              personas=request.personas or None) for _ in tools]
+                              personas=request.personas or None, exceed_daily_budget=exceed_daily_budget)
+                for _ in tools]
         results = await _review_all(panel, tools, reqs, retries, delays)
         sent = panel.llm.requests
-    failed = [f"{t.slug}: {r}" for t, r in zip(tools, results) if isinstance(r, BaseException)]
+    failed = [f"{t.slug}: {r}" + ("; tick 'exceed_daily_budget' on the form to pass the daily cap"
+                                  if isinstance(r, BudgetStopped) and "per_day" in r.reason else "")
+              for t, r in zip(tools, results) if isinstance(r, BaseException)]
     if request.publish:
         await asyncio.to_thread(_publish, settings, logger)
     else:
