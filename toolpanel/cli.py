@@ -63,9 +63,12 @@ def review(
     if settings.uses_local_model and not as_json:
         err.print(f"[yellow]note:[/yellow] {DEMO_NOTICE}")
 
+    from toolpanel import local_model
     from warehouse import store as warehouse_store
 
     warehouse_store.lock_notice = _lock_notice(settings)
+    if not as_json:
+        local_model.status = lambda line: err.print(escape(line), highlight=False)
     progress = Progress(TextColumn("[bold]reviewing[/bold]"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
                         disable=as_json or not err.is_terminal)
