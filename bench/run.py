@@ -337,6 +337,34 @@ def fig8_prompts(smoke: bool) -> None:
     record("8b. share of a persona prompt that is a common prefix", share, "%", ">= 70 %", share >= 70)
 
 
+# -- figure 9: make demo against one bundled review, in the same run --------------------------------------
+def fig9_demo(smoke: bool) -> None:
+    """`make demo`'s commands (review examples/demo, publish, compare the seeds) on a fresh home, as a ratio to
+    one bundled review (server start included) measured just before, so machine load cancels out."""
+    if smoke:
+        print("  9. skipped in smoke sizes (minutes of the bundled model)")
+        return
+    import duckdb
+
+    exe = str(Path(sys.executable).parent / "toolpanel")
+    with home():
+        one, _, _ = run_measured([exe, "review", str(ROOT / "examples" / "tools" / "smolvlm2-turbo.md")])
+    with home() as tmp:
+        demo = [[exe, "review", str(ROOT / "examples" / "demo")], [exe, "publish"],
+                [exe, "compare", "smolvlm2-turbo", "openrouter-model-fusion"]]
+        t0 = time.perf_counter()
+        for cmd in demo:
+            subprocess.run(cmd, capture_output=True, text=True)  # the review's exit status is ignored, as in make
+        wall = time.perf_counter() - t0
+        con = duckdb.connect(str(tmp / "home" / "warehouse.duckdb"), read_only=True)
+        verdicts = dict(con.execute("SELECT verdict, count(*) FROM verdicts GROUP BY ALL").fetchall())
+        abstained = con.execute("SELECT count(*) FROM takes WHERE status = 'abstained'").fetchone()[0]
+        con.close()
+    shown = f"{verdicts.get('ship', 0)} ship, {verdicts.get('skip', 0)} skip, {abstained} 'No panel take'"
+    record("9. make demo (review examples/demo + publish + compare) / one bundled review", wall / one, "x",
+           "<= 5", wall / one <= 5, f"{wall:.0f}s vs {one:.0f}s; the demo showed {shown}")
+
+
 def machine_speed() -> float:
     """Seconds for a fixed CPU-bound loop: printed beside the figures so runs on different machines compare."""
     t0 = time.perf_counter()
@@ -347,7 +375,7 @@ def machine_speed() -> float:
 
 
 FIGURES = {"1": fig1_overhead, "2": fig2_batch, "4": fig4_cli, "5": fig5_warehouse, "6": fig6_publish,
-           "7": fig7_local, "8": fig8_prompts}
+           "7": fig7_local, "8": fig8_prompts, "9": fig9_demo}
 
 
 def main() -> None:

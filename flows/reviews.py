@@ -20,6 +20,7 @@ from pydantic import Field, StringConstraints
 from flows import artifacts
 from flows.limits import provider_slots
 from toolpanel import scorecard
+from toolpanel.budget import BudgetStopped
 from toolpanel.config import REPO_ROOT, Settings, load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.ingest import ingest_configured
@@ -186,7 +187,9 @@ async def daily_review() -> dict:
                "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
                **run.model_dump(), "exit_code": int(run.exit_code)}
     for i, r in zip(todo, results):
-        if isinstance(r, BaseException):
+        if isinstance(r, BudgetStopped):
+            logger.warning(str(r))
+        elif isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
     published = await asyncio.to_thread(_publish, settings, logger) if settings.warehouse_path.exists() else None
     rows = []
@@ -196,6 +199,9 @@ async def daily_review() -> dict:
             rows.append({"tool": i.tool.name, "why": i.reason, "verdict": r.verdict.label,
                          "ship %": scorecard.ship_pct_label(r.verdict),
                          "cost": "unknown" if r.cost is None else f"${r.cost:.4f}", "page": page})
+        elif isinstance(r, BudgetStopped):
+            rows.append({"tool": i.tool.name, "why": i.reason, "verdict": f"pending: {r.reason}", "ship %": "—",
+                         "cost": "—", "page": "not reviewed (budget): next run"})
         else:
             rows.append({"tool": i.tool.name, "why": i.reason, "verdict": f"failed: {r}", "ship %": "—",
                          "cost": "—", "page": page})
@@ -250,6 +256,7 @@ async def re_review(
     model: Annotated[str, _form("Model override")] = "",
     force: Annotated[bool, _form("Force (pay again)")] = True,
     publish: Annotated[bool, _form("Publish the site afterwards")] = True,
+    exceed_daily_budget: Annotated[bool, _form("Exceed the daily budget")] = False,
 ) -> dict:
     """Editors: re-review tools with a reason, optionally with some personas or another model.
 
@@ -260,6 +267,7 @@ async def re_review(
         model: A model for every persona; leave empty for the configured models.
         force: Ask the panel again even when identical takes are cached (this is paid for).
         publish: Re-render the site when the review is done.
+        exceed_daily_budget: Let this run pass the [budget] per-day caps (per-run caps still hold).
     """
     logger = get_run_logger()
     slugs = [s.strip() for s in slugs if s.strip()]
@@ -281,7 +289,8 @@ async def re_review(
         tools = [store.latest_tool(s) for s in slugs]
         async with _panel(settings, len(tools), personas, editor=True) as panel:
             reqs = [ReviewRequest(trigger="editor", reason=reason, force=force, model_override=model or None,
-                                  flow_run_id=str(flow_run.id), personas=personas or None) for _ in tools]
+                                  flow_run_id=str(flow_run.id), personas=personas or None,
+                                  exceed_daily_budget=exceed_daily_budget) for _ in tools]
             results = await _review_all(panel, tools, reqs, settings, published=publish)
             sent = panel.llm.requests
         if publish:
@@ -298,7 +307,9 @@ async def re_review(
             logger.info(f"{t.slug}: {r.verdict.label} (panel ship {scorecard.ship_pct_label(r.verdict)}; "
                         f"{r.paid_calls} paid, {r.cached_takes} cached)")
     run = _summary(results, sent)
-    failed = [f"{t.slug}: {r}" for t, r in zip(tools, results) if isinstance(r, BaseException)]
+    failed = [f"{t.slug}: {r}" + ("; tick 'Exceed the daily budget' on the form to pass the daily cap"
+                                  if isinstance(r, BudgetStopped) and "per_day" in r.reason else "")
+              for t, r in zip(tools, results) if isinstance(r, BaseException)]
     logger.info(f"re-review summary (reason: {reason}): {run.line()}")
     await _summary_artifact("re-review", f"Re-review: {run.reviewed} reviewed, {run.errored} failed", [
         *context, ("Tools", _verdict_lines(settings, tools, results, publish)),

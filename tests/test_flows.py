@@ -125,7 +125,8 @@ def test_re_review_records_editor_run_with_reason(flow_env, tp_home, caplog):
     # the log repeats the reason at the start and in the summary line
     said = [r.getMessage() for r in caplog.records if "vendor shipped v2" in r.getMessage()]
     assert any(m.startswith("re-review of smolvlm2-turbo requested; reason: vendor shipped v2") for m in said)
-    assert any(m.startswith("re-review summary (reason: vendor shipped v2): reviewed 1, failed 0") for m in said)
+    assert any(m.startswith("re-review summary (reason: vendor shipped v2): 1 reviewed, 0 rejected, 0 failed")
+               for m in said)
 
 
 def test_re_review_unknown_slug_fails_in_one_line_with_close_matches(flow_env):
@@ -200,3 +201,36 @@ def test_persistent_failure_leaves_a_failed_take_and_quorum_decides(flow_env, tp
     db = tp_home / "warehouse.duckdb"
     assert rows(db, "SELECT DISTINCT error_class FROM takes WHERE status='failed'") == [("InternalServerError",)]
     assert rows(db, "SELECT count(*) FROM verdicts")[0][0] == 2  # 4 ok takes still meet quorum
+
+
+def test_daily_cap_leaves_tools_pending_in_the_flow_and_only_the_editor_form_exceeds_it(
+        prefect_harness, tp_home, provider_env, tmp_path):
+    from flows.reviews import daily_review, re_review
+    from tests.test_budget import _cards, _one_tool, _toml
+
+    tp_home.mkdir(parents=True, exist_ok=True)
+    env = {"TOOLPANEL_HOME": str(tp_home), "OPENAI_BASE_URL": provider_env.base_url, "OPENAI_API_KEY": "test-key",
+           "TOOLPANEL_MODEL": provider_env.model_id}
+    _toml(tmp_path, price=False)
+    one = _one_tool(env, tmp_path)
+    _cards(tmp_path, ["tool-a", "tool-b"])
+    _toml(tmp_path, f"per_day_tokens = {one['est_tokens'] + one['tokens'] // 2}", price=False)
+    with open(tmp_path / "toolpanel.toml", "a") as fh:
+        fh.write('\n[sources.cards]\nkind = "cards"\npath = "cards"\n')
+    summary = _run(daily_review())
+    assert (summary["reviewed"], summary["budget_stopped"], summary["exit_code"]) == (1, 1, 5)
+    assert summary["budget_cap"].startswith("per_day_tokens = ")
+    db = tp_home / "warehouse.duckdb"
+    (reviewed,), = rows(db, "SELECT slug FROM verdicts")
+    pending = ({"tool-a", "tool-b"} - {reviewed}).pop()
+    assert rows(db, "SELECT count(*) FROM runs WHERE slug = ?", [pending]) == [(0,)]
+
+    # The next daily run still stops (same UTC day); the editor's form must say so explicitly.
+    assert _run(daily_review())["budget_stopped"] == 1
+    state = _run(re_review(slugs=[pending], reason="launch day", return_state=True))
+    assert state.is_failed()
+    assert re.match(f"re-review failed for {pending}: not reviewed: per_day_tokens = .* tick 'Exceed the daily budget'",
+                    state.message), state.message
+    result = _run(re_review(slugs=[pending], reason="launch day", exceed_daily_budget=True))
+    assert (result["reviewed"], result["budget_stopped"]) == (1, 0)
+    assert {s for (s,) in rows(db, "SELECT slug FROM verdicts")} == {"tool-a", "tool-b"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from toolpanel import scorecard
+from toolpanel.budget import BudgetStopped
 from toolpanel.config import ConfigError, Settings
 from toolpanel.console import app, dump, err, fail, out
 from toolpanel.console import settings as _settings
@@ -38,6 +40,8 @@ def review(
     model: Annotated[Optional[str], typer.Option(help="Model for every persona (overrides config).")] = None,
     reason: Annotated[Optional[str], typer.Option(help="Why this review was run (recorded on the run).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    exceed_daily_budget: Annotated[bool, typer.Option(
+        "--exceed-daily-budget", help="Ignore [budget] per_day caps for this run (per_run caps still hold).")] = False,
 ) -> None:
     """Review tool cards with the panel; print each scorecard; store everything in the warehouse."""
     from toolpanel.local_model import DEMO_NOTICE, LocalModelError
@@ -59,27 +63,39 @@ def review(
     if settings.uses_local_model and not as_json:
         err.print(f"[yellow]note:[/yellow] {DEMO_NOTICE}")
 
+    from toolpanel import local_model
     from warehouse import store as warehouse_store
 
     warehouse_store.lock_notice = _lock_notice(settings)
+    if not as_json:
+        local_model.status = lambda line: err.print(escape(line), highlight=False)
     progress = Progress(TextColumn("[bold]reviewing[/bold]"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
                         disable=as_json or not err.is_terminal)
     failures: list[str] = []
     busy: list[str] = []  # tools a held warehouse kept from being reviewed: said once, in the last line
+    lines = not as_json and not err.is_terminal
+    finished: list[str] = []
+    started = time.monotonic()
     with progress:
         task = progress.add_task("", total=len(tools))
 
         def done(res, tool) -> None:
             if isinstance(res, WarehouseBusy):
                 busy.append(tool.slug)
-            elif isinstance(res, BaseException):
+            elif isinstance(res, BaseException) and not isinstance(res, BudgetStopped):  # said by the summary
                 failures.append(f"{tool.slug}: {res.__class__.__name__}: {res}")
             progress.update(task, advance=1, description=tool.slug)
+            if lines:  # no bar without a terminal (make demo, CI logs): one line per finished tool
+                finished.append(tool.slug)
+                what = (res.verdict.label if not isinstance(res, BaseException)
+                        else "pending (budget)" if isinstance(res, BudgetStopped) else "failed")
+                err.print(f"reviewed {len(finished)}/{len(tools)} {escape(tool.slug)}: {escape(what)} "
+                          f"({time.monotonic() - started:.0f} s)", highlight=False)
 
         try:
             batch = run_review(settings, personas, tools, trigger="cli", reason=reason, force=force,
-                               model_override=model, on_done=done)
+                               model_override=model, on_done=done, exceed_daily_budget=exceed_daily_budget)
         except LocalModelError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None

@@ -57,6 +57,25 @@ class ServeSettings(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65535)
 
 
+class Budget(BaseModel):
+    """Spending caps ([budget]; docs/budget.md). Unset = no cap. The day is the UTC day."""
+
+    model_config = ConfigDict(extra="forbid")
+    per_run_usd: float | None = Field(default=None, ge=0)
+    per_day_usd: float | None = Field(default=None, ge=0)
+    # For models without a price in [prices]: tokens in + out.
+    per_run_tokens: int | None = Field(default=None, ge=0)
+    per_day_tokens: int | None = Field(default=None, ge=0)
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in self.model_dump().values())
+
+    @property
+    def daily(self) -> bool:
+        return self.per_day_usd is not None or self.per_day_tokens is not None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,6 +93,7 @@ class Settings(BaseModel):
     prices: dict[str, Price] = Field(default_factory=dict)
     local: LocalModel = Field(default_factory=LocalModel)
     limits: Limits = Field(default_factory=Limits)
+    budget: Budget = Field(default_factory=Budget)
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
     config_path: Path | None = None
@@ -147,7 +167,7 @@ def load_settings(**overrides) -> Settings:
                               "(put the API key in OPENAI_API_KEY, never in the file)")
         if "models" in data:
             values["persona_models"] = data.pop("models")
-        for key in ("prices", "local", "limits"):
+        for key in ("prices", "local", "limits", "budget"):
             if key in data:
                 values[key] = data.pop(key)
         for key in ("personas_dir", "prompts_dir"):
@@ -156,9 +176,8 @@ def load_settings(**overrides) -> Settings:
         values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "serve", "sources")})
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
-                              "[provider], [models], [prices.\"MODEL\"], [local], [limits], [flows], [serve], [publish], "
-                              "[sources], "
-                              "personas_dir, prompts_dir")
+                              "[provider], [models], [prices.\"MODEL\"], [local], [limits], [budget], [flows], [serve], "
+                              "[publish], [sources], personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     CONFIG = 2  # unusable configuration or arguments: nothing was done
     PROVIDER = 3  # some tool ended without a complete verdict because the provider failed
     WAREHOUSE_BUSY = 4  # another process held the warehouse past the lock wait; paid work is in the journal
+    BUDGET = 5  # a [budget] cap was reached: some tools were left pending (nothing half-done published)
 
 
 def shorten(text: str, limit: int = MESSAGE_CAP) -> str:

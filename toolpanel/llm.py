@@ -16,6 +16,7 @@ from pathlib import Path
 import openai
 from openai import AsyncOpenAI
 
+from toolpanel.budget import BUDGET_EXHAUSTED
 from toolpanel.config import Price, Settings
 from toolpanel.takeout import SCHEMA, GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take
 
@@ -196,8 +197,11 @@ class LLM:
             self._remember(model, None)
             return await self._discover(messages, model)
 
-    async def take(self, messages: list[dict], model: str, repair_message) -> Completion:
-        """Ask for a take; one repair call on invalid output; API failures become a failed Completion."""
+    async def take(self, messages: list[dict], model: str, repair_message, may_repair=None) -> Completion:
+        """Ask for a take; one repair call on invalid output; API failures become a failed Completion.
+
+        `may_repair(messages)` (the budget, toolpanel.budget) is awaited before the repair call; False
+        leaves the take failed with error class `budget_exhausted` instead of sending it."""
         result = Completion()
         started = time.perf_counter()
         convo = list(messages)
@@ -220,6 +224,10 @@ class LLM:
                     result.error_class, result.error, result.failure_kind = "invalid_output", str(exc), exc.kind
                     if attempt == 1:
                         convo = convo + [{"role": "assistant", "content": content or ""}, repair_message(str(exc))]
+                        if may_repair is not None and not await may_repair(convo):
+                            result.error_class = BUDGET_EXHAUSTED
+                            result.error = f"{exc} (repair call not sent: the budget is reached)"
+                            break
         except openai.APIStatusError as exc:
             result.error_class = exc.__class__.__name__
             result.error = f"HTTP {exc.status_code}: {_short(exc.message)}"

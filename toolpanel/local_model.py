@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +20,11 @@ BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_NOTICE = ("Using the bundled demo-grade model (SmolLM2-135M, runs offline on CPU): its takes are for trying "
                "toolpanel, not for publishing. Set OPENAI_API_KEY (and OPENAI_BASE_URL for OpenRouter, Ollama, "
                "vLLM or a llama.cpp server) and TOOLPANEL_MODEL to use a real model — see README, 'Providers'.")
+
+
+# Told what the model server is doing ("starting the bundled model…", then the seconds it took); the CLI
+# prints it, unset nothing is said.
+status: Callable[[str], None] | None = None
 
 
 class LocalModelError(Exception):
@@ -49,6 +56,11 @@ def local_server(settings: Settings):
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(settings.local.n_ctx),
            "--n_threads", str(settings.local.n_threads or os.cpu_count() or 2)]
     base = f"http://127.0.0.1:{port}/v1"
+    if status:
+        status(f"starting the bundled model ({gguf.name})…")
+    started = time.monotonic()
     with child_server(cmd, health_url=f"{base}/models", log=settings.home / "logs" / "local-model.log",
                       timeout=settings.local.startup_timeout, what="the local model server", error=LocalModelError):
+        if status:
+            status(f"the bundled model is up ({time.monotonic() - started:.1f} s)")
         yield base

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from scoring import verdict as score_verdict
 from toolpanel import prompts
+from toolpanel.budget import BUDGET_EXHAUSTED, BudgetStopped, Hold, Spend
 from toolpanel.config import Settings
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
@@ -65,6 +66,7 @@ class ReviewRequest:
     # Orchestrated runs set this on every attempt but the last: transient failures then close the run
     # as "retrying" (no verdict) and raise, and the retry pays only for the failed personas.
     defer_transient: bool = False
+    exceed_daily_budget: bool = False  # an editor said so explicitly: per_day caps do not apply (per_run do)
 
 
 CLAIM_LEASE_MIN = 600.0  # seconds
@@ -94,6 +96,7 @@ class Panel:
         self.waited: dict[tuple[int, str], int] = {}
         # A claim outlives the slowest honest take (every retry timing out) with room for queueing.
         self.claim_lease = max(CLAIM_LEASE_MIN, 4 * settings.timeout * (settings.max_retries + 1))
+        self.spend = Spend(settings.budget, settings.prices, settings.max_tokens)  # [budget], one per batch
 
     def model_for(self, persona: Persona, request: ReviewRequest) -> str:
         return request.model_override or self.settings.model_for(persona.id)
@@ -109,6 +112,7 @@ class Panel:
 
         def lookup(wanted: list[tuple], con) -> tuple[dict, dict]:
             """Cached takes, then claims on the rest (same transaction): what others are paying for."""
+            self.spend.refresh(con)  # today's spend by others (only with a daily cap)
             found = {} if request.force else self.store.cached_takes(wanted, con)
             held = self.store.claim_takes(wanted, self.claim_lease, con, have=found) if claim else {}
             return found, held
@@ -145,6 +149,14 @@ class Panel:
                 return ReviewResult(tool, takes, verdict, run_id=None, cached_takes=len(takes),
                                     new_snapshot=new_snapshot)
 
+        marker = prompts.new_marker()
+        shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas)
+        missing = [p for p in personas if p.id not in hits]
+        holds = {p.id: self.spend.estimate(self._messages(shared, p), models[p.id]) for p in missing}
+        stop = await self.spend.admit(list(holds.values()), request.exceed_daily_budget)
+        if stop:  # no run, no takes: the tool stays pending
+            raise BudgetStopped(tool.slug, stop)
+
         def begin(con) -> str:
             rid = self.store.start_run(
                 tool=tool, trigger=request.trigger, reason=request.reason, forced=request.force,
@@ -157,15 +169,18 @@ class Panel:
                 self.store.link_cached(rid, hits.values(), con)
             return rid, record_run_inputs(con, rid, self.templates, personas, self._inputs_stored)
 
-        run_id, stored = await self.commit.run(begin)
+        try:
+            run_id, stored = await self.commit.run(begin)
+        except BaseException:
+            for h in holds.values():
+                await self.spend.settle(h, 0, 0, replied=False)
+            raise
         self._inputs_stored |= stored  # committed: later runs of this panel record only the hashes
-
-        marker = prompts.new_marker()
-        shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas)
-        missing = [p for p in personas if p.id not in hits]
+        self.spend.run_ids.add(run_id)
 
         async def one(persona: Persona) -> Take:
-            take = await self._take(tool, persona, shared, models[persona.id])
+            take = await self._take(tool, persona, shared, models[persona.id], holds[persona.id],
+                                    request.exceed_daily_budget)
             await self.commit.run(TakeInsert(self.store, [(run_id, take)]))
             if on_take:
                 on_take(take)
@@ -177,6 +192,11 @@ class Panel:
         verdict = score_verdict(tool.slug, takes)
         result = ReviewResult(tool, takes, verdict, run_id=run_id, paid_calls=len(fresh), cached_takes=len(hits),
                               new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh})
+        refused = [t for t in fresh if t.error_class == BUDGET_EXHAUSTED]
+        if refused:  # a repair the budget refused: no verdict from part of a panel; the tool stays pending
+            await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
+                                            "budget_stopped", claims=list(keys.values())))
+            raise BudgetStopped(tool.slug, self.spend.stopped or "the budget refused a repair call", result)
         transient = [t for t in fresh if t.status == "failed" and t.error_class in TRANSIENT_ERRORS]
         if transient and request.defer_transient:
             await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
@@ -187,11 +207,27 @@ class Panel:
                                         claims=list(keys.values())))
         return result
 
-    async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:
-        messages = shared + [prompts.persona_message(self.settings.prompts_dir, persona)]
-        async with self._semaphore:
-            c = await self.llm.take(messages, model,
-                                    lambda err: prompts.repair_message(self.settings.prompts_dir, err))
+    def _messages(self, shared: list[dict], persona: Persona) -> list[dict]:
+        return shared + [prompts.persona_message(self.settings.prompts_dir, persona)]
+
+    async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str, hold: Hold,
+                    exceed_daily: bool = False) -> Take:
+        messages = self._messages(shared, persona)
+        repairs: list[int] = []
+
+        async def may_repair(convo: list[dict]) -> bool:
+            ok = await self.spend.extend(hold, convo, exceed_daily)
+            repairs.extend([1] if ok else [])
+            return ok
+
+        c = None
+        try:
+            async with self._semaphore:
+                c = await self.llm.take(messages, model,
+                                        lambda err: prompts.repair_message(self.settings.prompts_dir, err), may_repair)
+        finally:
+            await self.spend.settle(hold, c and c.tokens_in, c and c.tokens_out, replied=bool(c and c.raw is not None),
+                                    calls=1 + len(repairs))
         out = c.output
         if out is None:
             status, score, verdict, paragraph, flags = "failed", None, None, None, []

@@ -59,7 +59,8 @@ async def review_tools(settings: Settings, personas: list[Persona], tools: list[
             try:
                 batch.results = await review_batch(panel, tools, request, on_done)
             finally:
-                batch.requests, batch.notes = panel.llm.requests, list(panel.llm.notes) + waited_notes(panel)
+                batch.requests = panel.llm.requests
+                batch.notes = list(panel.llm.notes) + waited_notes(panel) + panel.spend.notes
         return batch
     finally:
         batch.journaled_takes, batch.journal = Journaled.takes, Journaled.path
@@ -76,9 +77,10 @@ async def review_tools(settings: Settings, personas: list[Persona], tools: list[
 
 def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *, trigger: str = "cli",
                reason: str | None = None, force: bool = False, model_override: str | None = None,
-               flow_run_id: str | None = None, on_done: Callable | None = None) -> Batch:
+               flow_run_id: str | None = None, on_done: Callable | None = None,
+               exceed_daily_budget: bool = False) -> Batch:
     """Synchronous entry point (CLI): starts the local model when no provider is configured."""
     request = ReviewRequest(trigger=trigger, reason=reason, force=force, model_override=model_override,
-                            flow_run_id=flow_run_id)
+                            flow_run_id=flow_run_id, exceed_daily_budget=exceed_daily_budget)
     with resolved_settings(settings) as live:
         return asyncio.run(review_tools(live, personas, tools, request, on_done))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from toolpanel.budget import BudgetStopped
 from toolpanel.errors import ExitCode
 
 
@@ -22,32 +23,39 @@ class RunSummary(BaseModel):
     journaled_takes: int = 0  # paid takes kept in TOOLPANEL_HOME/journal because the warehouse was held
     warehouse_busy: bool = False  # another process held the warehouse past the lock wait
     cost_usd: float | None = 0.0  # None when a paid model has no price configured
+    budget_stopped: int = 0  # tools left pending because a [budget] cap was reached (no verdict, none half-done)
+    budget_cap: str | None = None  # the cap that stopped the run, e.g. "per_run_usd = 0.05 reached (...)"
 
     @classmethod
     def of(cls, results: list, *, rejected: int = 0, requests: int = 0, held: int = 0, journaled_takes: int = 0,
            warehouse_busy: bool = False) -> "RunSummary":
         """The summary of a batch's results (ReviewResult or the exception a tool's review raised)."""
         done = [r for r in results if not isinstance(r, BaseException)]
-        fresh = [t for r in done for t in r.takes if t.take_id in r.paid_ids]
-        costs = [r.cost for r in done if r.paid_calls]
+        stopped = [r for r in results if isinstance(r, BudgetStopped)]
+        paid = done + [s.result for s in stopped if s.result is not None]  # takes paid before a stop count too
+        fresh = [t for r in paid for t in r.takes if t.take_id in r.paid_ids]
+        costs = [r.cost for r in paid if r.paid_calls]
         return cls(
-            reviewed=len(done), rejected=rejected, errored=len(results) - len(done), requests=requests,
+            reviewed=len(done), rejected=rejected, errored=len(results) - len(done) - len(stopped), requests=requests,
             paid_takes=sum(1 for t in fresh if t.status != "failed"),
-            cached_takes=sum(r.cached_takes for r in done),
+            cached_takes=sum(r.cached_takes for r in paid),
             failed_takes=sum(1 for t in fresh if t.status == "failed"),
             # Quorum missed because takes failed; a panel that abstained is a complete answer.
             incomplete_verdicts=sum(1 for r in done if not r.verdict.quorum_met and r.verdict.failed_count),
             held=held, journaled_takes=journaled_takes, warehouse_busy=warehouse_busy,
+            budget_stopped=len(stopped), budget_cap=stopped[0].reason if stopped else None,
             cost_usd=None if any(c is None for c in costs) else round(sum(costs), 6))
 
     @property
     def exit_code(self) -> ExitCode:
-        """4 beats 3 beats 1: a held warehouse explains missing verdicts; a provider outage matters more
-        than a bad card (docs/exit-codes.md)."""
+        """4 beats 3 beats 5 beats 1: a held warehouse explains missing verdicts; a provider outage matters
+        more than a configured stop, and that more than a bad card (docs/exit-codes.md)."""
         if self.warehouse_busy:
             return ExitCode.WAREHOUSE_BUSY
         if self.incomplete_verdicts or self.errored:
             return ExitCode.PROVIDER
+        if self.budget_stopped:
+            return ExitCode.BUDGET
         if self.rejected:
             return ExitCode.REJECTED
         return ExitCode.OK
@@ -56,5 +64,10 @@ class RunSummary(BaseModel):
         cost = "unknown (no price configured)" if self.cost_usd is None else f"${self.cost_usd:.4f}"
         parts = [f"{self.reviewed} reviewed", f"{self.rejected} rejected", f"{self.errored} failed",
                  f"{self.held} held", f"{self.incomplete_verdicts} incomplete"]
-        return (", ".join(parts) + f" · {self.requests} requests, {self.paid_takes} paid takes, "
+        line = (", ".join(parts) + f" · {self.requests} requests, {self.paid_takes} paid takes, "
                 f"{self.cached_takes} cached takes, {self.failed_takes} failed takes · cost {cost}")
+        if self.budget_stopped:
+            n = self.budget_stopped
+            line += (f" · budget: {self.budget_cap}; {n} tool{'s' if n != 1 else ''} left pending for the next run, "
+                     "none half-done")
+        return line

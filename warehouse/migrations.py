@@ -345,5 +345,16 @@ def m007_run_inputs(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN tmpl tb ON tb.run_id = p.to_run_id""")
 
 
+def m008_spend(con: duckdb.DuckDBPyConnection) -> None:
+    """Every paid model call, one row each, for the budget (docs/budget.md): today's spend is read from here.
+
+    Other paid work (eval, redteam) extends it: `CREATE OR REPLACE VIEW spend AS <this SELECT> UNION ALL
+    SELECT 'eval', run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM eval_items`. `run_id`
+    lets a batch leave out its own rows (it counts those itself, as they land)."""
+    con.execute("""
+        CREATE VIEW spend AS
+        SELECT 'review' AS kind, run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM takes""")
+
+
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
-              m006_take_claims, m007_run_inputs]
+              m006_take_claims, m007_run_inputs, m008_spend]
