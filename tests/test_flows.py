@@ -121,7 +121,7 @@ def test_re_review_records_editor_run_with_reason(flow_env, tp_home, caplog):
     summary = found["re-review-summary"]
     assert summary.startswith("# Re-review: 1 reviewed, 0 failed")
     assert "| Reason | vendor shipped v2 |" in summary and "| Personas | builder, skeptic, founder |" in summary
-    assert "| Takes | 3 paid, 0 cached |" in summary
+    assert "| Takes | 3 paid, 0 cached, 0 failed |" in summary
     # the log repeats the reason at the start and in the summary line
     said = [r.getMessage() for r in caplog.records if "vendor shipped v2" in r.getMessage()]
     assert any(m.startswith("re-review of smolvlm2-turbo requested; reason: vendor shipped v2") for m in said)
