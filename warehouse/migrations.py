@@ -227,4 +227,55 @@ def m005_latest_verdicts_by_arg_max(con: duckdb.DuckDBPyConnection) -> None:
         FROM verdicts v JOIN newest USING (verdict_id) JOIN runs r ON r.run_id = v.run_id""")
 
 
-MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max]
+def m006_eval(con: duckdb.DuckDBPyConnection) -> None:
+    """Evaluation runs live beside production runs, never in them: their own runs, reviews and takes."""
+    con.execute("""
+        CREATE TABLE eval_runs (
+            eval_run_id VARCHAR PRIMARY KEY,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            model VARCHAR NOT NULL,            -- label: the model(s) that produced the figures
+            models VARCHAR[] NOT NULL,
+            prompt_hash VARCHAR NOT NULL,
+            persona_versions JSON NOT NULL,
+            gold JSON NOT NULL,                -- [{path, slug, verdict}]
+            repeats INTEGER NOT NULL,
+            shuffles BOOLEAN NOT NULL,
+            settings JSON NOT NULL,
+            figures JSON NOT NULL,
+            tokens_in BIGINT, tokens_out BIGINT, cost_usd DOUBLE, wall_seconds DOUBLE
+        )""")
+    con.execute("""
+        CREATE TABLE eval_items (
+            eval_run_id VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            gold_path VARCHAR NOT NULL,
+            gold_verdict VARCHAR NOT NULL,
+            repeat INTEGER NOT NULL,
+            variant VARCHAR NOT NULL,          -- canonical | shuffled (persona order in the system prompt)
+            persona_order VARCHAR[] NOT NULL,
+            verdict VARCHAR NOT NULL,          -- ship | skip | incomplete
+            ship_count INTEGER, skip_count INTEGER, abstain_count INTEGER, failed_count INTEGER,
+            mean_score DOUBLE,
+            correct BOOLEAN NOT NULL,
+            PRIMARY KEY (eval_run_id, slug, repeat, variant)
+        )""")
+    con.execute("""
+        CREATE TABLE eval_takes (
+            take_id VARCHAR PRIMARY KEY,
+            eval_run_id VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL, repeat INTEGER NOT NULL, variant VARCHAR NOT NULL,
+            snapshot_hash VARCHAR NOT NULL,
+            persona_id VARCHAR NOT NULL, persona_version VARCHAR NOT NULL,
+            model VARCHAR NOT NULL, prompt_hash VARCHAR NOT NULL,
+            status VARCHAR NOT NULL, score INTEGER, verdict VARCHAR, paragraph VARCHAR,
+            evidence VARCHAR[],                -- NULL when the take contract carries no evidence
+            flags VARCHAR[],
+            output_mode VARCHAR, tokens_in INTEGER, tokens_out INTEGER, latency_ms INTEGER, cost_usd DOUBLE,
+            error_class VARCHAR, error VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )""")
+
+
+MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
+              m006_eval]
