@@ -275,7 +275,7 @@ def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for col in ("id", "name", "version", "model", "lens"):
         table.add_column(col)
     for p in ps:
-        table.add_row(p.id, p.name, p.version, settings.model_for(p.id), escape(p.lens[:90] + "…"))
+        table.add_row(p.id, p.name, p.version, ", ".join(settings.model_pool(p.id)), escape(p.lens[:90] + "…"))
     out.print(table)
 
 
@@ -356,6 +356,7 @@ def serve() -> None:
 
 from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources on the shared app)
 from toolpanel import cli_why  # noqa: E402,F401  (registers why)
+from toolpanel import cli_eval  # noqa: E402,F401  (registers eval on the shared app)
 
 
 if __name__ == "__main__":  # pragma: no cover

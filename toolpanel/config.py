@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -76,6 +77,18 @@ class Budget(BaseModel):
         return self.per_day_usd is not None or self.per_day_tokens is not None
 
 
+class PersonaSettings(BaseModel):
+    """`[personas.ID]`: per-persona settings. `models` is a pool; each tool gets one of them by its slug."""
+
+    model_config = ConfigDict(extra="forbid")
+    models: list[str] = Field(min_length=1)
+
+
+def pick_model(pool: list[str], slug: str) -> str:
+    """pool[sha256(slug) mod len(pool)]: stable per tool, spread evenly across tools."""
+    return pool[int(hashlib.sha256(slug.encode("utf-8")).hexdigest(), 16) % len(pool)]
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -83,7 +96,8 @@ class Settings(BaseModel):
     api_key: str | None = None
     base_url: str | None = None
     model: str = "gpt-4o-mini"
-    persona_models: dict[str, str] = Field(default_factory=dict)
+    persona_models: dict[str, str] = Field(default_factory=dict)  # [models]: persona -> one model
+    personas: dict[str, PersonaSettings] = Field(default_factory=dict)  # [personas.ID]: model pools
     timeout: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     concurrency: int = Field(default=8, ge=1)
@@ -107,8 +121,15 @@ class Settings(BaseModel):
     def uses_local_model(self) -> bool:
         return not self.api_key and not self.base_url
 
-    def model_for(self, persona_id: str) -> str:
-        return self.persona_models.get(persona_id, self.model)
+    def model_pool(self, persona_id: str) -> list[str]:
+        """The models a persona may use: its `[personas.ID] models`, its `[models]` entry, or the default."""
+        if persona_id in self.personas:
+            return list(self.personas[persona_id].models)
+        return [self.persona_models.get(persona_id, self.model)]
+
+    def model_for(self, persona_id: str, slug: str = "") -> str:
+        """The model a persona uses for one tool (the pool entry picked by the tool's slug)."""
+        return pick_model(self.model_pool(persona_id), slug)
 
     @property
     def warehouse_path(self) -> Path:
@@ -167,6 +188,12 @@ def load_settings(**overrides) -> Settings:
                               "(put the API key in OPENAI_API_KEY, never in the file)")
         if "models" in data:
             values["persona_models"] = data.pop("models")
+        if "personas" in data:
+            values["personas"] = data.pop("personas")
+            both = sorted(set(values.get("persona_models") or {}) & set(values["personas"] if isinstance(values["personas"], dict) else {}))
+            if both:
+                raise ConfigError(f"{path}: persona(s) {', '.join(both)} named in both [models] and [personas.ID] — "
+                                  "keep one: a single model in [models], or a pool in [personas.ID] models = [...]")
         for key in ("prices", "local", "limits", "budget"):
             if key in data:
                 values[key] = data.pop(key)
@@ -176,8 +203,8 @@ def load_settings(**overrides) -> Settings:
         values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "serve", "sources")})
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
-                              "[provider], [models], [prices.\"MODEL\"], [local], [limits], [budget], [flows], [serve], "
-                              "[publish], [sources], personas_dir, prompts_dir")
+                              "[provider], [models], [personas.ID], [prices.\"MODEL\"], [local], [limits], [budget], "
+                              "[flows], [serve], [publish], [sources], personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):
@@ -194,5 +221,5 @@ def load_settings(**overrides) -> Settings:
         lines = [_error_line(where, err) for err in exc.errors()]
         raise ConfigError("; ".join(lines) + " — fix the value in toolpanel.toml or the environment") from None
     if settings.uses_local_model:
-        settings = settings.model_copy(update={"model": DEMO_MODEL, "persona_models": {}})
+        settings = settings.model_copy(update={"model": DEMO_MODEL, "persona_models": {}, "personas": {}})
     return settings

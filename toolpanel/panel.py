@@ -76,7 +76,7 @@ CLAIM_POLL = 0.25  # seconds between looks at another process's claims
 class Panel:
     """Reviews tools with a persona panel through one LLM seam, storing every take as it lands."""
 
-    def __init__(self, settings: Settings, llm: LLM, store: Warehouse, personas: list[Persona],
+    def __init__(self, settings: Settings, llm: LLM, store: Warehouse | None, personas: list[Persona],
                  concurrency: int | None = None):
         self.settings = settings
         self.llm = llm
@@ -98,15 +98,19 @@ class Panel:
         self.claim_lease = max(CLAIM_LEASE_MIN, 4 * settings.timeout * (settings.max_retries + 1))
         self.spend = Spend(settings.budget, settings.prices, settings.max_tokens)  # [budget], one per batch
 
-    def model_for(self, persona: Persona, request: ReviewRequest) -> str:
-        return request.model_override or self.settings.model_for(persona.id)
+    def model_for(self, persona: Persona, request: ReviewRequest, slug: str = "") -> str:
+        return request.model_override or self.settings.model_for(persona.id, slug)
+
+    async def unstored_take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:
+        """One fresh take that is neither cached nor stored (evaluation runs; `store` may be None)."""
+        return await self._take(tool, persona, shared, model)
 
     async def review(self, tool: Tool, request: ReviewRequest | None = None,
                      on_take: Callable[[Take], None] | None = None) -> ReviewResult:
         request = request or ReviewRequest()
         personas = self.personas if not request.personas else [p for p in self.personas if p.id in request.personas]
         first, self._abandoned_closed = not self._abandoned_closed, True
-        models = {p.id: self.model_for(p, request) for p in personas}
+        models = {p.id: self.model_for(p, request, tool.slug) for p in personas}
         keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in personas}
         claim = not request.force  # a forced review pays on purpose; it neither waits nor blocks others
 

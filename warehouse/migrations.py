@@ -356,5 +356,61 @@ def m008_spend(con: duckdb.DuckDBPyConnection) -> None:
         SELECT 'review' AS kind, run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM takes""")
 
 
+def m009_eval(con: duckdb.DuckDBPyConnection) -> None:
+    """Evaluation runs live beside production runs, never in them: their own runs, reviews and takes."""
+    con.execute("""
+        CREATE TABLE eval_runs (
+            eval_run_id VARCHAR PRIMARY KEY,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            model VARCHAR NOT NULL,            -- label: the model(s) that produced the figures
+            models VARCHAR[] NOT NULL,
+            prompt_hash VARCHAR NOT NULL,
+            persona_versions JSON NOT NULL,
+            gold JSON NOT NULL,                -- [{path, slug, verdict}]
+            repeats INTEGER NOT NULL,
+            shuffles BOOLEAN NOT NULL,
+            settings JSON NOT NULL,
+            figures JSON NOT NULL,
+            tokens_in BIGINT, tokens_out BIGINT, cost_usd DOUBLE, wall_seconds DOUBLE
+        )""")
+    con.execute("""
+        CREATE TABLE eval_items (
+            eval_run_id VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            gold_path VARCHAR NOT NULL,
+            gold_verdict VARCHAR NOT NULL,
+            repeat INTEGER NOT NULL,
+            variant VARCHAR NOT NULL,          -- canonical | shuffled (persona order in the system prompt)
+            persona_order VARCHAR[] NOT NULL,
+            verdict VARCHAR NOT NULL,          -- ship | skip | incomplete
+            ship_count INTEGER, skip_count INTEGER, abstain_count INTEGER, failed_count INTEGER,
+            mean_score DOUBLE,
+            correct BOOLEAN NOT NULL,
+            PRIMARY KEY (eval_run_id, slug, repeat, variant)
+        )""")
+    con.execute("""
+        CREATE TABLE eval_takes (
+            take_id VARCHAR PRIMARY KEY,
+            eval_run_id VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL, repeat INTEGER NOT NULL, variant VARCHAR NOT NULL,
+            snapshot_hash VARCHAR NOT NULL,
+            persona_id VARCHAR NOT NULL, persona_version VARCHAR NOT NULL,
+            model VARCHAR NOT NULL, prompt_hash VARCHAR NOT NULL,
+            status VARCHAR NOT NULL, score INTEGER, verdict VARCHAR, paragraph VARCHAR,
+            evidence VARCHAR[],                -- NULL when the take contract carries no evidence
+            flags VARCHAR[],
+            output_mode VARCHAR, tokens_in INTEGER, tokens_out INTEGER, latency_ms INTEGER, cost_usd DOUBLE,
+            error_class VARCHAR, error VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )""")
+    # Eval calls are paid too: the budget's spend view counts them (docs/budget.md).
+    con.execute("""
+        CREATE OR REPLACE VIEW spend AS
+        SELECT 'review' AS kind, run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM takes
+        UNION ALL
+        SELECT 'eval', eval_run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM eval_takes""")
+
+
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
-              m006_take_claims, m007_run_inputs, m008_spend]
+              m006_take_claims, m007_run_inputs, m008_spend, m009_eval]
