@@ -135,8 +135,8 @@ def test_a_mistake_in_limits_names_the_key(tp_home, tmp_path):
     (tmp_path / "toolpanel.toml").write_text("[limits]\ncard_kb = 64\n")
     r = cli("ingest", str(tmp_path), cwd=tmp_path)
     assert r.returncode == 2
-    assert f"{tmp_path / 'toolpanel.toml'}: [limits]: unknown key 'card_kb' (allowed: card_bytes, yaml_depth, "
-            "message_chars, source_bytes)" in r.stderr
+    assert (f"{tmp_path / 'toolpanel.toml'}: [limits]: unknown key 'card_kb' (allowed: card_bytes, yaml_depth, "
+            "message_chars, source_bytes)") in r.stderr
 
 
 def test_broken_feed_items_and_sources_are_one_line_each(tp_home, tmp_path):

@@ -18,7 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from toolpanel.cards import CardInvalid, card_to_tool, load_card
+from toolpanel.cards import CardError, card_to_tool, load_card
 from toolpanel.errors import ToolpanelError
 from toolpanel.models import Tool
 
@@ -137,8 +137,7 @@ def _card(gold_path: Path, card: object) -> Tool:
             return load_card(target)
         if isinstance(card, dict):
             return card_to_tool(card, "", f"{p} card")
-    except CardInvalid as exc:
-        e = exc.error
+    except CardError as e:
         raise _err(e.path, f"card.{e.field}" if e.field and e.path.endswith(" card") else e.field,
                    e.problem, e.fix) from None
     raise _err(p, "card", f"expected a path or the card's fields, got a {type(card).__name__}",
