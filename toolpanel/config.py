@@ -29,6 +29,19 @@ class LocalModel(BaseModel):
     startup_timeout: float = 120.0
 
 
+class HoldSettings(BaseModel):
+    """`[hold]`: which doubtful verdicts wait for an editor (scoring/holds.py has the rules)."""
+
+    model_config = ConfigDict(extra="forbid")
+    split: bool = True               # the panel split (minority >= 40% or scores spread 40+ points)
+    failed_take: bool = True         # some persona's take failed (quorum reached without it)
+    contradiction: bool = True       # a persona's verdict contradicts its own score
+    swing_pct: float = Field(default=40, ge=0, le=100)  # ship % moved this many points (ship <-> skip always)
+    new_tool: bool = False           # hold the first verdict of every tool
+    hold_all: bool = False           # hold every verdict (publications that approve everything)
+    wait_days: float = Field(default=7, gt=0)  # a review-queue form waits this long, then just ends
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +58,7 @@ class Settings(BaseModel):
     output_mode: Literal["auto", "json_schema", "json_object_schema", "json_object", "text"] = "auto"
     prices: dict[str, Price] = Field(default_factory=dict)
     local: LocalModel = Field(default_factory=LocalModel)
+    hold: HoldSettings = Field(default_factory=HoldSettings)
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
     config_path: Path | None = None
@@ -105,7 +119,7 @@ def load_settings(**overrides) -> Settings:
                               "(put the API key in OPENAI_API_KEY, never in the file)")
         if "models" in data:
             values["persona_models"] = data.pop("models")
-        for key in ("prices", "local"):
+        for key in ("prices", "local", "hold"):
             if key in data:
                 values[key] = data.pop(key)
         for key in ("personas_dir", "prompts_dir"):
@@ -114,7 +128,7 @@ def load_settings(**overrides) -> Settings:
         values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "sources")})
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
-                              "[provider], [models], [prices.\"MODEL\"], [local], personas_dir, prompts_dir")
+                              "[provider], [models], [prices.\"MODEL\"], [local], [hold], personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):

@@ -157,3 +157,17 @@ class Comparison(BaseModel):
     pick: Literal["a", "b", "neither", "tie"]
     pick_slug: str | None
     reason: str
+
+
+class Finding(BaseModel):
+    """Something screening or a check noticed in a tool's text or a take: data, kept with the verdict."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str                      # e.g. "description", "take:skeptic"
+    span: str = ""                  # the text (or a short excerpt) that triggered it
+    rule: str                       # which check noticed it
+    severity: Literal["info", "warn", "hold"] = "warn"
+
+
+Decision = Literal["held", "approved", "rejected", "auto", "superseded"]

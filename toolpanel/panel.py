@@ -35,6 +35,7 @@ class ReviewResult:
         return None if any(c is None for c in costs) else round(sum(costs), 6)
 
     paid_ids: set[str] = field(default_factory=set)
+    held: list[str] = field(default_factory=list)  # hold reasons: the verdict waits for an editor
 
 
 # Provider failures worth another attempt (by an orchestrator's retry); anything else is final.
@@ -143,8 +144,9 @@ class Panel:
             await self.commit.run(lambda con: self.store.finish_run(
                 run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), "retrying", con))
             raise TransientFailure(result, transient)
-        await self.commit.run(lambda con: self.store.finish_run(
-            run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), con=con))
+        result.held = await self.commit.run(lambda con: self.store.finish_run(
+            run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), con=con, takes=takes,
+            hold=self.settings.hold))
         return result
 
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:

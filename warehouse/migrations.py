@@ -227,4 +227,58 @@ def m005_latest_verdicts_by_arg_max(con: duckdb.DuckDBPyConnection) -> None:
         FROM verdicts v JOIN newest USING (verdict_id) JOIN runs r ON r.run_id = v.run_id""")
 
 
-MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max]
+VERDICT_COLUMNS = """v.slug, v.created_at, v.verdict, v.ship_count, v.skip_count, v.abstain_count, v.failed_count,
+               v.ship_pct, v.mean_score, v.median_score, v.spread, v.split_panel,
+               r.trigger, r.reason, r.forced, r.flow_run_id, v.run_id, v.snapshot_hash, v.verdict_id, v.take_ids"""
+
+
+def m006_decisions(con: duckdb.DuckDBPyConnection) -> None:
+    """Holds and publication: what became of each verdict is a row (held, approved, rejected, auto,
+    superseded); "published" is a view over those rows. Every verdict that exists before this migration
+    was published at the time, so each gets `auto` and nothing disappears on upgrade."""
+    con.execute("""
+        CREATE TABLE decisions (
+            decision_id VARCHAR PRIMARY KEY,
+            verdict_id VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            decision VARCHAR NOT NULL,         -- held | approved | rejected | auto | superseded
+            reasons VARCHAR[] NOT NULL,        -- why it was held (empty otherwise)
+            editor VARCHAR,                    -- NULL: decided by the pipeline
+            note VARCHAR,
+            flow_run_id VARCHAR,               -- the review-queue run that recorded it, if any
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("CREATE INDEX decisions_verdict ON decisions (verdict_id)")
+    con.execute("""
+        INSERT INTO decisions
+        SELECT 'dc_migrated_' || verdict_id, verdict_id, slug, 'auto', []::VARCHAR[], NULL,
+               'published before holds existed', NULL, created_at
+        FROM verdicts""")
+    # The latest decision of every verdict (decisions are appended, never updated).
+    con.execute("""
+        CREATE VIEW verdict_status AS
+        SELECT d.verdict_id, d.slug, d.decision, d.reasons, d.editor, d.note, d.flow_run_id, d.created_at AS decided_at
+        FROM decisions d JOIN (
+            SELECT arg_max(decision_id, (created_at, decision_id)) AS decision_id FROM decisions GROUP BY verdict_id
+        ) USING (decision_id)""")
+    con.execute(f"""
+        CREATE VIEW published_history AS
+        SELECT {VERDICT_COLUMNS}, s.decision, s.editor, s.decided_at
+        FROM verdicts v JOIN verdict_status s USING (verdict_id) JOIN runs r ON r.run_id = v.run_id
+        WHERE s.decision IN ('approved', 'auto')""")
+    con.execute("""
+        CREATE VIEW published_verdicts AS
+        SELECT h.* FROM published_history h JOIN (
+            SELECT arg_max(verdict_id, (created_at, verdict_id)) AS verdict_id FROM published_history GROUP BY slug
+        ) USING (verdict_id)""")
+    # The queue: held verdicts newer than what the tool has published (older ones are stale).
+    con.execute(f"""
+        CREATE VIEW held_verdicts AS
+        SELECT {VERDICT_COLUMNS}, s.reasons, s.decided_at AS held_at
+        FROM verdicts v JOIN verdict_status s USING (verdict_id) JOIN runs r ON r.run_id = v.run_id
+        LEFT JOIN published_verdicts p ON p.slug = v.slug
+        WHERE s.decision = 'held' AND (p.verdict_id IS NULL OR (v.created_at, v.verdict_id) > (p.created_at, p.verdict_id))""")
+
+
+MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
+              m006_decisions]
