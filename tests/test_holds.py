@@ -85,6 +85,10 @@ def test_split_verdict_is_held_in_the_same_transaction_and_not_published(tp_home
     assert (decision, reasons, editor) == ("held", ["split panel (3 ship / 2 skip, scores spread 65 points)"], None)
     assert rows(db, "SELECT count(*) FROM published_verdicts")[0][0] == 0
     assert [r[0] for r in rows(db, "SELECT slug FROM held_verdicts")] == ["split-tool"]
+    # analysts get both views: everything the panel said, and what readers see
+    snap = settings.snapshot_path
+    assert rows(snap, "SELECT count(*) FROM latest_verdicts")[0][0] == 1
+    assert rows(snap, "SELECT count(*) FROM published_verdicts")[0][0] == 0
 
     store = Warehouse(db)
     done = store.decide("split-tool", "approved", editor="Ada", note="split is fair: two lenses disagree")
