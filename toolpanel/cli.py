@@ -91,14 +91,27 @@ def review(
         out.print(f"\n[bold]{len(ok)} reviewed[/bold], {len(errors)} rejected, {len(failures)} failed · "
                   f"{paid} paid calls, {cached} cached takes · cost {cost}")
         out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
+        _print_held(ok)
     for f in failures:
         err.print(f"[red]failed[/red] {escape(f)}")
     if errors or failures:
         raise typer.Exit(1)
 
 
+def _print_held(results) -> None:
+    """One line per held verdict: why it waits and how to publish it."""
+    from toolpanel.queue import APPROVE_HINT
+
+    held = [r for r in results if r.held]
+    if held:
+        out.print(f"[yellow]{len(held)} held[/yellow] for an editor (not on the site until approved; toolpanel queue):")
+    for r in held:
+        out.print(f"[yellow]held[/yellow] {escape(r.tool.slug)}: {escape('; '.join(r.held))} — "
+                  f"{APPROVE_HINT.format(slug=escape(r.tool.slug))}")
+
+
 def _result_json(r) -> dict:
-    return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls,
+    return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls, "held": r.held,
             "cached_takes": r.cached_takes, "verdict": r.verdict.modeldump() | {"label": r.verdict.label},
             "takes": [t.modeldump(mode="json") for t in r.takes]}
 
@@ -312,6 +325,7 @@ def serve() -> None:
 
 
 from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources on the shared app)
+from toolpanel import cli_queue  # noqa: E402,F401  (registers queue/approve/reject on the shared app)
 
 
 if __name__ == "__main__":  # pragma: no cover
