@@ -285,10 +285,13 @@ class Warehouse:
     @classmethod
     def _supersede_older(cls, con, slug: str, newest_id: str, note: str, editor: str | None = None,
                          flow_run_id: str | None = None) -> list[str]:
-        """Held verdicts of `slug` other than `newest_id` are recorded as superseded."""
+        """Held verdicts of `slug` older than `newest_id` are recorded as superseded (a newer one, which
+        the editor may not have seen yet, stays held)."""
         ids = [r[0] for r in con.execute(
-            "SELECT verdict_id FROM verdict_status WHERE slug = ? AND decision = 'held' AND verdict_id <> ?",
-            [slug, newest_id]).fetchall()]
+            "SELECT s.verdict_id FROM verdict_status s JOIN verdicts v USING (verdict_id) "
+            "JOIN verdicts n ON n.verdict_id = ? WHERE s.slug = ? AND s.decision = 'held' "
+            "AND (v.created_at, v.verdict_id) < (n.created_at, n.verdict_id)",
+            [newest_id, slug]).fetchall()]
         for vid in ids:
             cls._decide(con, vid, slug, "superseded", editor=editor, note=note, flow_run_id=flow_run_id)
         return ids

@@ -1,0 +1,101 @@
+"""The review queue end to end through a real `prefect server` and `toolpanel serve`: a daily run holds a
+split verdict, the site says "awaiting editor check", the daily run starts a `review-queue` run that
+suspends with a form; submitting the form (through the API, as the UI does) records the editor's
+decision and the verdict appears on the site."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.helpers import rows, write_card
+from tests.test_holds import script_split
+from tests.test_prefect_e2e import _prefect, _start, _wait, stack  # noqa: F401  (module-scoped server + serve)
+from tests.test_publish import Page
+
+pytestmark = pytest.mark.slow
+REASON = "split panel (3 ship / 2 skip, scores spread 65 points)"
+
+
+async def _suspended_queue_run(client, timeout=120):
+    """The newest review-queue run, once it is suspended waiting for the form."""
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["review-queue"])))
+        paused = [r for r in runs if r.state and r.state.is_paused()]
+        if paused:
+            return max(paused, key=lambda r: r.created)
+        await asyncio.sleep(0.3)
+    raise AssertionError("no suspended review-queue run")
+
+
+def held_daily_run(stack):  # noqa: F811
+    """A daily run over a new card whose panel splits; returns the suspended review-queue run and its form."""
+    from prefect.client.orchestration import get_client
+    from prefect.input.run_input import keyset_from_paused_state
+
+    write_card(stack["cards"], "split-tool", name="Split Tool")
+    script_split(stack["fake"], "split-tool")
+
+    async def go():
+        async with get_client() as client:
+            daily = await _wait(client, (await _start(client, "daily-review/daily", {})).id)
+            assert daily.state.is_completed(), daily.state.message
+            run = await _suspended_queue_run(client)
+            keyset = keyset_from_paused_state(run.state)
+            schema = (await client.read_flow_run_input(run.id, keyset["schema"]))
+            description = (await client.read_flow_run_input(run.id, keyset["description"]))
+            return run, schema, description
+
+    return _prefect(go, stack["api"])
+
+
+def test_daily_run_holds_a_split_and_the_form_publishes_it(stack):  # noqa: F811
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import aresume_flow_run
+
+    run, schema, description = held_daily_run(stack)
+    home = stack["home"]
+    snap = home / "analyst.duckdb"
+    assert rows(snap, "SELECT decision, reasons FROM verdict_status WHERE slug = 'split-tool'") == [("held", [REASON])]
+    held_before = {r[0] for r in rows(snap, "SELECT slug FROM held_verdicts")}
+    page = home / "site" / "tools" / "split-tool.html"
+    text = Page(page.read_text()).text
+    assert "Awaiting editor check" in text and "Ship · 3 ship / 2 skip" not in text
+
+    # the form: the editor's name (required), then per held tool a choice titled with its name and why
+    form = json.loads(schema)
+    assert form["required"] == ["editor"]
+    field = form["properties"]["tool_split_tool"]
+    assert field["title"] == "Split Tool (split-tool)"
+    assert field["enum"] == ["leave held", "approve", "reject", "re-review"] and field["default"] == "leave held"
+    assert "Held: split panel \\(3 ship / 2 skip, scores spread 65 points\\)" in field["description"]
+    assert "Skeptic: 20/100 · skip" in field["description"]
+    description = json.loads(description)
+    assert "held tools wait for an editor" in description
+    assert ("- **Split Tool**: split panel \\(3 ship / 2 skip, scores spread 65 points\\) — new tool → "
+            "Ship · 3 ship / 2 skip, panel ship 60%") in description
+
+    async def resume():
+        async with get_client() as client:
+            with pytest.raises(RuntimeError):  # a blank name is refused by the form's schema
+                await aresume_flow_run(run.id, run_input={"editor": "   ", "tool_split_tool": "approve"})
+            await aresume_flow_run(run.id, run_input={"editor": "Ada Lovelace", "tool_split_tool": "approve",
+                                                      "tool_split_tool_note": "two lenses disagree, fairly"})
+            return await _wait(client, run.id)
+
+    done = _prefect(resume, stack["api"])
+    assert done.state.is_completed(), done.state.message
+    assert rows(snap, "SELECT decision, editor, note, flow_run_id FROM verdict_status WHERE slug = 'split-tool'") == [
+        ("approved", "Ada Lovelace", "two lenses disagree, fairly", str(run.id))]
+    text = Page(page.read_text()).text
+    assert "Ship · 3 ship / 2 skip" in text and "Awaiting editor check" not in text
+    assert "Split Tool" in (home / "site" / "feed.xml").read_text()
+    # every other held tool was left held by the form's default, and still waits
+    assert {r[0] for r in rows(snap, "SELECT slug FROM held_verdicts")} == held_before - {"split-tool"}
