@@ -22,6 +22,7 @@ demo: install
 	-$(VENV)/bin/toolpanel review examples/tools
 	$(VENV)/bin/toolpanel publish
 	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
+	$(VENV)/bin/toolpanel queue
 
 # The browser test needs Debian's chromium; installed here when missing (CI runs as root).
 chromium:

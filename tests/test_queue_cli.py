@@ -51,7 +51,10 @@ def test_queue_shows_what_is_held_and_why(held, env, tmp_path):
 
 def test_approve_records_the_editor_and_publishes(held, env, tmp_path, tp_home):
     site = tp_home / "site" / "tools" / "split-tool.html"
-    assert cli("publish", env=env, cwd=tmp_path).returncode == 0
+    r = cli("publish", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert ("1 tool waits for an editor (the site shows their published verdict, or \"awaiting editor check\"): "
+            "see why with toolpanel queue; publish with toolpanel approve SLUG --editor NAME") in r.stdout
     assert "Awaiting editor check" in Page(site.read_text()).text
     r = cli("approve", "split-tool", "--editor", "Ada Lovelace", "--note", "two lenses disagree, fairly",
             "--json", env=env, cwd=tmp_path)

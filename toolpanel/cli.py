@@ -272,6 +272,11 @@ def publish(
     out.print(f"published {report['pages']} pages to {report['site']}: {report['written']} written, "
               f"{report['skipped']} unchanged, {report['removed']} removed")
     out.print(f"open {Path(report['site']) / 'index.html'}")
+    if report["awaiting_editor"]:
+        n = len(report["awaiting_editor"])
+        out.print(f"[yellow]{n} tool{'s' if n != 1 else ''} wait{'' if n != 1 else 's'} for an editor[/yellow] "
+                  "(the site shows their published verdict, or \"awaiting editor check\"): see why with "
+                  "toolpanel queue; publish with toolpanel approve SLUG --editor NAME")
 
 
 @app.command()

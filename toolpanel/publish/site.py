@@ -273,7 +273,8 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
     w.page("feed.xml", feed_fp, lambda: _rss(events[:FEED_ITEMS], base))
     w.page("feed.json", feed_fp, lambda: _json_feed(events[:FEED_ITEMS], base))
     _digest(w, env, events, base, fps, th)
-    return w.finish().as_dict() | {"base_url": base}
+    waiting = sorted(p.tool.slug for p in pages if p.editor_wait)
+    return w.finish().as_dict() | {"base_url": base, "awaiting_editor": waiting}
 
 
 def _render_compare(render, a: ToolPage, b: ToolPage, personas) -> str:
