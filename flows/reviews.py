@@ -152,6 +152,8 @@ async def daily_review() -> dict:
     for i, r in zip(todo, results):
         if isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
+    from flows.queue import start_queue_run  # held verdicts wait in a review-queue form for an editor
+    summary["review_queue_run"] = await start_queue_run(logger, summary["held"])
     published = await asyncio.to_thread(_publish, settings, logger) if settings.warehouse_path.exists() else None
     base = (published or {}).get("base_url", "")
     rows = []
@@ -163,18 +165,16 @@ async def daily_review() -> dict:
                          "cost": "unknown" if r.cost is None else f"${r.cost:.4f}",
                          "page": f"{base}tools/{i.tool.slug}.html" if published else "not published"})
         else:
-            rows.append({"tool": i.tool.name, "why": i.reason, "verdict": f"failed: {r}", "held": "—", "ship %": "—",
+            rows.append({"tool": i.tool.name, "why": i.reason, "verdict": f"failed: {r}", "ship %": "—",
                          "cost": "—", "page": "—"})
     if rows:
         await acreate_table_artifact(key="daily-review", table=rows, description="Daily review: tools reviewed")
     cost = "unknown" if summary["cost"] is None else f"${summary['cost']:.4f}"
     logger.info(f"daily-review summary: tools seen {summary['seen']}, new {counts['new']}, changed "
                 f"{counts['changed']}, pending {counts['pending']}, reviewed {summary['reviewed']}, failed "
-                f"{summary['failed']}, held {summary['held']}, rejected {summary['rejected']}, duplicates {summary['duplicates']}, deferred "
+                f"{summary['failed']}, rejected {summary['rejected']}, duplicates {summary['duplicates']}, deferred "
                 f"{summary['deferred']}, tokens {summary['tokens']}, cost {cost}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
-    from flows.queue import start_queue_run  # held verdicts wait in a review-queue form for an editor
-    summary["review_queue_run"] = await start_queue_run(logger, summary["held"])
     return summary
 
 

