@@ -91,7 +91,7 @@ async def _shown(settings) -> list[QueueItem]:
 @flow(name="review-queue")
 async def review_queue() -> dict:
     """Editors: approve, reject or re-review every held verdict, from one form."""
-    from flows.reviews import _flow_settings, _panel, _review_all
+    from flows.reviews import _panel
     from toolpanel.panel import ReviewRequest, ReviewResult
 
     logger = get_run_logger()
@@ -123,12 +123,12 @@ async def review_queue() -> dict:
     if again:
         store = Warehouse(settings.warehouse_path)
         tools = [store.latest_tool(i.slug) for i, _ in again]
-        retries, delays = _flow_settings(settings)
         async with _panel(settings, len(tools), editor=True) as panel:
-            reqs = [ReviewRequest(trigger="editor", force=True, flow_run_id=run_id,
-                                  reason=f"re-review asked in the review queue by {editor}" + (f": {note}" if note else ""))
-                    for _, note in again]
-            results = await _review_all(panel, tools, reqs, retries, delays)
+            # the panel's own stage call: a take that still fails is a failed take, and the hold rules see it
+            results = await asyncio.gather(*(panel.review(t, ReviewRequest(
+                trigger="editor", force=True, flow_run_id=run_id,
+                reason=f"re-review asked in the review queue by {editor}" + (f": {note}" if note else "")))
+                for t, (_, note) in zip(tools, again)), return_exceptions=True)
         for (i, _), r in zip(again, results):
             row = next(x for x in rows if x["tool"] == i.name)
             if isinstance(r, ReviewResult):

@@ -99,3 +99,36 @@ def test_daily_run_holds_a_split_and_the_form_publishes_it(stack):  # noqa: F811
     assert "Split Tool" in (home / "site" / "feed.xml").read_text()
     # every other held tool was left held by the form's default, and still waits
     assert {r[0] for r in rows(snap, "SELECT slug FROM held_verdicts")} == held_before - {"split-tool"}
+
+
+def test_editor_deployment_re_reviews_what_the_form_asks(stack):  # noqa: F811
+    """`review-queue/editor` started by hand shows everything held; "re-review" asks the panel again and
+    the new verdict goes through the hold rules again (a split stays a split: held anew)."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import aresume_flow_run
+
+    home = stack["home"]
+    write_card(stack["cards"], "again-tool", name="Again Tool")
+    script_split(stack["fake"], "again-tool")
+
+    async def go():
+        async with get_client() as client:
+            daily = await _wait(client, (await _start(client, "daily-review/daily", {})).id)
+            assert daily.state.is_completed(), daily.state.message
+            by_hand = await _start(client, "review-queue/editor", {})
+            deadline = time.monotonic() + 120
+            while not (run := await client.read_flow_run(by_hand.id)).state.is_paused():
+                assert time.monotonic() < deadline and not run.state.is_final(), run.state
+                await asyncio.sleep(0.3)
+            await aresume_flow_run(by_hand.id, run_input={"editor": "Grace", "tool_again_tool": "re-review",
+                                                          "tool_again_tool_note": "check the pricing page again"})
+            return by_hand.id, await _wait(client, by_hand.id)
+
+    run_id, done = _prefect(go, stack["api"])
+    assert done.state.is_completed(), done.state.message
+    snap = home / "analyst.duckdb"
+    assert rows(snap, "SELECT trigger, reason, forced FROM run_history WHERE flow_run_id = ?", [str(run_id)]) == [
+        ("editor", "re-review asked in the review queue by Grace: check the pricing page again", True)]
+    # the re-review split again: held anew; the queue shows the tool once, its newest verdict
+    assert rows(snap, "SELECT count(*) FROM held_verdicts WHERE slug = 'again-tool'")[0][0] == 2
+    assert rows(snap, "SELECT count(*) FROM published_verdicts WHERE slug = 'again-tool'")[0][0] == 0
