@@ -257,20 +257,29 @@ def m006_decisions(con: duckdb.DuckDBPyConnection) -> None:
     # The latest decision of every verdict (decisions are appended, never updated).
     con.execute("""
         CREATE VIEW verdict_status AS
-        SELECT d.verdict_id, d.slug, d.decision, d.reasons, d.editor, d.note, d.flow_run_id, d.created_at AS decided_at
-        FROM decisions d JOIN (
-            SELECT arg_max(decision_id, (created_at, decision_id)) AS decision_id FROM decisions GROUP BY verdict_id
-        ) USING (decision_id)""")
+        SELECT verdict_id, any_value(slug) AS slug,
+               arg_max(decision, (created_at, decision_id)) AS decision,
+               arg_max(reasons, (created_at, decision_id)) AS reasons,
+               arg_max(editor, (created_at, decision_id)) AS editor,
+               arg_max(note, (created_at, decision_id)) AS note,
+               arg_max(flow_run_id, (created_at, decision_id)) AS flow_run_id,
+               max(created_at) AS decided_at
+        FROM decisions GROUP BY verdict_id""")
     con.execute(f"""
         CREATE VIEW published_history AS
         SELECT {VERDICT_COLUMNS}, s.decision, s.editor, s.decided_at
         FROM verdicts v JOIN verdict_status s USING (verdict_id) JOIN runs r ON r.run_id = v.run_id
         WHERE s.decision IN ('approved', 'auto')""")
-    con.execute("""
+    # Like latest_verdicts (m005): pick each tool's newest published verdict id on narrow columns first,
+    # then join the wide rows for those only.
+    con.execute(f"""
         CREATE VIEW published_verdicts AS
-        SELECT h.* FROM published_history h JOIN (
-            SELECT arg_max(verdict_id, (created_at, verdict_id)) AS verdict_id FROM published_history GROUP BY slug
-        ) USING (verdict_id)""")
+        WITH ok AS (SELECT verdict_id, decision, editor, decided_at FROM verdict_status
+                    WHERE decision IN ('approved', 'auto')),
+             newest AS (SELECT arg_max(v.verdict_id, (v.created_at, v.verdict_id)) AS verdict_id
+                        FROM verdicts v JOIN ok USING (verdict_id) GROUP BY v.slug)
+        SELECT {VERDICT_COLUMNS}, ok.decision, ok.editor, ok.decided_at
+        FROM verdicts v JOIN newest USING (verdict_id) JOIN ok USING (verdict_id) JOIN runs r ON r.run_id = v.run_id""")
     # The queue: held verdicts newer than what the tool has published (older ones are stale).
     con.execute(f"""
         CREATE VIEW held_verdicts AS

@@ -288,10 +288,9 @@ class Warehouse:
         """Held verdicts of `slug` older than `newest_id` are recorded as superseded (a newer one, which
         the editor may not have seen yet, stays held)."""
         ids = [r[0] for r in con.execute(
-            "SELECT s.verdict_id FROM verdict_status s JOIN verdicts v USING (verdict_id) "
-            "JOIN verdicts n ON n.verdict_id = ? WHERE s.slug = ? AND s.decision = 'held' "
-            "AND (v.created_at, v.verdict_id) < (n.created_at, n.verdict_id)",
-            [newest_id, slug]).fetchall()]
+            f"WITH st AS ({_STATUS_OF_SLUG}) SELECT v.verdict_id FROM st JOIN verdicts v USING (verdict_id) "
+            "JOIN verdicts n ON n.verdict_id = ? WHERE v.slug = ? AND st.decision = 'held' "
+            "AND (v.created_at, v.verdict_id) < (n.created_at, n.verdict_id)", [slug, newest_id, slug]).fetchall()]
         for vid in ids:
             cls._decide(con, vid, slug, "superseded", editor=editor, note=note, flow_run_id=flow_run_id)
         return ids
@@ -460,11 +459,19 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
+# The latest decision of each verdict of one tool: what the views compute, for one slug only (the write
+# path runs it per verdict; the views scan every decision).
+_STATUS_OF_SLUG = ("SELECT verdict_id, arg_max(decision, (created_at, decision_id)) AS decision FROM decisions "
+                   "WHERE slug = ? GROUP BY verdict_id")
+
+
 def _published(con: duckdb.DuckDBPyConnection, slug: str) -> Verdict | None:
     """The tool's published verdict as the hold rules see it."""
-    row = con.execute("SELECT verdict, ship_count, skip_count, abstain_count, failed_count, ship_pct, mean_score, "
-                      "median_score, spread, split_panel, take_ids FROM published_verdicts WHERE slug = ?",
-                      [slug]).fetchone()
+    row = con.execute(
+        f"WITH st AS ({_STATUS_OF_SLUG}) SELECT verdict, ship_count, skip_count, abstain_count, failed_count, "
+        "ship_pct, mean_score, median_score, spread, split_panel, take_ids FROM verdicts v JOIN st USING (verdict_id) "
+        "WHERE v.slug = ? AND st.decision IN ('approved', 'auto') ORDER BY v.created_at DESC, v.verdict_id DESC LIMIT 1",
+        [slug, slug]).fetchone()
     if row is None:
         return None
     (v, ship, skip, abst, failed, pct, mean, median, spread, split, ids) = row
