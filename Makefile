@@ -30,6 +30,7 @@ demo: install
 	$(VENV)/bin/toolpanel publish
 	@echo "== which one to ship with?"
 	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
+	$(VENV)/bin/toolpanel queue
 	@echo "open $$(cd "$${TOOLPANEL_HOME:-.toolpanel}/site" && pwd)/index.html"
 
 # The browser test needs Debian's chromium; installed here when missing (CI runs as root).

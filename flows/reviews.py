@@ -191,12 +191,15 @@ async def daily_review() -> dict:
             logger.warning(str(r))
         elif isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
+    from flows.queue import start_queue_run  # held verdicts wait in a review-queue form for an editor
+    summary["review_queue_run"] = await start_queue_run(logger, summary["held"])
     published = await asyncio.to_thread(_publish, settings, logger) if settings.warehouse_path.exists() else None
     rows = []
     for i, r in zip(todo, results):
         page = artifacts.link(settings, i.tool.slug) if published else "not published"
         if isinstance(r, ReviewResult):
             rows.append({"tool": i.tool.name, "why": i.reason, "verdict": r.verdict.label,
+                         "held": "; ".join(r.held) or "—",
                          "ship %": scorecard.ship_pct_label(r.verdict),
                          "cost": "unknown" if r.cost is None else f"${r.cost:.4f}", "page": page})
         elif isinstance(r, BudgetStopped):

@@ -87,6 +87,7 @@ def prefect_server(settings: Settings, port: int | None = None):
 def deployments(settings: Settings) -> list:
     from prefect.schedules import Cron
 
+    from flows.queue import review_queue
     from flows.reviews import daily_review, publish, re_review
 
     cron, tz = settings.flows.daily_cron, settings.flows.timezone
@@ -97,6 +98,8 @@ def deployments(settings: Settings) -> list:
                                 description="Re-review tools with a reason, a persona subset or another model."),
         publish.to_deployment(name="site", tags=["toolpanel"],
                               description="Re-render the site from the warehouse (full=true rewrites every page)."),
+        review_queue.to_deployment(name="editor", tags=["toolpanel", "editor"],
+                                   description="A form over every held verdict: approve, reject or re-review each."),
     ]
 
 

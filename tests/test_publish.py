@@ -255,3 +255,64 @@ def test_comparison_page_in_headless_chromium(seed_site, tmp_path):
                    '<script>console.error("boom")</script><p>x</p>')
     log, _ = chromium(bad.as_uri(), tmp_path, tmp_path / "profile2")
     assert console_errors(log)
+
+
+# -- holds: only what published_verdicts says is published reaches the site ---------------------------
+
+def test_held_new_tool_awaits_an_editor_everywhere_public(tp_home, provider_env, tmp_path):
+    from tests.test_holds import script_split
+    from warehouse import Warehouse
+
+    card = write_card(tmp_path / "cards", "split-tool", name="Split Tool")
+    script_split(provider_env, "split-tool")
+    review([card, SEED_A])
+    settings = load_settings()
+    site = settings.site_dir
+    publish_site(settings)
+    page = read(site, "tools/split-tool.html").text
+    assert "Awaiting editor check" in page
+    assert "Ship · 3 ship / 2 skip" not in page and "The builder take on split-tool" not in page
+    assert "Awaiting editor check" in read(site, "index.html").text
+    assert "Ship · 3 ship / 2 skip" not in read(site, "index.html").text
+    feed = (site / "feed.xml").read_text()
+    assert "Split Tool" not in feed and "SmolVLM2 Turbo" in feed
+    assert "Split Tool" not in (site / "feed.json").read_text()
+    assert "Split Tool" not in read(site, "digest/index.html").text
+    assert "split-tool" not in read(site, "personas/builder.html").text
+
+    Warehouse(settings.warehouse_path).decide("split-tool", "approved", editor="Ada", note="fair split")
+    publish_site(settings)
+    page = read(site, "tools/split-tool.html").text
+    assert "Ship · 3 ship / 2 skip" in page and "The builder take on split-tool" in page
+    assert "Awaiting editor check" not in page
+    assert "Split Tool" in (site / "feed.xml").read_text()
+    assert "split-tool" in read(site, "personas/builder.html").text
+
+
+def test_rejected_new_tool_still_awaits_an_editor_check(tp_home, provider_env, tmp_path):
+    from tests.test_holds import script_split
+    from warehouse import Warehouse
+
+    card = write_card(tmp_path / "cards", "split-tool", name="Split Tool")
+    script_split(provider_env, "split-tool")
+    review([card])
+    settings = load_settings()
+    Warehouse(settings.warehouse_path).decide("split-tool", "rejected", editor="Ada", note="panel misread it")
+    publish_site(settings)
+    page = read(settings.site_dir, "tools/split-tool.html").text
+    assert "Awaiting editor check" in page and "Ship · 3 ship / 2 skip" not in page
+
+
+def test_held_rereview_keeps_the_published_verdict(tp_home, provider_env, tmp_path):
+    card = write_card(tmp_path / "cards", "flip-tool", name="Flip Tool")
+    review([card])
+    provider_env.script("valid", tool="flip-tool", score=20, verdict="skip",
+                        paragraph="Now a skip: the tool broke its main promise and the docs are gone.")
+    review([card], force=True, reason="vendor changed pricing")
+    settings = load_settings()
+    publish_site(settings)
+    page = read(settings.site_dir, "tools/flip-tool.html").text
+    assert "Ship · 5 ship / 0 skip" in page
+    assert "A newer review waits for an editor; this is the published verdict." in page
+    assert "Skip · 0 ship / 5 skip" not in page and "Now a skip" not in page
+    assert "a newer review waits for an editor" in read(settings.site_dir, "index.html").text

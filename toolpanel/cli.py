@@ -111,6 +111,7 @@ def review(
             _print_scorecard(r.tool, r.verdict, r.takes, personas, r)
         out.print(f"\n[bold]{escape(summary.line())}[/bold]")
         out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
+        _print_held(ok)
     for note in batch.notes:
         err.print(f"[yellow]note:[/yellow] {escape(note)}")
     for f in failures:
@@ -140,8 +141,20 @@ def _busy_line(settings: Settings, batch, not_reviewed: int) -> str:
             f"{saved}{skipped} — let that process finish (analysts read {settings.snapshot_path}), then run again")
 
 
+def _print_held(results) -> None:
+    """One line per held verdict: why it waits and how to publish it."""
+    from toolpanel.queue import APPROVE_HINT
+
+    held = [r for r in results if r.held]
+    if held:
+        out.print(f"[yellow]{len(held)} held[/yellow] for an editor (not on the site until approved; toolpanel queue):")
+    for r in held:
+        out.print(f"[yellow]held[/yellow] {escape(r.tool.slug)}: {escape('; '.join(r.held))} — "
+                  f"{APPROVE_HINT.format(slug=escape(r.tool.slug))}")
+
+
 def _result_json(r) -> dict:
-    return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls,
+    return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls, "held": r.held,
             "cached_takes": r.cached_takes, "verdict": r.verdict.model_dump() | {"label": r.verdict.label},
             "takes": [t.model_dump(mode="json") for t in r.takes]}
 
@@ -302,6 +315,11 @@ def publish(
     out.print(f"published {report['pages']} pages to {report['site']}: {report['written']} written, "
               f"{report['skipped']} unchanged, {report['removed']} removed")
     out.print(f"open {Path(report['site']) / 'index.html'}")
+    if report["awaiting_editor"]:
+        n = len(report["awaiting_editor"])
+        out.print(f"[yellow]{n} tool{'s' if n != 1 else ''} wait{'' if n != 1 else 's'} for an editor[/yellow] "
+                  "(the site shows their published verdict, or \"awaiting editor check\"): see why with "
+                  "toolpanel queue; publish with toolpanel approve SLUG --editor NAME")
 
 
 @app.command()
@@ -357,6 +375,7 @@ def serve() -> None:
 from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources on the shared app)
 from toolpanel import cli_why  # noqa: E402,F401  (registers why)
 from toolpanel import cli_eval  # noqa: E402,F401  (registers eval on the shared app)
+from toolpanel import cli_queue  # noqa: E402,F401  (registers queue/approve/reject on the shared app)
 
 
 if __name__ == "__main__":  # pragma: no cover

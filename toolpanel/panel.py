@@ -38,6 +38,7 @@ class ReviewResult:
         return None if any(c is None for c in costs) else round(sum(costs), 6)
 
     paid_ids: set[str] = field(default_factory=set)
+    held: list[str] = field(default_factory=list)  # hold reasons: the verdict waits for an editor
 
 
 # Provider failures worth another attempt (by an orchestrator's retry); anything else is final.
@@ -206,9 +207,10 @@ class Panel:
             await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
                                             "retrying", claims=list(keys.values())))
             raise TransientFailure(result, transient)
-        # Claims go with the verdict, in one transaction: a process that waited sees both or neither.
-        await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
-                                        claims=list(keys.values())))
+        # Claims go with the verdict and its decision, in one transaction: a process that waited sees all or none.
+        result.held = await self.commit.run(FinishRun(
+            self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), claims=list(keys.values()),
+            takes=takes, hold=self.settings.hold))
         return result
 
     def _messages(self, shared: list[dict], persona: Persona) -> list[dict]:

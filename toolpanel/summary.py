@@ -27,7 +27,7 @@ class RunSummary(BaseModel):
     budget_cap: str | None = None  # the cap that stopped the run, e.g. "per_run_usd = 0.05 reached (...)"
 
     @classmethod
-    def of(cls, results: list, *, rejected: int = 0, requests: int = 0, held: int = 0, journaled_takes: int = 0,
+    def of(cls, results: list, *, rejected: int = 0, requests: int = 0, journaled_takes: int = 0,
            warehouse_busy: bool = False) -> "RunSummary":
         """The summary of a batch's results (ReviewResult or the exception a tool's review raised)."""
         done = [r for r in results if not isinstance(r, BaseException)]
@@ -42,7 +42,7 @@ class RunSummary(BaseModel):
             failed_takes=sum(1 for t in fresh if t.status == "failed"),
             # Quorum missed because takes failed; a panel that abstained is a complete answer.
             incomplete_verdicts=sum(1 for r in done if not r.verdict.quorum_met and r.verdict.failed_count),
-            held=held, journaled_takes=journaled_takes, warehouse_busy=warehouse_busy,
+            held=sum(1 for r in done if r.held), journaled_takes=journaled_takes, warehouse_busy=warehouse_busy,
             budget_stopped=len(stopped), budget_cap=stopped[0].reason if stopped else None,
             cost_usd=None if any(c is None for c in costs) else round(sum(costs), 6))
 

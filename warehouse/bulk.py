@@ -80,6 +80,10 @@ def bulk_load(store: Warehouse, *, takes: int, reviews_per_tool: int = 10, tools
                    ships, skips, abst, failed, round(100.0 * ships / (ships + skips), 1), mean, med, spread,
                    (least(ships, skips) / (ships + skips) >= 0.4) OR spread >= 40, ids, ts
             FROM g_v WHERE ok >= 3""")
+        # bench verdicts are published as they come (no holds), like a warehouse from before holds
+        con.execute("""
+            INSERT INTO decisions SELECT 'dc_' || verdict_id, verdict_id, slug, 'auto', []::VARCHAR[], NULL, NULL,
+                   NULL, created_at FROM verdicts""")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     return {"tools": tools, "runs": runs, "takes": runs * len(PERSONAS), "sample_slug": "tool-00007"}

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from toolpanel.models import Take, Verdict
+from toolpanel.config import HoldSettings
+from toolpanel.models import Finding, Take, Verdict
 
 
 class Journaled:
@@ -57,9 +58,12 @@ def take_entry(items: list[tuple[str, Take]]) -> dict:
 
 
 def finish_entry(run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int, cached: int,
-                 status: str | None) -> dict:
+                 status: str | None, hold=None, findings: list | None = None) -> dict:
+    """A run's end; with the hold settings and findings, so a replayed verdict meets the same hold rules."""
     return {"op": "finish", "run_id": run_id, "snapshot_hash": snapshot_hash, "verdict": verdict.model_dump(),
-            "paid_calls": paid_calls, "cached": cached, "status": status}
+            "paid_calls": paid_calls, "cached": cached, "status": status,
+            "hold": hold.model_dump() if hold is not None else None,
+            "findings": [f.model_dump() for f in findings or []]}
 
 
 def replay(store, con: duckdb.DuckDBPyConnection) -> int:
@@ -106,7 +110,10 @@ def _apply(store, con: duckdb.DuckDBPyConnection, entry: dict) -> int:
         return len(fresh)
     if entry["op"] == "finish":
         if not con.execute("SELECT 1 FROM run_results WHERE run_id = ?", [entry["run_id"]]).fetchone():
-            store.finish_run(entry["run_id"], entry["snapshot_hash"], Verdict(**entry["verdict"]),
-                             entry["paid_calls"], entry["cached"], entry["status"], con)
+            verdict = Verdict(**entry["verdict"])
+            hold = HoldSettings(**entry["hold"]) if entry.get("hold") is not None else None
+            store.finish_run(entry["run_id"], entry["snapshot_hash"], verdict, entry["paid_calls"], entry["cached"],
+                             entry["status"], con, takes=store.takes_by_id(verdict.take_ids, con), hold=hold,
+                             findings=[Finding(**f) for f in entry.get("findings") or []])
         return 0
     raise ValueError(f"unknown journal entry {entry['op']!r}")

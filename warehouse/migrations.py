@@ -412,5 +412,67 @@ def m009_eval(con: duckdb.DuckDBPyConnection) -> None:
         SELECT 'eval', eval_run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM eval_takes""")
 
 
+VERDICT_COLUMNS = """v.slug, v.created_at, v.verdict, v.ship_count, v.skip_count, v.abstain_count, v.failed_count,
+               v.ship_pct, v.mean_score, v.median_score, v.spread, v.split_panel,
+               r.trigger, r.reason, r.forced, r.flow_run_id, v.run_id, v.snapshot_hash, v.verdict_id, v.take_ids"""
+
+
+def m010_decisions(con: duckdb.DuckDBPyConnection) -> None:
+    """Holds and publication: what became of each verdict is a row (held, approved, rejected, auto,
+    superseded); "published" is a view over those rows. Every verdict that exists before this migration
+    was published at the time, so each gets `auto` and nothing disappears on upgrade."""
+    con.execute("""
+        CREATE TABLE decisions (
+            decision_id VARCHAR PRIMARY KEY,
+            verdict_id VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            decision VARCHAR NOT NULL,         -- held | approved | rejected | auto | superseded
+            reasons VARCHAR[] NOT NULL,        -- why it was held (empty otherwise)
+            editor VARCHAR,                    -- NULL: decided by the pipeline
+            note VARCHAR,
+            flow_run_id VARCHAR,               -- the review-queue run that recorded it, if any
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("CREATE INDEX decisions_verdict ON decisions (verdict_id)")
+    con.execute("""
+        INSERT INTO decisions
+        SELECT 'dc_migrated_' || verdict_id, verdict_id, slug, 'auto', []::VARCHAR[], NULL,
+               'published before holds existed', NULL, created_at
+        FROM verdicts""")
+    # The latest decision of every verdict (decisions are appended, never updated).
+    con.execute("""
+        CREATE VIEW verdict_status AS
+        SELECT verdict_id, any_value(slug) AS slug,
+               arg_max(decision, (created_at, decision_id)) AS decision,
+               arg_max(reasons, (created_at, decision_id)) AS reasons,
+               arg_max(editor, (created_at, decision_id)) AS editor,
+               arg_max(note, (created_at, decision_id)) AS note,
+               arg_max(flow_run_id, (created_at, decision_id)) AS flow_run_id,
+               max(created_at) AS decided_at
+        FROM decisions GROUP BY verdict_id""")
+    con.execute(f"""
+        CREATE VIEW published_history AS
+        SELECT {VERDICT_COLUMNS}, s.decision, s.editor, s.decided_at
+        FROM verdicts v JOIN verdict_status s USING (verdict_id) JOIN runs r ON r.run_id = v.run_id
+        WHERE s.decision IN ('approved', 'auto')""")
+    # Like latest_verdicts (m005): pick each tool's newest published verdict id on narrow columns first,
+    # then join the wide rows for those only.
+    con.execute(f"""
+        CREATE VIEW published_verdicts AS
+        WITH ok AS (SELECT verdict_id, decision, editor, decided_at FROM verdict_status
+                    WHERE decision IN ('approved', 'auto')),
+             newest AS (SELECT arg_max(v.verdict_id, (v.created_at, v.verdict_id)) AS verdict_id
+                        FROM verdicts v JOIN ok USING (verdict_id) GROUP BY v.slug)
+        SELECT {VERDICT_COLUMNS}, ok.decision, ok.editor, ok.decided_at
+        FROM verdicts v JOIN newest USING (verdict_id) JOIN ok USING (verdict_id) JOIN runs r ON r.run_id = v.run_id""")
+    # The queue: held verdicts newer than what the tool has published (older ones are stale).
+    con.execute(f"""
+        CREATE VIEW held_verdicts AS
+        SELECT {VERDICT_COLUMNS}, s.reasons, s.decided_at AS held_at
+        FROM verdicts v JOIN verdict_status s USING (verdict_id) JOIN runs r ON r.run_id = v.run_id
+        LEFT JOIN published_verdicts p ON p.slug = v.slug
+        WHERE s.decision = 'held' AND (p.verdict_id IS NULL OR (v.created_at, v.verdict_id) > (p.created_at, p.verdict_id))""")
+
+
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
-              m006_take_claims, m007_run_inputs, m008_spend, m009_eval]
+              m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions]

@@ -16,12 +16,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
 
-from toolpanel.models import Take, Tool, Verdict
+from scoring.holds import hold_reasons
+from toolpanel.models import Finding, Take, Tool, Verdict
 from warehouse.migrations import MIGRATIONS
 
 _LOCK_WAIT_SECONDS = float(os.environ.get("TOOLPANEL_LOCK_WAIT", "60"))
@@ -92,12 +93,15 @@ class FinishRun:
     """A GroupCommit op that ends a run (and releases its claims); journaled if the warehouse is held."""
 
     def __init__(self, store: "Warehouse", run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int,
-                 cached: int, status: str | None = None, claims: Iterable[tuple] = ()):
+                 cached: int, status: str | None = None, claims: Iterable[tuple] = (), *,
+                 takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None):
         self.store, self.args, self.claims = store, (run_id, snapshot_hash, verdict, paid_calls, cached, status), claims
+        self.rules = {"takes": takes, "hold": hold, "findings": findings}  # the hold rules' inputs
 
-    def __call__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.store.finish_run(*self.args, con=con)
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        reasons = self.store.finish_run(*self.args, con=con, **self.rules)
         self.store.release_claims(self.claims, con)
+        return reasons
 
 
 def _journal_entry(op) -> dict | None:
@@ -107,7 +111,7 @@ def _journal_entry(op) -> dict | None:
     if isinstance(op, TakeInsert):
         return journal.take_entry(op.items)
     if isinstance(op, FinishRun):
-        return journal.finish_entry(*op.args)
+        return journal.finish_entry(*op.args, hold=op.rules["hold"], findings=op.rules["findings"])
     return None
 
 
@@ -318,18 +322,81 @@ class Warehouse:
                 con.execute("INSERT INTO run_takes VALUES (?, ?, true) ON CONFLICT DO NOTHING", [run_id, t.take_id])
 
     def finish_run(self, run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int, cached: int,
-                   status: str | None = None, con: duckdb.DuckDBPyConnection | None = None) -> None:
-        """The run's end and (with quorum, unless it is being retried) its verdict, in one transaction."""
+                   status: str | None = None, con: duckdb.DuckDBPyConnection | None = None, *,
+                   takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None) -> list[str]:
+        """The run's end and (with quorum, unless it is being retried) its verdict and what became of it
+        (`held` with the hold rules' reasons, or `auto`), in one transaction. Returns the hold reasons."""
         status = status or ("complete" if verdict.quorum_met else "incomplete")
+        reasons: list[str] = []
         with self._tx(con) as con:
             con.execute("INSERT INTO run_results VALUES (?, ?, ?, ?, ?)", [run_id, status, now(), paid_calls, cached])
             if status == "complete":
+                verdict_id = new_id("vd")
+                published = _published(con, verdict.tool_slug)
                 con.execute(
                     "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [new_id("vd"), run_id, verdict.tool_slug, snapshot_hash, verdict.verdict, verdict.ship_count,
+                    [verdict_id, run_id, verdict.tool_slug, snapshot_hash, verdict.verdict, verdict.ship_count,
                      verdict.skip_count, verdict.abstain_count, verdict.failed_count, verdict.ship_pct,
                      verdict.mean_score, verdict.median_score, verdict.spread, verdict.split_panel,
                      verdict.take_ids, now()])
+                if hold is not None:
+                    reasons = hold_reasons(verdict, takes or [], published, findings or [], hold)
+                if reasons:
+                    self._decide(con, verdict_id, verdict.tool_slug, "held", reasons=reasons)
+                else:
+                    self._decide(con, verdict_id, verdict.tool_slug, "auto")
+                    self._supersede_older(con, verdict.tool_slug, verdict_id, "a newer verdict was published")
+        return reasons
+
+    # -- decisions (holds and publication) ---------------------------------------------------------
+    @staticmethod
+    def _decide(con, verdict_id: str, slug: str, decision: str, *, reasons: list[str] | None = None,
+                editor: str | None = None, note: str | None = None, flow_run_id: str | None = None) -> str:
+        decision_id = new_id("dc")
+        con.execute("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     [decision_id, verdict_id, slug, decision, reasons or [], editor, note, flow_run_id, now()])
+        return decision_id
+
+    @classmethod
+    def _supersede_older(cls, con, slug: str, newest_id: str, note: str, editor: str | None = None,
+                         flow_run_id: str | None = None) -> list[str]:
+        """Held verdicts of `slug` older than `newest_id` are recorded as superseded (a newer one, which
+        the editor may not have seen yet, stays held)."""
+        ids = [r[0] for r in con.execute(
+            f"WITH st AS ({_STATUS_OF_SLUG}) SELECT v.verdict_id FROM st JOIN verdicts v USING (verdict_id) "
+            "JOIN verdicts n ON n.verdict_id = ? WHERE v.slug = ? AND st.decision = 'held' "
+            "AND (v.created_at, v.verdict_id) < (n.created_at, n.verdict_id)", [slug, newest_id, slug]).fetchall()]
+        for vid in ids:
+            cls._decide(con, vid, slug, "superseded", editor=editor, note=note, flow_run_id=flow_run_id)
+        return ids
+
+    def held(self, slug: str | None = None) -> list[dict]:
+        """The queue: held verdicts newer than each tool's published one, oldest tool first."""
+        where = "WHERE slug = ?" if slug else ""
+        return self.query(f"SELECT * FROM held_verdicts {where} ORDER BY held_at, slug, created_at",
+                          [slug] if slug else [])
+
+    def decide(self, slug: str, decision: str, *, editor: str, note: str | None = None,
+               flow_run_id: str | None = None, verdict_id: str | None = None) -> dict | None:
+        """An editor's approve/reject of a tool's newest held verdict (or `verdict_id`, if still held);
+        the tool's other held verdicts are recorded as superseded. None when nothing of it is held."""
+        assert decision in ("approved", "rejected")
+        with self.transaction() as con:
+            held = con.execute("SELECT verdict_id FROM held_verdicts WHERE slug = ? ORDER BY created_at DESC, "
+                               "verdict_id DESC", [slug]).fetchall()
+            ids = [r[0] for r in held]
+            if not ids or (verdict_id and verdict_id not in ids):
+                return None
+            target = verdict_id or ids[0]
+            decision_id = self._decide(con, target, slug, decision, editor=editor, note=note, flow_run_id=flow_run_id)
+            superseded = self._supersede_older(con, slug, target, f"superseded: the editor {decision} {target}",
+                                               editor, flow_run_id)
+        return {"slug": slug, "verdict_id": target, "decision": decision, "decision_id": decision_id,
+                "superseded": superseded, "editor": editor, "note": note}
+
+    def published_verdict(self, slug: str) -> dict | None:
+        rows = self.query("SELECT * FROM published_verdicts WHERE slug = ?", [slug])
+        return rows[0] if rows else None
 
     # -- claims: takes being paid for right now (m006) ------------------------------------------
     def claim_takes(self, keys: list[tuple[str, str, str, str]], lease_seconds: float,
@@ -401,10 +468,10 @@ class Warehouse:
                               "LIMIT 1", [slug, sorted(take_ids)]).fetchone()
         return row is not None
 
-    def takes_by_id(self, take_ids: list[str]) -> list[Take]:
+    def takes_by_id(self, take_ids: list[str], con: duckdb.DuckDBPyConnection | None = None) -> list[Take]:
         if not take_ids:
             return []
-        with self.connect() as con:
+        with (nullcontext(con) if con is not None else self.connect()) as con:
             rows = con.execute(f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE list_contains(?::VARCHAR[], take_id)",
                                [take_ids]).fetchall()
         return [_take(r) for r in rows]
@@ -524,6 +591,27 @@ def _materialise(path: Path) -> None:
             con.execute(f"ALTER TABLE {view}__m RENAME TO {view}")
     finally:
         con.close()
+
+
+# The latest decision of each verdict of one tool: what the views compute, for one slug only (the write
+# path runs it per verdict; the views scan every decision).
+_STATUS_OF_SLUG = ("SELECT verdict_id, arg_max(decision, (created_at, decision_id)) AS decision FROM decisions "
+                   "WHERE slug = ? GROUP BY verdict_id")
+
+
+def _published(con: duckdb.DuckDBPyConnection, slug: str) -> Verdict | None:
+    """The tool's published verdict as the hold rules see it."""
+    row = con.execute(
+        f"WITH st AS ({_STATUS_OF_SLUG}) SELECT verdict, ship_count, skip_count, abstain_count, failed_count, "
+        "ship_pct, mean_score, median_score, spread, split_panel, take_ids FROM verdicts v JOIN st USING (verdict_id) "
+        "WHERE v.slug = ? AND st.decision IN ('approved', 'auto') ORDER BY v.created_at DESC, v.verdict_id DESC LIMIT 1",
+        [slug, slug]).fetchone()
+    if row is None:
+        return None
+    (v, ship, skip, abst, failed, pct, mean, median, spread, split, ids) = row
+    return Verdict(tool_slug=slug, verdict=v, ship_count=ship, skip_count=skip, abstain_count=abst,
+                   failed_count=failed, ship_pct=pct, mean_score=mean, median_score=median, spread=spread,
+                   split_panel=split, quorum_met=True, take_ids=list(ids))
 
 
 def _db_name(con: duckdb.DuckDBPyConnection) -> str:

@@ -41,6 +41,9 @@ class ToolPage:
     in_progress: bool                  # the latest run did not complete: a re-review is under way
     history: list[HistoryPoint]
     community: dict | None             # {"ship_votes", "skip_votes", "votes", "ship_pct"}
+    # "awaiting": nothing published yet, a verdict waits for (or was turned down by) an editor;
+    # "newer": a newer verdict than the one shown waits for an editor; None: nothing waits
+    editor_wait: str | None = None
 
 
 @dataclass
@@ -52,7 +55,9 @@ class SiteData:
 
 
 def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona: int = 12) -> SiteData:
-    """Tools, stored verdicts, history, votes and persona stats; takes are loaded per page (fill_takes)."""
+    """Tools, published verdicts, history, votes and persona stats; takes are loaded per page (fill_takes).
+    Only what `published_verdicts` / `published_history` say is published reaches a page; held verdicts
+    show up only as "awaiting editor check" / "a newer review waits for an editor"."""
     with store.connect() as con:
         def q(sql: str, params: list | None = None) -> list[dict]:
             cur = con.execute(sql, params or [])
@@ -62,21 +67,31 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
         snaps = {r["slug"]: r for r in q("SELECT * FROM latest_snapshot")}
         latest = {r["slug"]: r for r in q(
             "SELECT slug, verdict, ship_count, skip_count, abstain_count, failed_count, ship_pct, mean_score, "
-            "median_score, spread, split_panel, take_ids, created_at FROM latest_verdicts")}
+            "median_score, spread, split_panel, take_ids, created_at FROM published_verdicts")}
+        held = {r["slug"] for r in q("SELECT DISTINCT slug FROM held_verdicts")}
+        decided = {r["slug"] for r in q("SELECT DISTINCT slug FROM verdicts")}
         runs = {r["slug"]: r["status"] for r in q(
             "SELECT slug, status FROM (SELECT slug, status, row_number() OVER (PARTITION BY slug ORDER BY "
             "started_at DESC, run_id DESC) AS rn FROM run_history) WHERE rn = 1")}
         history = defaultdict(list)
         for r in q("SELECT slug, verdict_id, created_at, verdict, ship_count, skip_count, ship_pct, mean_score, "
-                   "spread, split_panel, trigger, reason FROM verdict_history ORDER BY slug, created_at, verdict_id"):
+                   "spread, split_panel, trigger, reason FROM published_history ORDER BY slug, created_at, verdict_id"):
             slug = r.pop("slug")
             history[slug].append(HistoryPoint(at=r.pop("created_at"), **r))
         community = {r["slug"]: r for r in q("SELECT * FROM community_tally")}
-        stats = {r["persona_id"]: r for r in q("SELECT * FROM persona_stats")}
+        # persona pages: only takes behind published verdicts (a held verdict's takes wait with it)
+        shown = "(SELECT DISTINCT unnest(take_ids) FROM published_history)"
+        stats = {r["persona_id"]: r for r in q(
+            "SELECT persona_id, count(*) FILTER (WHERE status = 'ok') AS ok, "
+            "count(*) FILTER (WHERE status = 'abstained') AS abstained, "
+            "round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok') "
+            "/ nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct, "
+            f"round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score FROM takes WHERE take_id IN {shown} "
+            "GROUP BY persona_id")}
         recent_rows = con.execute(
             f"SELECT {', '.join(TAKE_COLUMNS)} FROM (SELECT *, row_number() OVER (PARTITION BY persona_id "
-            "ORDER BY created_at DESC, take_id DESC) AS rn FROM takes WHERE status = 'ok') WHERE rn <= ? "
-            "ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
+            f"ORDER BY created_at DESC, take_id DESC) AS rn FROM takes WHERE status = 'ok' AND take_id IN {shown}) "
+            "WHERE rn <= ? ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
 
     pages: dict[str, ToolPage] = {}
     for slug, row in snaps.items():
@@ -94,7 +109,9 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
             tool=_tool(row), snapshot_hash=row["snapshot_hash"], verdict=verdict, takes={},
             reviewed_at=v["created_at"] if v else None, models=[],
             in_progress=verdict is not None and status is not None and status != "complete",
-            history=history.get(slug, []), community=community.get(slug))
+            history=history.get(slug, []), community=community.get(slug),
+            editor_wait=("newer" if slug in held else None) if verdict else
+                        ("awaiting" if slug in held or slug in decided else None))
     recent: dict[str, list] = defaultdict(list)
     for row in recent_rows:
         t = _take(row)

@@ -30,6 +30,8 @@ STYLESHEET = HERE / "style.css"
 MANIFEST = ".manifest.json"
 AUTO_PAIRS_PER_CATEGORY = 6  # the N most recently reviewed tools of a category are compared pairwise
 FEED_ITEMS = 50
+NO_STATS = {"ok": 0, "abstained": 0, "ship_rate_pct": None, "mean_score": None}  # nothing published yet
+AWAITING = "Awaiting editor check"
 
 
 class PublishError(Exception):
@@ -57,8 +59,8 @@ def _env() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(safe_url=safe_url, host=_host, date=_date)
-    env.globals.update(verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label, pct=scorecard.pct,
-                       change_lines=detail_lines)
+    env.globals.update(awaiting=AWAITING, verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label,
+                       pct=scorecard.pct, change_lines=detail_lines)
     return env
 
 
@@ -131,7 +133,7 @@ def comparison_pairs(data: SiteData, editor_pairs: list) -> tuple[list[tuple[str
 def _page_fp(p: ToolPage) -> list:
     return [p.snapshot_hash, p.tool.name, p.tool.slug, p.tool.source, p.verdict.take_ids if p.verdict else [],
             str(p.reviewed_at), p.in_progress, [(h.verdict_id, h.trigger, h.reason) for h in p.history],
-            p.community and {k: p.community[k] for k in ("ship_votes", "skip_votes")}]
+            p.community and {k: p.community[k] for k in ("ship_votes", "skip_votes")}, p.editor_wait]
 
 
 @dataclass
@@ -271,14 +273,15 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
     w.page("personas/index.html", None, lambda: render("personas.html.j2", "../"))
     for persona in personas:
         w.page(f"personas/{persona.id}.html", None, lambda persona=persona: render(
-            "persona.html.j2", "../", persona=persona, stats=data.persona_stats.get(persona.id, {}),
+            "persona.html.j2", "../", persona=persona, stats=data.persona_stats.get(persona.id, NO_STATS),
             recent=data.persona_recent.get(persona.id, [])))
     events = _events(data)
     feed_fp = [th, base, [(e["id"], e["name"], e["tagline"]) for e in events[:FEED_ITEMS]]]
     w.page("feed.xml", feed_fp, lambda: _rss(events[:FEED_ITEMS], base))
     w.page("feed.json", feed_fp, lambda: _json_feed(events[:FEED_ITEMS], base))
     _digest(w, env, events, base, fps, th, why=lambda pairs: explain_pairs(store, pairs, personas))
-    return w.finish().as_dict() | {"base_url": base}
+    waiting = sorted(p.tool.slug for p in pages if p.editor_wait)
+    return w.finish().as_dict() | {"base_url": base, "awaiting_editor": waiting}
 
 
 def _render_compare(render, a: ToolPage, b: ToolPage, personas) -> str:

@@ -1,0 +1,119 @@
+"""An editor clears the review queue in a real browser: the Prefect UI served by `toolpanel serve`
+(headless Debian Chromium, the harness in tests/browser.py). A daily run holds a split verdict, the
+site says "Awaiting editor check"; the editor opens the suspended review-queue run, presses Resume,
+fills the form (name, approve, note) and submits; the verdict appears on the site."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+from tests.helpers import rows, seed_project, write_card
+from tests.test_holds import script_split
+from tests.test_publish import Page
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("tests.browser") is None,
+                       reason="tests/browser.py (the Prefect UI browser harness) comes with the UI branch (i10-ui); "
+                              "this test runs once both branches are merged"),
+]
+
+
+def _api(url: str, body: dict | None = None):
+    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"content-type": "application/json"}, method="GET" if body is None else "POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _wait_state(api: str, run_id: str, types: tuple[str, ...], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = _api(f"{api}/flow_runs/{run_id}")["state"]
+        if state and (state["type"] in types or state["name"] in types):
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"flow run {run_id} did not reach {types} in {timeout}s")
+
+
+def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
+    from tests.browser import browser_page, chromium_missing, shot, toolpanel_serve
+    from toolpanel.servers import free_port
+
+    if reason := chromium_missing():
+        pytest.fail(reason)
+    root = tmp_path
+    port = free_port()
+    cards = seed_project(root, f'[serve]\nport = {port}\n\n[flows]\ntask_retries = 1\nretry_delay_seconds = [0.2]\n')
+    write_card(cards, "split-tool", name="Split Tool")
+    fake = FakeOpenAI().start()
+    script_split(fake, "split-tool")
+    user_home = root / "user-home"
+    user_home.mkdir()
+    home = root / "home"
+    env = dict(os.environ, HOME=str(user_home), TOOLPANEL_HOME=str(home), OPENAI_BASE_URL=fake.base_url,
+               OPENAI_API_KEY="k", TOOLPANEL_MODEL=fake.model_id, PREFECT_RUNNER_POLL_FREQUENCY="1")
+    for var in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "PREFECT_UI_API_URL"):
+        env.pop(var, None)
+    shots = root / "screenshots"
+    shots.mkdir()
+    try:
+        with toolpanel_serve(root, env) as (ui, log, _proc):
+            api = f"{ui}/api"
+            dep = _api(f"{api}/deployments/name/daily-review/daily")
+            daily = _api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": {}})
+            assert _wait_state(api, daily["id"], ("COMPLETED", "FAILED", "CRASHED"))["type"] == "COMPLETED", \
+                log.read_text()
+            queue_dep = _api(f"{api}/deployments/name/review-queue/editor")
+            runs = _api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [queue_dep["id"]]}}})
+            assert len(runs) == 1, runs
+            run_id = runs[0]["id"]
+            _wait_state(api, run_id, ("Suspended",))
+            page_file = home / "site" / "tools" / "split-tool.html"
+            assert "Awaiting editor check" in Page(page_file.read_text()).text
+
+            with browser_page() as page:
+                page.goto(f"{ui}/runs/flow-run/{run_id}")
+                shot(page, shots, "1-queue-run-suspended", expect=["Suspended"])
+                page.get_by_role("button", name="Resume").first.click()
+                modal = page.get_by_role("dialog")
+                modal.get_by_text("Resume Flow Run").first.wait_for()
+                shot(page, shots, "2-queue-form", expect=["held tools wait for an editor", "Split Tool (split-tool)",
+                                                          "Your name (required)"])
+                body = modal.inner_text()
+                assert "split panel (3 ship / 2 skip, scores spread 65 points)" in body
+                # the form: the name, then per tool a choice (a Prefect select) and a note (a textarea)
+                name = modal.locator("div.p-label", has_text="Your name (required)").first
+                name.locator("textarea, input").first.fill("Ada Lovelace")
+                field = modal.locator("div.p-label", has_text="Split Tool (split-tool)").first
+                field.locator(".p-select-button__control").first.focus()
+                page.keyboard.press("ArrowDown")
+                page.get_by_text("approve", exact=True).first.click()
+                note = modal.locator("div.p-label", has_text="Split Tool: note").first
+                note.locator("textarea, input").first.fill("two lenses disagree, fairly")
+                shot(page, shots, "3-queue-form-filled", expect=["approve"])
+                modal.get_by_role("button", name="Submit").click()
+                state = _wait_state(api, run_id, ("COMPLETED", "FAILED", "CRASHED"))
+                assert state["type"] == "COMPLETED", state
+                page.reload()
+                shot(page, shots, "4-queue-run-completed", expect=["Completed"])
+    finally:
+        fake.stop()
+    snap = home / "analyst.duckdb"
+    assert rows(snap, "SELECT decision, editor, note FROM verdict_status WHERE slug = 'split-tool'") == [
+        ("approved", "Ada Lovelace", "two lenses disagree, fairly")]
+    text = Page(page_file.read_text()).text
+    assert "Ship · 3 ship / 2 skip" in text and "Awaiting editor check" not in text
+    docs_img = Path(__file__).resolve().parent.parent / "docs" / "img"
+    docs_img.mkdir(parents=True, exist_ok=True)
+    for name, target in (("2-queue-form", "review-queue-form"), ("3-queue-form-filled", "review-queue-form-filled")):
+        shutil.copy(shots / f"{name}.png", docs_img / f"{target}.png")
