@@ -5,7 +5,6 @@ fills the form (name, approve, note) and submits; the verdict appears on the sit
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -20,12 +19,7 @@ from tests.helpers import rows, seed_project, write_card
 from tests.test_holds import script_split
 from tests.test_publish import Page
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("tests.browser") is None,
-                       reason="tests/browser.py (the Prefect UI browser harness) comes with the UI branch (i10-ui); "
-                              "this test runs once both branches are merged"),
-]
+pytestmark = pytest.mark.slow
 
 
 def _api(url: str, body: dict | None = None):
