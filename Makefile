@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test bench clean chromium
+.PHONY: install demo test bench redteam clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: install chromium
 
 bench: install
 	$(PY) bench/run.py
+
+# The attack suite (examples/attacks/) against the configured provider and the two scripted adversaries;
+# figures to bench/redteam.json (docs/security.md).
+redteam: install
+	$(VENV)/bin/toolpanel redteam --against provider --against obedient --against resistant
 
 clean:
 	rm -rf $(VENV) .toolpanel .pytest_cache

@@ -312,6 +312,7 @@ def serve() -> None:
 
 
 from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources on the shared app)
+from toolpanel import cli_redteam  # noqa: E402,F401  (registers redteam)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,19 @@ class LocalModel(BaseModel):
     startup_timeout: float = 120.0
 
 
+class ScreeningSettings(BaseModel):
+    """`[screening]`: vendor text addressed to the panel (screening/rules.yaml; docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    rules: Path = REPO_ROOT / "screening" / "rules.yaml"  # the editor-readable rules file
+    differential: bool = True       # review a screened tool's neutralised copy too (5 extra calls, cached)
+    steer_points: int = Field(default=15, ge=1, le=100)     # a score moving this much without the flagged text
+    unanimous_score: int = Field(default=95, ge=0, le=100)  # every persona ships at this score or above
+    outlier_sd: float = Field(default=3.0, gt=0)            # a take this many standard deviations from its persona
+    outlier_min_takes: int = Field(default=20, ge=2)        # ... over at least this many earlier ok takes
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +58,7 @@ class Settings(BaseModel):
     output_mode: Literal["auto", "json_schema", "json_object_schema", "json_object", "text"] = "auto"
     prices: dict[str, Price] = Field(default_factory=dict)
     local: LocalModel = Field(default_factory=LocalModel)
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
     config_path: Path | None = None
@@ -105,7 +119,7 @@ def load_settings(**overrides) -> Settings:
                               "(put the API key in OPENAI_API_KEY, never in the file)")
         if "models" in data:
             values["persona_models"] = data.pop("models")
-        for key in ("prices", "local"):
+        for key in ("prices", "local", "screening"):
             if key in data:
                 values[key] = data.pop(key)
         for key in ("personas_dir", "prompts_dir"):
@@ -114,7 +128,7 @@ def load_settings(**overrides) -> Settings:
         values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "sources")})
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
-                              "[provider], [models], [prices.\"MODEL\"], [local], personas_dir, prompts_dir")
+                              "[provider], [models], [prices.\"MODEL\"], [local], [screening], personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):

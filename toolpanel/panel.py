@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scoring import verdict as score_verdict
-from toolpanel import prompts
+from scoring.injection import hold_reasons as injection_holds
+from toolpanel import injection, prompts
 from toolpanel.config import Settings
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
@@ -35,6 +36,11 @@ class ReviewResult:
         return None if any(c is None for c in costs) else round(sum(costs), 6)
 
     paid_ids: set[str] = field(default_factory=set)
+    held: list[str] = field(default_factory=list)  # hold reasons: the verdict waits for an editor
+    # Issue 13: what screening, the differential review and the take checks found; the copy's takes.
+    findings: list = field(default_factory=list)
+    neutral_takes: list[Take] = field(default_factory=list)
+    differential_calls: int = 0
 
 
 # Provider failures worth another attempt (by an orchestrator's retry); anything else is final.
@@ -143,8 +149,15 @@ class Panel:
             await self.commit.run(lambda con: self.store.finish_run(
                 run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), "retrying", con))
             raise TransientFailure(result, transient)
-        await self.commit.run(lambda con: self.store.finish_run(
-            run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), con=con))
+        # Vendor text must not steer a published verdict: screening, differential review, take checks.
+        checked = await injection.check(self, tool, takes, request, run_id)
+        result.findings, result.neutral_takes = checked.plain, checked.neutral_takes
+        result.differential_calls = checked.calls
+        # Until the hold registry (scoring/holds.py) is merged, this branch's three rules decide alone.
+        result.held = injection_holds(verdict, takes, None, checked.plain) if verdict.quorum_met else []
+        await self.commit.run(lambda con: (
+            self.store.finish_run(run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), con=con),
+            self.store.add_findings(run_id, tool.slug, tool.snapshot_hash, checked.findings, con)))
         return result
 
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:

@@ -227,4 +227,41 @@ def m005_latest_verdicts_by_arg_max(con: duckdb.DuckDBPyConnection) -> None:
         FROM verdicts v JOIN newest USING (verdict_id) JOIN runs r ON r.run_id = v.run_id""")
 
 
-MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max]
+def m006_injection_findings(con: duckdb.DuckDBPyConnection) -> None:
+    """Issue 13: what screening, the differential review and the take checks found (append-only), and the
+    differential review itself: each persona's take on the original text beside its take on the copy
+    with the flagged spans removed. The copy is never a tool snapshot; its takes live in `takes` under
+    the copy's content hash (so they are cached like any take) and belong to a run with trigger
+    'differential' that never has a verdict."""
+    con.execute("""
+        CREATE TABLE findings (
+            finding_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,           -- the review run whose verdict the finding is about
+            slug VARCHAR NOT NULL,
+            snapshot_hash VARCHAR NOT NULL,    -- the tool snapshot the panel read
+            layer VARCHAR NOT NULL,            -- screening | differential | take_check
+            field VARCHAR NOT NULL,            -- description, tagline, ... or take:<persona> / panel
+            span VARCHAR NOT NULL,
+            rule VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,         -- hold | warn | info
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("CREATE INDEX findings_snapshot ON findings (slug, snapshot_hash)")
+    con.execute("""
+        CREATE TABLE differential_reviews (
+            run_id VARCHAR NOT NULL,           -- the review of the original text
+            differential_run_id VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            snapshot_hash VARCHAR NOT NULL,
+            neutral_hash VARCHAR NOT NULL,     -- content hash of the neutralised copy
+            persona_id VARCHAR NOT NULL,
+            take_id VARCHAR,                   -- on the original text
+            neutral_take_id VARCHAR,           -- on the neutralised copy
+            steered BOOLEAN NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (run_id, persona_id)
+        )""")
+
+
+MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
+              m006_injection_findings]
