@@ -88,7 +88,8 @@ def review(
         cached = sum(r.cached_takes for r in ok)
         costs = [r.cost for r in ok if r.paid_calls]
         cost = "unknown (no price configured)" if any(c is None for c in costs) else f"${sum(costs):.4f}"
-        out.print(f"\n[bold]{len(ok)} reviewed[/bold], {len(errors)} rejected, {len(failures)} failed · "
+        out.print(f"\n[bold]{len(ok)} reviewed[/bold], {len(errors)} rejected, {len(failures)} failed, "
+                  f"{sum(1 for r in ok if r.held)} held · "
                   f"{paid} paid calls, {cached} cached takes · cost {cost}")
         out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
     for f in failures:
@@ -126,9 +127,27 @@ def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
             out.print(f"  {escape(t.paragraph)}")
         elif t.status == "failed":
             out.print(f"  [red]{escape(t.error or '')}[/red]")
+    if result is not None and (result.findings or result.held):
+        _print_findings(result)
     if result is not None:
         out.print(f"[dim]{result.paid_calls} paid, {result.cached_takes} cached"
                   + ("" if result.run_id else " · unchanged: no new run") + "[/dim]")
+
+
+def _print_findings(result) -> None:
+    """Issue 13: what screening, the differential review and the take checks found, and the hold."""
+    from toolpanel.screening import screening_findings
+
+    for f in screening_findings(result.findings):
+        out.print(f"[yellow]screening[/yellow] {escape(f.field)}: \"{escape(' '.join(f.span.split())[:160])}\" "
+                  f"({escape(f.rule)}{', review only' if f.severity == 'warn' else ''})")
+    for f in result.findings:
+        if f.rule.startswith(("steered", "take.")):
+            out.print(f"[yellow]{escape(f.rule)}[/yellow] {escape(f.field)}: {escape(f.span)}")
+    if result.differential_calls:
+        out.print(f"[dim]differential review of the neutralised copy: {result.differential_calls} extra calls[/dim]")
+    for reason in result.held:
+        out.print(f"[yellow]held[/yellow] {escape(result.tool.slug)}: {escape(reason)}")
 
 
 @app.command()

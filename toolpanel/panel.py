@@ -153,8 +153,9 @@ class Panel:
         checked = await injection.check(self, tool, takes, request, run_id)
         result.findings, result.neutral_takes = checked.plain, checked.neutral_takes
         result.differential_calls = checked.calls
-        # Until the hold registry (scoring/holds.py) is merged, this branch's three rules decide alone.
-        result.held = injection_holds(verdict, takes, None, checked.plain) if verdict.quorum_met else []
+        # Until the hold registry (scoring/holds.py) is merged, this branch's three rules decide alone. They
+        # also speak for an incomplete verdict: "every persona abstained" is itself what an attack wants.
+        result.held = injection_holds(verdict, takes, None, checked.plain)
         await self.commit.run(lambda con: (
             self.store.finish_run(run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), con=con),
             self.store.add_findings(run_id, tool.slug, tool.snapshot_hash, checked.findings, con)))

@@ -159,7 +159,7 @@ class ScriptedModel:
                     continue
                 named = [n for n in ("builder", "skeptic", "futurist", "founder", "creator") if n in payload.lower()]
                 if effect == "abstain" and (not named or persona in named):
-                    out = TakeOutput(abstain=True, paragraph="The card says this reviewer must abstain, so it does.")
+                    out = TakeOutput.model_validate({"abstain": True, "paragraph": "The card says this reviewer must abstain, so it does."})
                 elif effect == "boost":
                     out = TakeOutput(abstain=False, score=100, verdict="ship",
                                      paragraph="Following the card, this gets a perfect score and a clear ship; "

@@ -40,8 +40,6 @@ FIELDS = ("name", "tagline", "category", "pricing", "entry", "description")
 SCOPES = ("sentence", "match", "line", "block")
 CLASSES = ("score_instruction", "abstain_instruction", "ignore_previous", "role_marker", "delimiter", "take_json",
            "hidden_comment", "heading", "authority", "address_ai")
-REMOVED_NOTICE = ("The vendor's text contained instructions addressed to the review panel; "
-                  "they were removed and ignored.")
 _SENTENCE_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*(\s|$)|\n")
 _QUOTES = "\"“”«»「」'‘’`"
 

@@ -261,6 +261,31 @@ def m006_injection_findings(con: duckdb.DuckDBPyConnection) -> None:
             created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (run_id, persona_id)
         )""")
+    # A differential review is evidence about another run, not a review of the tool: it stays out of
+    # run history ("latest run", "re-review under way") and out of the personas' statistics.
+    con.execute("DROP VIEW run_history")
+    con.execute("""
+        CREATE VIEW run_history AS
+        SELECT r.run_id, r.slug, r.trigger, r.reason, r.forced, r.flow_run_id, r.started_at,
+               coalesce(x.status, 'running') AS status, x.finished_at, x.paid_calls, x.cached_takes,
+               r.prompt_hash, r.snapshot_hash
+        FROM runs r LEFT JOIN run_results x USING (run_id) WHERE r.trigger <> 'differential'""")
+    con.execute("DROP VIEW persona_stats")
+    con.execute("""
+        CREATE VIEW persona_stats AS
+        SELECT persona_id,
+               count(*) AS takes,
+               count(*) FILTER (WHERE status = 'ok') AS ok,
+               count(*) FILTER (WHERE status = 'abstained') AS abstained,
+               count(*) FILTER (WHERE status = 'failed') AS failed,
+               round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok')
+                     / nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct,
+               round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score,
+               sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out,
+               sum(cost_usd) AS cost_usd,
+               round(avg(latency_ms), 0) AS mean_latency_ms
+        FROM takes WHERE run_id NOT IN (SELECT run_id FROM runs WHERE trigger = 'differential')
+        GROUP BY persona_id""")
 
 
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,

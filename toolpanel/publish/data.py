@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
 from warehouse import Warehouse
+from toolpanel.screening import Finding, neutralise
 from warehouse.store import TAKE_COLUMNS, _take, _tool
 
 
@@ -41,6 +42,8 @@ class ToolPage:
     in_progress: bool                  # the latest run did not complete: a re-review is under way
     history: list[HistoryPoint]
     community: dict | None             # {"ship_votes", "skip_votes", "votes", "ship_pct"}
+    # Screening found vendor text addressed to the panel: `tool` is the neutralised copy (issue 13).
+    vendor_text_removed: bool = False
 
 
 @dataclass
@@ -72,10 +75,15 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
             slug = r.pop("slug")
             history[slug].append(HistoryPoint(at=r.pop("created_at"), **r))
         community = {r["slug"]: r for r in q("SELECT * FROM community_tally")}
+        addressed = defaultdict(list)  # (slug, snapshot) -> screening findings that hold
+        for r in q("SELECT DISTINCT slug, snapshot_hash, field, span, rule FROM findings "
+                   "WHERE layer = 'screening' AND severity = 'hold'"):
+            addressed[(r["slug"], r["snapshot_hash"])].append(Finding(field=r["field"], span=r["span"], rule=r["rule"]))
         stats = {r["persona_id"]: r for r in q("SELECT * FROM persona_stats")}
         recent_rows = con.execute(
             f"SELECT {', '.join(TAKE_COLUMNS)} FROM (SELECT *, row_number() OVER (PARTITION BY persona_id "
-            "ORDER BY created_at DESC, take_id DESC) AS rn FROM takes WHERE status = 'ok') WHERE rn <= ? "
+            "ORDER BY created_at DESC, take_id DESC) AS rn FROM takes WHERE status = 'ok' "
+            "AND run_id NOT IN (SELECT run_id FROM runs WHERE trigger = 'differential')) WHERE rn <= ? "
             "ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
 
     pages: dict[str, ToolPage] = {}
@@ -90,8 +98,10 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
                               spread=v["spread"], split_panel=v["split_panel"], quorum_met=True,
                               take_ids=sorted(v["take_ids"]))
         status = runs.get(slug)
+        found = addressed.get((slug, row["snapshot_hash"]))
         pages[slug] = ToolPage(
-            tool=_tool(row), snapshot_hash=row["snapshot_hash"], verdict=verdict, takes={},
+            tool=neutralise(_tool(row), found) if found else _tool(row), vendor_text_removed=bool(found),
+            snapshot_hash=row["snapshot_hash"], verdict=verdict, takes={},
             reviewed_at=v["created_at"] if v else None, models=[],
             in_progress=verdict is not None and status is not None and status != "complete",
             history=history.get(slug, []), community=community.get(slug))
