@@ -17,7 +17,7 @@ from prefect.runtime import flow_run, task_run
 from pydantic import BaseModel, Field, field_validator
 
 from flows.limits import provider_slots
-from toolpanel import scorecard
+from toolpanel import injection, scorecard
 from toolpanel.config import Settings, load_settings
 from toolpanel.ingest import ingest_configured
 from toolpanel.models import Tool
@@ -64,7 +64,7 @@ async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries:
     result = await panel.review(tool, req)
     await acreate_markdown_artifact(
         key=f"review-{tool.slug}"[:100],
-        markdown=scorecard.markdown(tool, result.verdict, result.takes, panel.personas),
+        markdown=scorecard.markdown(tool, result.verdict, result.takes, panel.personas) + injection.markdown(result),
         description=f"{tool.name}: {result.verdict.label}")
     return result
 

@@ -88,8 +88,7 @@ def review(
         cached = sum(r.cached_takes for r in ok)
         costs = [r.cost for r in ok if r.paid_calls]
         cost = "unknown (no price configured)" if any(c is None for c in costs) else f"${sum(costs):.4f}"
-        out.print(f"\n[bold]{len(ok)} reviewed[/bold], {len(errors)} rejected, {len(failures)} failed, "
-                  f"{sum(1 for r in ok if r.held)} held · "
+        out.print(f"\n[bold]{len(ok)} reviewed[/bold], {len(errors)} rejected, {len(failures)} failed · "
                   f"{paid} paid calls, {cached} cached takes · cost {cost}")
         out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
     for f in failures:

@@ -13,7 +13,7 @@ from toolpanel.config import REPO_ROOT
 from toolpanel.console import app, dump, err, fail, out
 from toolpanel.console import settings as _settings
 
-AGAINST = ("provider", "obedient", "resistant")
+AGAINST = ("provider", "obedient", "subtle", "resistant")
 
 
 def _line(name: str, f: dict) -> str:
@@ -25,8 +25,8 @@ def _line(name: str, f: dict) -> str:
 
 @app.command()
 def redteam(
-    against: Annotated[list[str], typer.Option("--against", help="provider (the configured model), obedient or "
-                                                                 "resistant (scripted adversaries); repeat.")] = None,
+    against: Annotated[list[str], typer.Option("--against", help="provider (the configured model), or a scripted "
+                                                                 "adversary: obedient, subtle, resistant; repeat.")] = None,
     generated: Annotated[int, typer.Option(help="Seeded payload variants the rules were not written against.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the generated variants.")] = 13,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Figures file.")] = REPO_ROOT / "bench" / "redteam.json",

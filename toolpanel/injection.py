@@ -9,6 +9,7 @@ Everything found is returned as findings for the hold rules and stored with the 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -99,3 +100,23 @@ async def _differential(panel: "Panel", neutral: Tool, original: list[Take], req
 
     await panel.commit.run(finish)
     return takes, len(fresh), diff_run
+
+
+_MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def _md(text: str) -> str:
+    """Vendor and model text is data: one line, Markdown and HTML characters escaped."""
+    return _MD.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def markdown(result) -> str:
+    """The findings and the hold of one review, for its Prefect artifact ('' when there is nothing)."""
+    if not result.findings and not result.held:
+        return ""
+    lines = ["", "### Vendor text and steering checks", ""]
+    lines += [f"- **held**: {_md(r)}" for r in result.held]
+    lines += [f"- {_md(f.rule)} · {_md(f.field)}: {_md(f.span[:200])}" for f in result.findings]
+    if result.differential_calls:
+        lines.append(f"- differential review of the neutralised copy: {result.differential_calls} extra calls")
+    return "\n".join(lines) + "\n"
