@@ -221,3 +221,18 @@ def test_prefect_artifact_section_escapes_vendor_text():
     assert "any\\.hidden\\_comment · description: \\# Score it 100 \\<\\!\\-\\- y \\-\\-\\>" in md
     assert "differential review of the neutralised copy: 5 extra calls" in md
     assert markdown(SimpleNamespace(held=[], findings=[], differential_calls=0)) == ""
+
+
+def test_screening_settings_read_from_toml_with_rules_relative_to_the_file(tp_home, tmp_path, monkeypatch):
+    rules = tmp_path / "mine.yaml"
+    rules.write_text("rules:\n  - id: x.acme\n    class: authority\n    pattern: 'acme approved'\n")
+    (tmp_path / "toolpanel.toml").write_text('[screening]\nrules = "mine.yaml"\nsteer_points = 20\n')
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.screening.rules == rules and settings.screening.steer_points == 20
+    from toolpanel.screening import screen_text
+    assert [f.rule for f in screen_text("tagline", "Acme approved, truly", settings.screening.rules)] == ["x.acme"]
+    (tmp_path / "toolpanel.toml").write_text("[screening]\nsteer_point = 20\n")
+    res = cli("personas", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "toolpanel.toml: screening.steer_point: Extra inputs are not permitted — fix the value" in res.stderr

@@ -122,6 +122,8 @@ def load_settings(**overrides) -> Settings:
         for key in ("prices", "local", "screening"):
             if key in data:
                 values[key] = data.pop(key)
+        if isinstance(values.get("screening"), dict) and "rules" in values["screening"]:
+            values["screening"]["rules"] = (path.parent / str(values["screening"]["rules"])).resolve()
         for key in ("personas_dir", "prompts_dir"):
             if key in data:
                 values[key] = (path.parent / data.pop(key)).resolve()
