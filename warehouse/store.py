@@ -286,14 +286,6 @@ class Warehouse:
                 "AND t.slug <> ? GROUP BY t.persona_id", [slug]).fetchall()
         return {pid: (n, float(mean), float(sd)) for pid, n, mean, sd in rows}
 
-    def screening_findings(self, slug: str, snapshot_hash: str) -> list[dict]:
-        """What screening found in this snapshot's vendor text (newest run's findings)."""
-        return self.query(
-            "SELECT field, span, rule, severity FROM findings WHERE slug = ? AND snapshot_hash = ? "
-            "AND layer = 'screening' AND run_id = (SELECT arg_max(run_id, created_at) FROM findings "
-            "WHERE slug = ? AND snapshot_hash = ? AND layer = 'screening') ORDER BY field, rule",
-            [slug, snapshot_hash, slug, snapshot_hash])
-
     # -- reads -------------------------------------------------------------------------------
     def cached_takes(self, keys: list[tuple[str, str, str, str]],
                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, Take]:
