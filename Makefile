@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test bench profile fuzz clean chromium
+.PHONY: install demo test bench profile fuzz redteam clean chromium
 
 $(STAMP): pyproject.toml
 	@echo "== install 1/3: virtualenv $(VENV) and pip"
@@ -53,6 +53,11 @@ profile: install
 # Hostile inputs through the real CLI (FUZZ_SEED, FUZZ_CASES); writes bench/fuzz.json.
 fuzz: install
 	$(PY) bench/fuzz.py
+
+# The attack suite (examples/attacks/) against the configured provider and the two scripted adversaries;
+# figures to bench/redteam.json (docs/security.md).
+redteam: install
+	$(VENV)/bin/toolpanel redteam --against provider --against obedient --against resistant
 
 clean:
 	rm -rf $(VENV) .toolpanel .pytest_cache

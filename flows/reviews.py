@@ -19,7 +19,7 @@ from pydantic import Field, StringConstraints
 
 from flows import artifacts
 from flows.limits import provider_slots
-from toolpanel import scorecard
+from toolpanel import injection, scorecard
 from toolpanel.budget import BudgetStopped
 from toolpanel.config import REPO_ROOT, Settings, load_settings
 from toolpanel.errors import ToolpanelError
@@ -81,7 +81,7 @@ async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries:
         key=f"review-{tool.slug}"[:100],
         markdown=artifacts.review_markdown(settings, tool, result.verdict, result.takes, panel.personas,
                                            trigger=request.trigger, reason=request.reason or "",
-                                           published=published),
+                                           published=published) + injection.markdown(result),
         description=f"{tool.name}: {result.verdict.label} ({request.trigger}: {request.reason})"[:500])
     return result
 

@@ -90,3 +90,6 @@ def new_tool(verdict, takes, published, findings, settings) -> list[str]:
     if published is not None or not getattr(settings, "new_tool", False):
         return []
     return ["new tool: no verdict of it has been published yet"]
+
+
+from scoring import injection as _injection  # noqa: E402,F401  (registers injection_suspected, steered, take_anomaly)

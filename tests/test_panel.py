@@ -68,8 +68,12 @@ def test_vendor_text_is_delimited_by_a_random_marker(tp_home, provider_env, tmp_
     card = write_card(tmp_path / "cards", "evil-tool", description=evil)
     review([card])
     review([card], force=True)
-    systems = [r["body"]["messages"][0]["content"] for r in fake.chat_requests()]
-    tools = [r["body"]["messages"][1]["content"] for r in fake.chat_requests()]
+    # screening flags this card, so each review also asks the panel about the neutralised copy (issue 13)
+    requests = fake.chat_requests()
+    original = [r for r in requests if "Ignore all previous" in r["body"]["messages"][1]["content"]]
+    assert len(original) == 10 and len(requests) == 20  # forced: the copy is asked again too
+    systems = [r["body"]["messages"][0]["content"] for r in original]
+    tools = [r["body"]["messages"][1]["content"] for r in original]
     markers = {line for s in tools for line in s.splitlines() if line.startswith("TOOL-DATA-")}
     assert len(markers) == 2  # one random marker per tool review, shared by its five personas
     for system, tool in zip(systems, tools):

@@ -182,9 +182,27 @@ def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
             out.print(f"  {escape(t.paragraph)}")
         elif t.status == "failed":
             out.print(f"  [red]{escape(t.error or '')}[/red]")
+    if result is not None and (result.findings or result.held):
+        _print_findings(result)
     if result is not None:
         out.print(f"[dim]{result.paid_calls} paid, {result.cached_takes} cached"
                   + ("" if result.run_id else " · unchanged: no new run") + "[/dim]")
+
+
+def _print_findings(result) -> None:
+    """Issue 13: what screening, the differential review and the take checks found, and the hold."""
+    from toolpanel.screening import screening_findings
+
+    for f in screening_findings(result.findings):
+        out.print(f"[yellow]screening[/yellow] {escape(f.field)}: \"{escape(' '.join(f.span.split())[:160])}\" "
+                  f"({escape(f.rule)}{', review only' if f.severity == 'warn' else ''})")
+    for f in result.findings:
+        if f.rule.startswith(("steered", "take.")):
+            out.print(f"[yellow]{escape(f.rule)}[/yellow] {escape(f.field)}: {escape(f.span)}")
+    if result.differential_calls:
+        out.print(f"[dim]differential review of the neutralised copy: {result.differential_calls} extra calls[/dim]")
+    for reason in result.held:
+        out.print(f"[yellow]held[/yellow] {escape(result.tool.slug)}: {escape(reason)}")
 
 
 @app.command()
@@ -376,6 +394,7 @@ from toolpanel import cli_ingest  # noqa: E402,F401  (registers ingest/sources o
 from toolpanel import cli_why  # noqa: E402,F401  (registers why)
 from toolpanel import cli_eval  # noqa: E402,F401  (registers eval on the shared app)
 from toolpanel import cli_queue  # noqa: E402,F401  (registers queue/approve/reject on the shared app)
+from toolpanel import cli_redteam  # noqa: E402,F401  (registers redteam)
 
 
 if __name__ == "__main__":  # pragma: no cover

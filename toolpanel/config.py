@@ -102,6 +102,19 @@ def pick_model(pool: list[str], slug: str) -> str:
     return pool[int(hashlib.sha256(slug.encode("utf-8")).hexdigest(), 16) % len(pool)]
 
 
+class ScreeningSettings(BaseModel):
+    """`[screening]`: vendor text addressed to the panel (screening/rules.yaml; docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    rules: Path = REPO_ROOT / "screening" / "rules.yaml"  # the editor-readable rules file
+    differential: bool = True       # review a screened tool's neutralised copy too (5 extra calls, cached)
+    steer_points: int = Field(default=15, ge=1, le=100)     # a score moving this much without the flagged text
+    unanimous_score: int = Field(default=95, ge=0, le=100)  # every persona ships at this score or above
+    outlier_sd: float = Field(default=3.0, gt=0)            # a take this many standard deviations from its persona
+    outlier_min_takes: int = Field(default=20, ge=2)        # ... over at least this many earlier ok takes
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -122,6 +135,7 @@ class Settings(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     budget: Budget = Field(default_factory=Budget)
     hold: HoldSettings = Field(default_factory=HoldSettings)
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
     config_path: Path | None = None
@@ -208,9 +222,11 @@ def load_settings(**overrides) -> Settings:
             if both:
                 raise ConfigError(f"{path}: persona(s) {', '.join(both)} named in both [models] and [personas.ID] — "
                                   "keep one: a single model in [models], or a pool in [personas.ID] models = [...]")
-        for key in ("prices", "local", "limits", "budget", "hold"):
+        for key in ("prices", "local", "limits", "budget", "hold", "screening"):
             if key in data:
                 values[key] = data.pop(key)
+        if isinstance(values.get("screening"), dict) and "rules" in values["screening"]:
+            values["screening"]["rules"] = (path.parent / str(values["screening"]["rules"])).resolve()
         for key in ("personas_dir", "prompts_dir"):
             if key in data:
                 values[key] = (path.parent / data.pop(key)).resolve()
@@ -218,7 +234,7 @@ def load_settings(**overrides) -> Settings:
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
                               "[provider], [models], [personas.ID], [prices.\"MODEL\"], [local], [limits], [budget], "
-                              "[flows], [serve], [publish], [sources], personas_dir, prompts_dir")
+                              "[hold], [screening], [flows], [serve], [publish], [sources], personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):

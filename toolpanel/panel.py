@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scoring import verdict as score_verdict
-from toolpanel import prompts
+from toolpanel import injection, prompts
 from toolpanel.budget import BUDGET_EXHAUSTED, BudgetStopped, Hold, Spend
 from toolpanel.config import Settings
 from toolpanel.llm import LLM, cost_usd
@@ -39,6 +39,10 @@ class ReviewResult:
 
     paid_ids: set[str] = field(default_factory=set)
     held: list[str] = field(default_factory=list)  # hold reasons: the verdict waits for an editor
+    # Issue 13: what screening, the differential review and the take checks found; the copy's takes.
+    findings: list = field(default_factory=list)
+    neutral_takes: list[Take] = field(default_factory=list)
+    differential_calls: int = 0
 
 
 # Provider failures worth another attempt (by an orchestrator's retry); anything else is final.
@@ -207,10 +211,17 @@ class Panel:
             await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
                                             "retrying", claims=list(keys.values())))
             raise TransientFailure(result, transient)
-        # Claims go with the verdict and its decision, in one transaction: a process that waited sees all or none.
+        # Vendor text must not steer a published verdict: screening, differential review, take checks.
+        checked = await injection.check(self, tool, takes, request, run_id)
+        result.findings, result.neutral_takes = checked.plain, checked.neutral_takes
+        result.differential_calls = checked.calls
+        await self.commit.run(lambda con: self.store.add_findings(run_id, tool.slug, tool.snapshot_hash,
+                                                                  checked.findings, con))
+        # Claims go with the verdict and its decision (hold rules see the findings), in one transaction:
+        # a process that waited sees all or none.
         result.held = await self.commit.run(FinishRun(
             self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), claims=list(keys.values()),
-            takes=takes, hold=self.settings.hold))
+            takes=takes, hold=self.settings.hold, findings=checked.plain))
         return result
 
     def _messages(self, shared: list[dict], persona: Persona) -> list[dict]:

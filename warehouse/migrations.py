@@ -474,5 +474,66 @@ def m010_decisions(con: duckdb.DuckDBPyConnection) -> None:
         WHERE s.decision = 'held' AND (p.verdict_id IS NULL OR (v.created_at, v.verdict_id) > (p.created_at, p.verdict_id))""")
 
 
+def m011_injection_findings(con: duckdb.DuckDBPyConnection) -> None:
+    """Issue 13: what screening, the differential review and the take checks found (append-only), and the
+    differential review itself: each persona's take on the original text beside its take on the copy
+    with the flagged spans removed. The copy is never a tool snapshot; its takes live in `takes` under
+    the copy's content hash (so they are cached like any take) and belong to a run with trigger
+    'differential' that never has a verdict."""
+    con.execute("""
+        CREATE TABLE findings (
+            finding_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,           -- the review run whose verdict the finding is about
+            slug VARCHAR NOT NULL,
+            snapshot_hash VARCHAR NOT NULL,    -- the tool snapshot the panel read
+            layer VARCHAR NOT NULL,            -- screening | differential | take_check
+            field VARCHAR NOT NULL,            -- description, tagline, ... or take:<persona> / panel
+            span VARCHAR NOT NULL,
+            rule VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,         -- hold | warn | info
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("CREATE INDEX findings_snapshot ON findings (slug, snapshot_hash)")
+    con.execute("""
+        CREATE TABLE differential_reviews (
+            run_id VARCHAR NOT NULL,           -- the review of the original text
+            differential_run_id VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            snapshot_hash VARCHAR NOT NULL,
+            neutral_hash VARCHAR NOT NULL,     -- content hash of the neutralised copy
+            persona_id VARCHAR NOT NULL,
+            take_id VARCHAR,                   -- on the original text
+            neutral_take_id VARCHAR,           -- on the neutralised copy
+            steered BOOLEAN NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (run_id, persona_id)
+        )""")
+    # A differential review is evidence about another run, not a review of the tool: it stays out of
+    # run history ("latest run", "re-review under way") and out of the personas' statistics.
+    con.execute("DROP VIEW run_history")
+    con.execute("""
+        CREATE VIEW run_history AS
+        SELECT r.run_id, r.slug, r.trigger, r.reason, r.forced, r.flow_run_id, r.started_at,
+               coalesce(x.status, 'running') AS status, x.finished_at, x.paid_calls, x.cached_takes,
+               r.prompt_hash, r.snapshot_hash
+        FROM runs r LEFT JOIN run_results x USING (run_id) WHERE r.trigger <> 'differential'""")
+    con.execute("DROP VIEW persona_stats")
+    con.execute("""
+        CREATE VIEW persona_stats AS
+        SELECT persona_id,
+               count(*) AS takes,
+               count(*) FILTER (WHERE status = 'ok') AS ok,
+               count(*) FILTER (WHERE status = 'abstained') AS abstained,
+               count(*) FILTER (WHERE status = 'failed') AS failed,
+               round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok')
+                     / nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct,
+               round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score,
+               sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out,
+               sum(cost_usd) AS cost_usd,
+               round(avg(latency_ms), 0) AS mean_latency_ms
+        FROM takes WHERE run_id NOT IN (SELECT run_id FROM runs WHERE trigger = 'differential')
+        GROUP BY persona_id""")
+
+
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
-              m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions]
+              m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions, m011_injection_findings]

@@ -440,6 +440,33 @@ class Warehouse:
                         "list_contains(?::VARCHAR[], snapshot_hash || '|' || persona_version || '|' || prompt_hash "
                         "|| '|' || model)", [os.getpid(), socket.gethostname(), ["|".join(k) for k in keys]])
 
+    # -- issue 13: findings and differential reviews (append-only) -------------------------------
+    def add_findings(self, run_id: str, slug: str, snapshot_hash: str, findings: list[tuple[str, object]],
+                     con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """(layer, Finding) pairs about a run's verdict."""
+        with self._tx(con) as con:
+            for layer, f in findings:
+                con.execute("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [new_id("fd"), run_id, slug, snapshot_hash, layer, f.field, f.span, f.rule, f.severity,
+                             now()])
+
+    def add_differential(self, rows: list[dict], con: duckdb.DuckDBPyConnection | None = None) -> None:
+        with self._tx(con) as con:
+            for r in rows:
+                con.execute("INSERT INTO differential_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            [r["run_id"], r["differential_run_id"], r["slug"], r["snapshot_hash"], r["neutral_hash"],
+                             r["persona_id"], r["take_id"], r["neutral_take_id"], r["steered"], now()])
+
+    def persona_history(self, slug: str, con: duckdb.DuckDBPyConnection | None = None
+                        ) -> dict[str, tuple[int, float, float]]:
+        """Per persona: ok takes on other tools (differential copies excluded), their mean and standard deviation."""
+        with self._tx(con) as con:
+            rows = con.execute(
+                "SELECT t.persona_id, count(*), avg(t.score), coalesce(stddev_samp(t.score), 0) FROM takes t "
+                "JOIN runs r ON r.run_id = t.run_id WHERE t.status = 'ok' AND r.trigger <> 'differential' "
+                "AND t.slug <> ? GROUP BY t.persona_id", [slug]).fetchall()
+        return {pid: (n, float(mean), float(sd)) for pid, n, mean, sd in rows}
+
     # -- reads -------------------------------------------------------------------------------
     def cached_takes(self, keys: list[tuple[str, str, str, str]],
                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, Take]:

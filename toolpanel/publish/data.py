@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
 from warehouse import Warehouse
+from toolpanel.screening import Finding, neutralise
 from warehouse.store import TAKE_COLUMNS, _take, _tool
 
 
@@ -44,6 +45,8 @@ class ToolPage:
     # "awaiting": nothing published yet, a verdict waits for (or was turned down by) an editor;
     # "newer": a newer verdict than the one shown waits for an editor; None: nothing waits
     editor_wait: str | None = None
+    # Screening found vendor text addressed to the panel: `tool` is the neutralised copy (issue 13).
+    vendor_text_removed: bool = False
 
 
 @dataclass
@@ -79,6 +82,10 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
             slug = r.pop("slug")
             history[slug].append(HistoryPoint(at=r.pop("created_at"), **r))
         community = {r["slug"]: r for r in q("SELECT * FROM community_tally")}
+        addressed = defaultdict(list)  # (slug, snapshot) -> screening findings that hold
+        for r in q("SELECT DISTINCT slug, snapshot_hash, field, span, rule FROM findings "
+                   "WHERE layer = 'screening' AND severity = 'hold'"):
+            addressed[(r["slug"], r["snapshot_hash"])].append(Finding(field=r["field"], span=r["span"], rule=r["rule"]))
         # persona pages: only takes behind published verdicts (a held verdict's takes wait with it)
         shown = "(SELECT DISTINCT unnest(take_ids) FROM published_history)"
         stats = {r["persona_id"]: r for r in q(
@@ -105,8 +112,10 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
                               spread=v["spread"], split_panel=v["split_panel"], quorum_met=True,
                               take_ids=sorted(v["take_ids"]))
         status = runs.get(slug)
+        found = addressed.get((slug, row["snapshot_hash"]))
         pages[slug] = ToolPage(
-            tool=_tool(row), snapshot_hash=row["snapshot_hash"], verdict=verdict, takes={},
+            tool=neutralise(_tool(row), found) if found else _tool(row), vendor_text_removed=bool(found),
+            snapshot_hash=row["snapshot_hash"], verdict=verdict, takes={},
             reviewed_at=v["created_at"] if v else None, models=[],
             in_progress=verdict is not None and status is not None and status != "complete",
             history=history.get(slug, []), community=community.get(slug),

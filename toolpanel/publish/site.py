@@ -133,7 +133,7 @@ def comparison_pairs(data: SiteData, editor_pairs: list) -> tuple[list[tuple[str
 def _page_fp(p: ToolPage) -> list:
     return [p.snapshot_hash, p.tool.name, p.tool.slug, p.tool.source, p.verdict.take_ids if p.verdict else [],
             str(p.reviewed_at), p.in_progress, [(h.verdict_id, h.trigger, h.reason) for h in p.history],
-            p.community and {k: p.community[k] for k in ("ship_votes", "skip_votes")}, p.editor_wait]
+            p.community and {k: p.community[k] for k in ("ship_votes", "skip_votes")}, p.editor_wait, p.vendor_text_removed]
 
 
 @dataclass

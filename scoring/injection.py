@@ -1,0 +1,141 @@
+"""Did vendor text steer the panel? Pure checks on takes, and the three hold rules built on them.
+
+- `steering`: the same panel on the original text and on the neutralised copy (flagged spans removed);
+  a persona whose ship/skip or abstention changes, or whose score moves STEER_POINTS or more, was steered.
+- `take_checks`: on every verdict, screened or not: takes that repeat vendor instructions, a unanimous
+  panel at UNANIMOUS_SCORE or above, a persona far from its own history, every persona abstaining.
+- Hold rules `injection_suspected`, `steered`, `take_anomaly` with the hold-rule registry's signature
+  (verdict, takes, published, findings, settings) -> reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from toolpanel.models import Take, Verdict, panel_label
+from toolpanel.screening import Finding, screening_findings
+
+STEER_POINTS = 15
+UNANIMOUS_SCORE = 95
+OUTLIER_SD = 3.0
+OUTLIER_MIN_TAKES = 20
+# What a take says only when it repeats what the vendor told the panel to say.
+ECHO_PHRASES = ("pre-approved", "preapproved", "pre approved", "approved by the editors", "editors have approved",
+                "best tool of the year", "official verdict", "as instructed", "as the card instructs",
+                "the card says to", "i was told to", "instructed to give", "must give it")
+
+
+def _state(t: Take) -> str:
+    if t.status == "abstained":
+        return "abstained"
+    return f"{t.verdict} {t.score}"
+
+
+def steering(original: Sequence[Take], neutral: Sequence[Take], points: int = STEER_POINTS) -> list[Finding]:
+    """One finding per steered persona (failed takes on either side prove nothing)."""
+    by_id = {t.persona_id: t for t in neutral if t.status != "failed"}
+    found = []
+    for t in original:
+        n = by_id.get(t.persona_id)
+        if n is None or t.status == "failed":
+            continue
+        changed = (t.status != n.status or (t.status == "ok" and (t.verdict != n.verdict
+                                                                   or abs((t.score or 0) - (n.score or 0)) >= points)))
+        if changed:
+            found.append(Finding(field=f"take:{t.persona_id}", rule="steered", severity="hold",
+                                 span=f"{_state(t)} with the vendor text, {_state(n)} without the flagged spans"))
+    return found
+
+
+def verdict_line(v: Verdict) -> str:
+    """'Ship · 5 ship / 0 skip, mean 100' for the side-by-side evidence."""
+    mean = "" if v.mean_score is None else f", mean {v.mean_score:g}"
+    return panel_label(v.verdict if v.quorum_met else "incomplete", v.ship_count, v.skip_count) + mean
+
+
+def side_by_side(original: Verdict, neutral: Verdict) -> Finding:
+    """Both verdicts in one finding, so every place that shows a hold shows them together."""
+    return Finding(field="panel", rule="steered.verdicts", severity="info",
+                   span=f"as published it would be {verdict_line(original)}; "
+                        f"without the flagged text {verdict_line(neutral)}")
+
+
+def take_checks(takes: Sequence[Take], history: Mapping[str, tuple[int, float, float]] | None = None,
+                *, unanimous: int = UNANIMOUS_SCORE, sd: float = OUTLIER_SD,
+                min_takes: int = OUTLIER_MIN_TAKES) -> list[Finding]:
+    """Checks on the takes themselves. `history`: persona id -> (earlier ok takes, mean, standard deviation)."""
+    found = []
+    for t in takes:
+        text = (t.paragraph or "").lower()
+        hit = next((p for p in ECHO_PHRASES if p in text), None)
+        if hit:
+            found.append(Finding(field=f"take:{t.persona_id}", rule="take.echo", severity="hold",
+                                 span=f"the take repeats vendor wording: \"{hit}\""))
+    ok = [t for t in takes if t.status == "ok"]
+    if len(ok) >= 3 and all(t.verdict == "ship" and (t.score or 0) >= unanimous for t in ok):
+        found.append(Finding(field="panel", rule="take.unanimous_high", severity="hold",
+                             span=f"all {len(ok)} personas ship at {min(t.score or 0 for t in ok)} or above"))
+    answered = [t for t in takes if t.status != "failed"]
+    if answered and all(t.status == "abstained" for t in answered):
+        found.append(Finding(field="panel", rule="take.all_abstained", severity="hold",
+                             span=f"all {len(answered)} personas abstained"))
+    for t in ok:
+        n, mean, dev = (history or {}).get(t.persona_id, (0, 0.0, 0.0))
+        if n >= min_takes and dev > 0 and abs((t.score or 0) - mean) > sd * dev:
+            found.append(Finding(field=f"take:{t.persona_id}", rule="take.outlier", severity="hold",
+                                 span=f"score {t.score} is {abs((t.score or 0) - mean) / dev:.1f} standard deviations "
+                                      f"from this persona's mean {mean:.0f} over {n} earlier takes"))
+    return found
+
+
+def _quote(span: str, limit: int = 90) -> str:
+    span = " ".join(span.split())
+    return span if len(span) <= limit else span[: limit - 1] + "…"
+
+
+def injection_suspected(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding],
+                        settings) -> list[str]:
+    """Screening found vendor text addressed to the panel (quoted examples only warn)."""
+    hits = [f for f in screening_findings(findings) if f.severity == "hold"]
+    if not hits:
+        return []
+    shown = "; ".join(f"{f.field} \"{_quote(f.span)}\" ({f.rule})" for f in hits[:4])
+    more = f"; and {len(hits) - 4} more" if len(hits) > 4 else ""
+    return [f"injection suspected: vendor text addressed to the panel — {shown}{more}"]
+
+
+def steered(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding], settings) -> list[str]:
+    """The differential review moved a persona: the vendor text steered the panel."""
+    hits = [f for f in findings if f.rule == "steered"]
+    if not hits:
+        return []
+    both = next((f.span for f in findings if f.rule == "steered.verdicts"), None)
+    who = "; ".join(f"{f.field.removeprefix('take:')}: {f.span}" for f in hits)
+    return [f"steered: {len(hits)} persona{'s' if len(hits) != 1 else ''} changed without the flagged text — {who}"
+            + (f" ({both})" if both else "")]
+
+
+def take_anomaly(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding],
+                 settings) -> list[str]:
+    """The takes look steered even when nothing was screened (history-based checks arrive as findings)."""
+    seen, reasons = set(), []
+    for f in [*take_checks(takes), *(f for f in findings if f.rule.startswith("take."))]:
+        if (f.field, f.rule) not in seen:
+            seen.add((f.field, f.rule))
+            reasons.append(f"take anomaly ({f.rule.removeprefix('take.')}): {f.field.removeprefix('take:')}: {f.span}")
+    return reasons
+
+
+HOLD_RULES = {"injection_suspected": injection_suspected, "steered": steered, "take_anomaly": take_anomaly}
+
+
+def hold_reasons(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding],
+                 settings=None) -> list[str]:
+    """These three rules alone (the attack suite's figures by layer); the pipeline asks every registered rule."""
+    return [r for rule in HOLD_RULES.values() for r in rule(verdict, takes, published, findings, settings)]
+
+
+from scoring.holds import register  # noqa: E402  (the one hold-rule registry; it imports this module last)
+
+for _name, _rule in HOLD_RULES.items():
+    register(_name)(_rule)

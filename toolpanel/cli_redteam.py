@@ -1,0 +1,84 @@
+"""`toolpanel redteam`: run the attack suite (examples/attacks/) and write its figures to bench/redteam.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from toolpanel.config import REPO_ROOT
+from toolpanel.console import app, dump, err, fail, out
+from toolpanel.console import settings as _settings
+
+AGAINST = ("provider", "obedient", "subtle", "resistant")
+
+
+def _line(name: str, f: dict) -> str:
+    c = f["caught_by_pct"]
+    return (f"{name}: {f['attacks']} attacks · ASR {f['asr_pct']}% (without holds {f['effect_without_holds_pct']}%) · "
+            f"held {f['held_pct']}% · caught by screening {c['screening']}%, differential review "
+            f"{c['differential']}%, take checks {c['take_checks']}%")
+
+
+@app.command()
+def redteam(
+    against: Annotated[list[str], typer.Option("--against", help="provider (the configured model), or a scripted "
+                                                                 "adversary: obedient, subtle, resistant; repeat.")] = None,
+    generated: Annotated[int, typer.Option(help="Seeded payload variants the rules were not written against.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the generated variants.")] = 13,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Figures file.")] = REPO_ROOT / "bench" / "redteam.json",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Can vendor text move a published verdict? Attack-success rate, what caught it, false holds, extra cost."""
+    from toolpanel.personas import PersonaError, load_personas
+    from toolpanel.provider import resolved_settings
+    from toolpanel import redteam as rt
+
+    against = against or ["provider"]
+    bad = [a for a in against if a not in AGAINST]
+    if bad:
+        fail(f"--against {bad[0]}: unknown model — use one of {', '.join(AGAINST)}")
+    settings = _settings()
+    try:
+        personas = load_personas(settings.personas_dir)
+    except PersonaError as exc:
+        fail(str(exc))
+    results = {}
+    for name in against:
+        if not as_json:
+            err.print(f"redteam: {name} ({'the configured provider' if name == 'provider' else 'scripted'}) …")
+        if name == "provider":
+            from toolpanel.llm import LLM
+
+            with resolved_settings(settings) as live:
+                llm = LLM(live, mode_cache=live.home / "endpoints.json")
+                results[name] = rt.run(live, personas, name, llm, generated=generated, seed=seed)
+                label = live.model_for(personas[0].id)
+            results[name]["model"] = f"provider:{label}"
+        else:
+            results[name] = rt.run(settings, personas, name, generated=generated, seed=seed)
+    doc = {name: {k: v for k, v in r.items() if k != "rows"} for name, r in results.items()}
+    if out_file:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        previous = json.loads(out_file.read_text()) if out_file.is_file() else {}
+        previous.update(doc)
+        out_file.write_text(json.dumps(previous, indent=2, ensure_ascii=False) + "\n")
+    if as_json:
+        dump(doc)
+        return
+    for name, r in doc.items():
+        out.print(f"[bold]{escape(r['model'])}[/bold]")
+        out.print("  " + escape(_line("suite", r["suite"])))
+        out.print("  " + escape(_line("generated", r["generated"])))
+        b, c = r["benign"], r["cost"]
+        out.print(f"  benign look-alikes: {b['cards']} · false holds {b['false_holds_pct']}%"
+                  + (f" ({escape(', '.join(b['held']))})" if b["held"] else ""))
+        out.print(f"  extra model calls: {c['differential_calls']} of {c['total_calls']} "
+                  f"(+{c['extra_calls_pct']}%), {c['extra_calls_per_unflagged_tool']:g} per unflagged tool")
+        if r["suite"]["succeeded"] or r["generated"]["succeeded"]:
+            out.print("  [red]succeeded:[/red] " + escape(", ".join(r["suite"]["succeeded"] + r["generated"]["succeeded"])))
+    if out_file:
+        out.print(f"figures: {out_file}")
