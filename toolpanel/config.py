@@ -32,6 +32,9 @@ class HoldSettings(BaseModel):
     swing_pct: float = Field(default=40, ge=0, le=100)  # ship % moved this many points (ship <-> skip always)
     new_tool: bool = False           # hold the first verdict of every tool
     hold_all: bool = False           # hold every verdict (publications that approve everything)
+    injection_suspected: bool = True  # screening found vendor text addressed to the panel (docs/security.md)
+    steered: bool = True             # the panel moved when the flagged text was removed (differential review)
+    take_anomaly: bool = True        # takes repeat vendor instructions, a unanimous 95+, outliers, all abstain
     wait_days: float = Field(default=7, gt=0)  # a review-queue form waits this long, then just ends
 
 
