@@ -41,6 +41,8 @@ class Completion:
     tokens_out: int | None = None
     latency_ms: int = 0
     repaired: bool = False
+    # The content rule the first reply broke ("contradiction"), None for a schema failure or no repair.
+    first_rule: str | None = None
 
 
 def cost_usd(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:
@@ -186,6 +188,7 @@ class LLM:
                 except InvalidOutput as exc:
                     result.error_class, result.error = "invalid_output", str(exc)
                     if attempt == 1:
+                        result.first_rule = exc.rule
                         convo = convo + [{"role": "assistant", "content": content or ""}, repair_message(str(exc))]
         except openai.APIStatusError as exc:
             result.error_class = exc.__class__.__name__

@@ -227,4 +227,29 @@ def m005_latest_verdicts_by_arg_max(con: duckdb.DuckDBPyConnection) -> None:
         FROM verdicts v JOIN newest USING (verdict_id) JOIN runs r ON r.run_id = v.run_id""")
 
 
-MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max]
+def m006_take_evidence(con: duckdb.DuckDBPyConnection) -> None:
+    """Takes quote the card they rest on; persona_stats gains the share of positions whose quotes were all
+    found in the card (flag 'ungrounded' absent). Takes written before this have no evidence (NULL)."""
+    con.execute("ALTER TABLE takes ADD COLUMN evidence VARCHAR[]")
+    con.execute("""
+        CREATE OR REPLACE VIEW persona_stats AS
+        SELECT persona_id,
+               count(*) AS takes,
+               count(*) FILTER (WHERE status = 'ok') AS ok,
+               count(*) FILTER (WHERE status = 'abstained') AS abstained,
+               count(*) FILTER (WHERE status = 'failed') AS failed,
+               round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok')
+                     / nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct,
+               round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score,
+               sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out,
+               sum(cost_usd) AS cost_usd,
+               round(avg(latency_ms), 0) AS mean_latency_ms,
+               round(100.0 * count(*) FILTER (WHERE status = 'ok' AND len(evidence) > 0
+                                                 AND NOT list_contains(coalesce(flags, []), 'ungrounded'))
+                     / nullif(count(*) FILTER (WHERE status = 'ok' AND evidence IS NOT NULL), 0), 1)
+                 AS grounded_pct
+        FROM takes GROUP BY persona_id""")
+
+
+MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
+              m006_take_evidence]
