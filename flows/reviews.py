@@ -20,6 +20,7 @@ from flows.limits import provider_slots
 from toolpanel import scorecard
 from toolpanel.config import Settings, load_settings
 from toolpanel.ingest import ingest_configured
+from toolpanel.intake import for_review
 from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
 from toolpanel.personas import load_personas
@@ -138,8 +139,9 @@ async def daily_review() -> dict:
                     + "".join(f", {v} {k}" for k, v in report.counts(s.name).items() if v))
     for e in errors:
         logger.warning(f"rejected {e}")
-    todo = [i for i in intake if i.needs_review]
-    counts = {s: sum(1 for i in intake if i.status == s) for s in ("new", "changed", "pending", "unchanged")}
+    # Stale tools (verdict from an older prompt or persona version) are capped per run, oldest first.
+    todo = for_review(intake, settings.flows.max_stale_per_run)
+    counts = {s: sum(1 for i in intake if i.status == s) for s in ("new", "changed", "pending", "stale", "unchanged")}
     results: list = []
     if todo:
         retries, delays = _flow_settings(settings)
@@ -167,7 +169,7 @@ async def daily_review() -> dict:
         await acreate_table_artifact(key="daily-review", table=rows, description="Daily review: tools reviewed")
     cost = "unknown" if summary["cost"] is None else f"${summary['cost']:.4f}"
     logger.info(f"daily-review summary: tools seen {summary['seen']}, new {counts['new']}, changed "
-                f"{counts['changed']}, pending {counts['pending']}, reviewed {summary['reviewed']}, failed "
+                f"{counts['changed']}, pending {counts['pending']}, stale {counts['stale']}, reviewed {summary['reviewed']}, failed "
                 f"{summary['failed']}, rejected {summary['rejected']}, duplicates {summary['duplicates']}, deferred "
                 f"{summary['deferred']}, tokens {summary['tokens']}, cost {cost}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")

@@ -29,6 +29,18 @@ class LocalModel(BaseModel):
     startup_timeout: float = 120.0
 
 
+class Flows(BaseModel):
+    """[flows]: typed keys here; the older keys (daily_cron, timezone, task_retries, retry_delay_seconds,
+    editor_reserve) are still read with `.get()` where they are used."""
+
+    model_config = ConfigDict(extra="allow")
+    # Tools whose verdict came from an older prompt or persona version, re-reviewed per daily run (oldest first).
+    max_stale_per_run: int = Field(default=20, ge=0)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key, None) if key in type(self).model_fields else (self.model_extra or {}).get(key, default)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,9 +60,9 @@ class Settings(BaseModel):
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
     config_path: Path | None = None
-    # Sections read by later stages (publishing, flows, sources); validated where they are used.
+    # Sections read by later stages (publishing, sources); validated where they are used.
     publish: dict = Field(default_factory=dict)
-    flows: dict = Field(default_factory=dict)
+    flows: Flows = Field(default_factory=Flows)
     sources: dict = Field(default_factory=dict)
 
     @property

@@ -251,5 +251,10 @@ def m006_take_evidence(con: duckdb.DuckDBPyConnection) -> None:
         FROM takes GROUP BY persona_id""")
 
 
+def m007_stale_count(con: duckdb.DuckDBPyConnection) -> None:
+    """Source runs count tools whose verdict came from an older prompt or persona version."""
+    con.execute("ALTER TABLE source_runs ADD COLUMN stale INTEGER DEFAULT 0")
+
+
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
-              m006_take_evidence]
+              m006_take_evidence, m007_stale_count]

@@ -15,6 +15,7 @@ import jinja2
 from markupsafe import Markup
 
 from scoring import compare
+from toolpanel import flags as take_flags
 from toolpanel import scorecard
 from toolpanel.config import Settings
 from toolpanel.personas import load_personas
@@ -55,7 +56,8 @@ def _env() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(safe_url=safe_url, host=_host, date=_date)
-    env.globals.update(verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label, pct=scorecard.pct)
+    env.globals.update(verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label, pct=scorecard.pct,
+                       shown_flags=take_flags.shown, flag_label=take_flags.label, flag_title=take_flags.title)
     return env
 
 
