@@ -6,13 +6,14 @@ import json
 
 import pytest
 
+from scoring import SHIP_THRESHOLD
 from tests.helpers import PERSONA_IDS, SEED_A, rows, write_card
+from toolpanel import scorecard
 from toolpanel.cards import load_cards
 from toolpanel.config import load_settings
 from toolpanel.personas import load_personas
 from toolpanel.runner import run_review
 from toolpanel.takeout import TAKE_JSON_SCHEMA
-from scoring import SHIP_THRESHOLD
 
 
 def review(paths, **kw):
@@ -168,6 +169,10 @@ def test_takes_quote_the_card_and_unsupported_quotes_are_flagged(tp_home, provid
     assert stored["builder"] == by["builder"].evidence
     grounded = dict(rows(settings.warehouse_path, "SELECT persona_id, grounded_pct FROM persona_stats"))
     assert grounded["skeptic"] == 0.0 and grounded["builder"] == 100.0
+    # the Prefect artifact's Markdown says so too
+    md = scorecard.markdown(res.tool, res.verdict, res.takes, load_personas(settings.personas_dir))
+    assert f"**Skeptic** — {by['skeptic'].score}/100 · {by['skeptic'].verdict} (flagged: quote not in the card)" in md
+    assert "> “the fastest tool of its kind, trusted by every Fortune 500 company”" in md
 
 
 def test_429_then_ok_is_retried_by_the_client(tp_home, provider_env):
