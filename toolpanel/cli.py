@@ -99,8 +99,8 @@ def review(
 
 def _result_json(r) -> dict:
     return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls,
-            "cached_takes": r.cached_takes, "verdict": r.verdict.modeldump() | {"label": r.verdict.label},
-            "takes": [t.modeldump(mode="json") for t in r.takes]}
+            "cached_takes": r.cached_takes, "verdict": r.verdict.model_dump() | {"label": r.verdict.label},
+            "takes": [t.model_dump(mode="json") for t in r.takes]}
 
 
 def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
@@ -177,7 +177,7 @@ def compare(slug_a: str, slug_b: str, as_json: Annotated[bool, typer.Option("--j
     cmp = compare_views(a, b, personas)
     if as_json:
         dump({"a": _view_json(a), "b": _view_json(b),
-               "comparison": cmp.modeldump(mode="json", exclude={"a", "b"}) if cmp else None})
+               "comparison": cmp.model_dump(mode="json", exclude={"a", "b"}) if cmp else None})
         return
     out.rule(f"[bold]{escape(a.tool.name)} vs {escape(b.tool.name)}[/bold]")
     out.print("Which one should you ship with?")
@@ -218,9 +218,9 @@ def compare(slug_a: str, slug_b: str, as_json: Annotated[bool, typer.Option("--j
 
 
 def _view_json(v) -> dict:
-    return {"tool": v.tool.modeldump(mode="json"),
-            "verdict": (v.verdict.modeldump() | {"label": v.verdict.label}) if v.verdict else None,
-            "takes": [t.modeldump(mode="json") for t in v.takes],
+    return {"tool": v.tool.model_dump(mode="json"),
+            "verdict": (v.verdict.model_dump() | {"label": v.verdict.label}) if v.verdict else None,
+            "takes": [t.model_dump(mode="json") for t in v.takes],
             "reviewed_at": v.reviewed_at, "review_in_progress": v.in_progress}
 
 
@@ -230,7 +230,7 @@ def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     settings = _settings()
     ps = _personas(settings)
     if as_json:
-        dump([p.modeldump() for p in ps])
+        dump([p.model_dump() for p in ps])
         return
     table = Table()
     for col in ("id", "name", "version", "model", "lens"):

@@ -114,8 +114,8 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
     store = Warehouse(settings.warehouse_path)
     last = {r["source"]: r for r in store.source_status()} if settings.warehouse_path.exists() else {}
     if as_json:
-        dump({"sources": [s.modeldump(mode="json") | {"last_run": last.get(s.name)} for s in specs],
-               "politeness": pol.modeldump() | {"user_agent": USER_AGENT}})
+        dump({"sources": [s.model_dump(mode="json") | {"last_run": last.get(s.name)} for s in specs],
+               "politeness": pol.model_dump() | {"user_agent": USER_AGENT}})
         return
     if not specs:
         out.print(escape("No sources configured — add a [sources.NAME] table to toolpanel.toml (see README, "
