@@ -106,8 +106,8 @@ class Take(BaseModel):
 
     @property
     def grounded(self) -> bool | None:
-        """Every quote was found in the card; None for a take without a position."""
-        return None if self.status != "ok" else "ungrounded" not in self.flags
+        """Every quote was found in the card; None for a take without a position or without quotes (older)."""
+        return None if self.status != "ok" or not self.evidence else "ungrounded" not in self.flags
 
 
 def pct(value: float | None) -> str:
