@@ -169,7 +169,8 @@ async def daily_review() -> dict:
         await acreate_table_artifact(key="daily-review", table=rows, description="Daily review: tools reviewed")
     cost = "unknown" if summary["cost"] is None else f"${summary['cost']:.4f}"
     logger.info(f"daily-review summary: tools seen {summary['seen']}, new {counts['new']}, changed "
-                f"{counts['changed']}, pending {counts['pending']}, stale {counts['stale']}, reviewed {summary['reviewed']}, failed "
+                f"{counts['changed']}, pending {counts['pending']}, stale {counts['stale']}, "
+                f"reviewed {summary['reviewed']}, failed "
                 f"{summary['failed']}, rejected {summary['rejected']}, duplicates {summary['duplicates']}, deferred "
                 f"{summary['deferred']}, tokens {summary['tokens']}, cost {cost}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")

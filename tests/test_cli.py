@@ -163,7 +163,8 @@ def test_still_contradictory_take_is_shown_as_failed_and_not_counted(env, provid
     provider_env.script("contradiction", persona="founder")
     r = cli("review", str(SEED_A), env=env, cwd=tmp_path)
     assert "Founder  Failed (invalid_output)" in r.stdout
-    assert "verdict 'ship' with score 20 breaks the rule: the verdict must match the score" in " ".join(r.stdout.split())
+    flat = " ".join(r.stdout.split())
+    assert "verdict 'ship' with score 20 breaks the rule: the verdict must match the score" in flat
     (ships, skips, failed), = rows(tp_home_db(env), "SELECT ship_count, skip_count, failed_count FROM verdicts")
     assert (ships + skips, failed) == (4, 1)
 

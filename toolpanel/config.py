@@ -38,7 +38,9 @@ class Flows(BaseModel):
     max_stale_per_run: int = Field(default=20, ge=0)
 
     def get(self, key: str, default=None):
-        return getattr(self, key, None) if key in type(self).model_fields else (self.model_extra or {}).get(key, default)
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        return (self.model_extra or {}).get(key, default)
 
 
 class Settings(BaseModel):
