@@ -119,6 +119,8 @@ def test_flags_and_quotes_shown_on_tool_and_comparison_pages(tp_home, provider_e
     cmp = read(site, "compare/smolvlm2-turbo-vs-openrouter-model-fusion.html").text
     assert "78/100 · ship quote not in the card" in cmp
     assert "80/100 · ship verdict contradicted score, repaired" in cmp
+    skeptic = read(site, "personas/skeptic.html").text
+    assert "78/100 · ship quote not in the card" in skeptic and "Quotes found in the card 50%" in skeptic
 
 
 def test_tool_page_shows_verdict_scorecard_models_and_history(seed_site, provider_env):
@@ -234,6 +236,7 @@ def test_index_filters_and_persona_pages(seed_site):
     assert ship_sorted.index("SmolVLM2 Turbo") < ship_sorted.index("OpenRouter Model Fusion")
     skeptic = read(site, "personas/skeptic.html").text
     assert "Ship rate 50%" in skeptic and "What the Skeptic looks for" in skeptic
+    assert "Quotes found in the card 100%" in skeptic
 
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
