@@ -181,16 +181,18 @@ GRAMMAR_JSON_SCHEMA: dict = {"anyOf": _branches(
 
 
 def _placeholder(schema: dict) -> str:
+    # A small model copies any literal it is shown (a sample score became the most common score; the text
+    # "<quote from the card>" came back as a quote), so text slots are a bare ellipsis, never sample text.
     if "enum" in schema:
         return " | ".join(json.dumps(v) for v in schema["enum"])
     kind = schema.get("type")
     if kind == "integer":
         return f"<integer {schema.get('minimum', 0)}-{schema.get('maximum', 100)}>"
     if kind == "array":
-        return '["<quote from the card>", …]'
+        return '["…"]'
     if kind == "boolean":
         return "true | false"
-    return '"<text>"'
+    return '"…"'
 
 
 def _shape(branch: dict) -> str:
