@@ -36,6 +36,9 @@ def measure(path: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "w.duckdb"
         shutil.copy(path, copy)
+        wal = path.with_name(path.name + ".wal")
+        if wal.is_file():  # a review still running (or killed) keeps its latest takes there
+            shutil.copy(wal, copy.with_name(copy.name + ".wal"))
         con = duckdb.connect(str(copy), read_only=True)
         cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                           "WHERE table_name = 'takes'").fetchall()}
