@@ -153,19 +153,26 @@ def _object(properties: dict) -> dict:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
-def _branches(score_range) -> list[dict]:
-    """ship / skip / abstain: the verdict first, then a score range that matches it."""
+def _branches(score_range, lengths: bool = False) -> list[dict]:
+    """ship / skip / abstain: the verdict first, then a score range that matches it. With `lengths`, string
+    bounds too (a grammar honours them; strict json_schema does not accept them, validation does it there)."""
+    def text(lo: int, hi: int) -> dict:
+        return {"type": "string", "minLength": lo, "maxLength": hi} if lengths else {"type": "string"}
+
+    paragraph = {**_field("paragraph"), **text(PARAGRAPH_MIN, PARAGRAPH_MAX)}
+
     def position(verdict: str, lo: int, hi: int) -> dict:
         return _object({
             "verdict": {**_field("verdict"), "enum": [verdict]},
             "score": {**_field("score"), **score_range(lo, hi)},
-            "evidence": {**_field("evidence"), "minItems": 1, "maxItems": EVIDENCE_MAX},
-            "paragraph": _field("paragraph"),
+            "evidence": {**_field("evidence"), "items": text(1, QUOTE_MAX), "minItems": 1, "maxItems": EVIDENCE_MAX},
+            "paragraph": paragraph,
         })
     return [
         position("ship", SHIP_THRESHOLD, 100),
         position("skip", 0, SHIP_THRESHOLD - 1),
-        _object({"abstain": {**_field("abstain"), "enum": [True]}, "paragraph": _field("paragraph")}),
+        _object({"abstain": {**_field("abstain"), "enum": [True]}, "paragraph": {**_field("paragraph"),
+                                                                               **text(0, PARAGRAPH_MAX)}}),
     ]
 
 
@@ -176,8 +183,10 @@ TAKE_JSON_SCHEMA: dict = _object({"take": {"anyOf": _branches(
 # Grammar-constrained servers (llama.cpp's json_object + schema): their converter ignores minimum/maximum
 # and a 101-value enum makes sampling ~3x slower, so each range is a regex over the digits, which arrive
 # as a string and are validated as an integer like any other reply. A root anyOf is fine for a grammar.
+# String lengths are bounded here so a small model cannot ramble inside a string until max_tokens cuts
+# the JSON off (measured: 5 of 15 bundled-model takes failed as "not a JSON object" that way).
 GRAMMAR_JSON_SCHEMA: dict = {"anyOf": _branches(
-    lambda lo, hi: {"type": "string", "pattern": int_range_pattern(lo, hi)})}
+    lambda lo, hi: {"type": "string", "pattern": int_range_pattern(lo, hi)}, lengths=True)}
 
 
 def _placeholder(schema: dict) -> str:
@@ -266,6 +275,7 @@ def normalise(text: str) -> str:
 def unsupported_quotes(evidence: list[str], card_text: str) -> list[str]:
     """The quotes that do not occur in the card text (after normalising both)."""
     card = normalise(card_text)
-    # Quote marks or an ellipsis around a quote are the model's framing, not part of the quote.
-    needles = [(q, normalise(q).strip("'\" .…")) for q in evidence]
-    return [q for q, n in needles if not n or n not in card]
+    # Quote marks, an ellipsis or punctuation around a quote are the model's framing, not part of it;
+    # what is left must hold some text ("…" or "," alone quotes nothing).
+    needles = [(q, normalise(q).strip("'\" .…,;:")) for q in evidence]
+    return [q for q, n in needles if sum(c.isalnum() for c in n) < 3 or n not in card]
