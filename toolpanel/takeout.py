@@ -153,26 +153,20 @@ def _object(properties: dict) -> dict:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
-def _branches(score_range, lengths: bool = False) -> list[dict]:
-    """ship / skip / abstain: the verdict first, then a score range that matches it. With `lengths`, string
-    bounds too (a grammar honours them; strict json_schema does not accept them, validation does it there)."""
-    def text(lo: int, hi: int) -> dict:
-        return {"type": "string", "minLength": lo, "maxLength": hi} if lengths else {"type": "string"}
-
-    paragraph = {**_field("paragraph"), **text(PARAGRAPH_MIN, PARAGRAPH_MAX)}
-
+def _branches(score_range) -> list[dict]:
+    """ship / skip / abstain: the verdict first, then a score range that matches it. String lengths are
+    left to validation (strict json_schema does not accept them; llama.cpp refuses long repetitions)."""
     def position(verdict: str, lo: int, hi: int) -> dict:
         return _object({
             "verdict": {**_field("verdict"), "enum": [verdict]},
             "score": {**_field("score"), **score_range(lo, hi)},
-            "evidence": {**_field("evidence"), "items": text(1, QUOTE_MAX), "minItems": 1, "maxItems": EVIDENCE_MAX},
-            "paragraph": paragraph,
+            "evidence": {**_field("evidence"), "minItems": 1, "maxItems": EVIDENCE_MAX},
+            "paragraph": _field("paragraph"),
         })
     return [
         position("ship", SHIP_THRESHOLD, 100),
         position("skip", 0, SHIP_THRESHOLD - 1),
-        _object({"abstain": {**_field("abstain"), "enum": [True]}, "paragraph": {**_field("paragraph"),
-                                                                               **text(0, PARAGRAPH_MAX)}}),
+        _object({"abstain": {**_field("abstain"), "enum": [True]}, "paragraph": _field("paragraph")}),
     ]
 
 
@@ -183,10 +177,10 @@ TAKE_JSON_SCHEMA: dict = _object({"take": {"anyOf": _branches(
 # Grammar-constrained servers (llama.cpp's json_object + schema): their converter ignores minimum/maximum
 # and a 101-value enum makes sampling ~3x slower, so each range is a regex over the digits, which arrive
 # as a string and are validated as an integer like any other reply. A root anyOf is fine for a grammar.
-# String lengths are bounded here so a small model cannot ramble inside a string until max_tokens cuts
-# the JSON off (measured: 5 of 15 bundled-model takes failed as "not a JSON object" that way).
+# String lengths are not bounded here: llama.cpp refuses a grammar repeating a character 1,500 times
+# ("exceeds sane defaults") and its server then drops every request; validation bounds them instead.
 GRAMMAR_JSON_SCHEMA: dict = {"anyOf": _branches(
-    lambda lo, hi: {"type": "string", "pattern": int_range_pattern(lo, hi)}, lengths=True)}
+    lambda lo, hi: {"type": "string", "pattern": int_range_pattern(lo, hi)})}
 
 
 def _placeholder(schema: dict) -> str:
