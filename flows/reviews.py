@@ -24,6 +24,7 @@ from toolpanel.budget import BudgetStopped
 from toolpanel.config import REPO_ROOT, Settings, load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.ingest import ingest_configured
+from toolpanel.intake import for_review
 from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
 from toolpanel.personas import PersonaError, load_personas
@@ -170,10 +171,11 @@ async def daily_review() -> dict:
                     + "".join(f", {v} {k}" for k, v in report.counts(s.name).items() if v))
     for e in errors:
         logger.warning(f"rejected {e}")
-    todo = [i for i in intake if i.needs_review]
+    # Stale tools (verdict from an older prompt or persona version) are capped per run, oldest first.
+    todo = for_review(intake, settings.flows.max_stale_per_run)
+    counts = {s: sum(1 for i in intake if i.status == s) for s in ("new", "changed", "pending", "stale", "unchanged")}
     for i in todo:
         logger.info(f"{i.tool.slug}: reviewing, reason: {i.reason}")
-    counts = {s: sum(1 for i in intake if i.status == s) for s in ("new", "changed", "pending", "unchanged")}
     results: list = []
     sent = 0
     if todo:
@@ -212,7 +214,7 @@ async def daily_review() -> dict:
         await acreate_table_artifact(key="daily-review", table=rows, description="Daily review: tools reviewed")
     why = ", ".join(sorted({i.reason for i in todo})) or "nothing new or changed"
     line = (f"tools seen {summary['seen']}, new {counts['new']}, changed {counts['changed']}, pending "
-            f"{counts['pending']}, unchanged {counts['unchanged']}, duplicates {summary['duplicates']}, deferred "
+            f"{counts['pending']}, stale {counts['stale']}, unchanged {counts['unchanged']}, duplicates {summary['duplicates']}, deferred "
             f"{summary['deferred']}, tokens {summary['tokens']}; {run.line()}")
     logger.info(f"daily-review summary (trigger: daily; reasons: {why}): {line}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")

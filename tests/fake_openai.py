@@ -20,7 +20,9 @@ Endpoints:
 
 Persona / tool are detected from all message contents concatenated, with the
 regexes ``Persona id: ([a-z0-9_-]+)`` and ``Tool slug: ([a-z0-9-]+)``.  A
-request is a *repair* if its last message contains ``REPAIR:``.
+request is a *repair* if its last message contains ``REPAIR:``.  Takes quote the
+card: their ``evidence`` is the first words of the card's ``Description:``
+(params ``evidence=[...]`` overrides it).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ PERSONA_RE = re.compile(r"Persona id: ([a-z0-9_-]+)")
 TOOL_RE = re.compile(r"Tool slug: ([a-z0-9-]+)")
 REPAIR_MARKER = "REPAIR:"
 MALFORMED_CONTENT = "Sure! Here's my take: it's great"
+DESCRIPTION_RE = re.compile(r"^Description:\n(.*?)\nEND-TOOL-DATA", re.S | re.M)
+UNGROUNDED_QUOTE = "the fastest tool of its kind, trusted by every Fortune 500 company"
 
 BEHAVIOURS = frozenset(
     {
@@ -54,7 +58,9 @@ BEHAVIOURS = frozenset(
         "score_150",
         "score_150_then_valid",
         "short_paragraph",
-        "contradiction",
+        "contradiction",  # ship at 20 on every request, repairs included
+        "contradiction_then_valid",  # ship at 20, then a coherent take on the repair call
+        "ungrounded",  # a valid take quoting something the card does not say
         "429_then_ok",
         "500",
         "timeout",
@@ -488,6 +494,8 @@ class FakeOpenAI:
             return
 
         behaviour, params, nth = self._resolve(persona, tool)
+        dm = DESCRIPTION_RE.search(joined)
+        quote = " ".join(dm.group(1).split()[:8]) if dm else f"{tool or 'this tool'} does one thing"
         entry = self._record(**base, **ident, behaviour=behaviour, status=200)
         self._sleep(self.latency, wake)
 
@@ -508,7 +516,7 @@ class FakeOpenAI:
             if behaviour in ("timeout", "latency"):
                 default = 5.0 if behaviour == "timeout" else 0.0
                 self._sleep(float(params.get("seconds", default)), wake)
-            take = self._take(behaviour, params, persona, tool, repair)
+            take = self._take(behaviour, params, persona, tool, repair, quote)
             if (self.json_object_schema == "ignored" and rf_type == "json_object" and "schema" in rf
                     and isinstance(take.get("score"), int)):
                 take = {**take, "score": f"{take['score']}/100"}
@@ -555,7 +563,8 @@ class FakeOpenAI:
         return {"id": self.model_id, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}
 
     @staticmethod
-    def _take(behaviour: str, params: dict, persona: str | None, tool: str | None, repair: bool) -> dict:
+    def _take(behaviour: str, params: dict, persona: str | None, tool: str | None, repair: bool,
+              quote: str) -> dict:
         if behaviour == "abstain":
             slug = tool or "this tool"
             return {
@@ -567,20 +576,21 @@ class FakeOpenAI:
                 ),
             }
         if behaviour == "score_150" or (behaviour == "score_150_then_valid" and not repair):
-            return {"abstain": False, "score": 150, "verdict": "ship",
+            return {"abstain": False, "score": 150, "verdict": "ship", "evidence": [quote],
                     "paragraph": default_paragraph(tool, persona, 95)}
         if behaviour == "short_paragraph":
             score = default_score(tool, persona)
-            return {"abstain": False, "score": score,
+            return {"abstain": False, "score": score, "evidence": [quote],
                     "verdict": "ship" if score >= 60 else "skip", "paragraph": "ok"}
-        if behaviour == "contradiction":
-            return {"abstain": False, "score": 20, "verdict": "ship",
+        if behaviour == "contradiction" or (behaviour == "contradiction_then_valid" and not repair):
+            return {"abstain": False, "score": 20, "verdict": "ship", "evidence": [quote],
                     "paragraph": default_paragraph(tool, persona, 20)}
         # valid (also the valid half of *_then_valid / 429_then_ok / timeout / latency)
         score = int(params.get("score", default_score(tool, persona)))
         verdict = params.get("verdict", "ship" if score >= 60 else "skip")
         paragraph = params.get("paragraph", default_paragraph(tool, persona, score))
-        return {"abstain": False, "score": score, "verdict": verdict, "paragraph": paragraph}
+        evidence = params.get("evidence", [UNGROUNDED_QUOTE] if behaviour == "ungrounded" else [quote])
+        return {"abstain": False, "score": score, "verdict": verdict, "evidence": evidence, "paragraph": paragraph}
 
     @staticmethod
     def _render(take: dict, persona: str | None, tool: str | None, plain: bool) -> str:

@@ -143,3 +143,33 @@ def test_killed_batch_resumes_paying_only_for_missing_takes(env, provider_env, t
     assert rows(db, "SELECT status, count(*) FROM run_history GROUP BY status ORDER BY status") == [
         ("abandoned", 3), ("complete", 3)]
     assert rows(db, "SELECT count(*) FROM verdicts")[0][0] == 3
+
+
+def test_flags_and_quotes_in_scorecard_and_compare_table(env, provider_env, tmp_path):
+    fake = provider_env
+    fake.script("ungrounded", persona="skeptic", tool="smolvlm2-turbo", score=78)
+    fake.script("contradiction_then_valid", persona="builder", tool="openrouter-model-fusion", score=30,
+                verdict="skip")
+    r = cli("review", str(SEED_A), str(SEED_B), env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Skeptic  78/100 · ship (flagged: quote not in the card)" in r.stdout
+    assert "Builder  30/100 · skip (flagged: verdict contradicted score, repaired)" in r.stdout
+    assert "“the fastest tool of its kind, trusted by every Fortune 500 company”" in r.stdout
+    c = cli("compare", "smolvlm2-turbo", "openrouter-model-fusion", env=env, cwd=tmp_path)
+    assert c.returncode == 0, c.stderr
+    flat = " ".join(c.stdout.split())
+    assert "quote not in the card" in flat and "verdict contradicted score, repaired" in flat
+
+
+def test_still_contradictory_take_is_shown_as_failed_and_not_counted(env, provider_env, tmp_path):
+    provider_env.script("contradiction", persona="founder")
+    r = cli("review", str(SEED_A), env=env, cwd=tmp_path)
+    assert "Founder  Failed (invalid_output)" in r.stdout
+    flat = " ".join(r.stdout.split())
+    assert "verdict 'ship' with score 20 breaks the rule: the verdict must match the score" in flat
+    (ships, skips, failed), = rows(tp_home_db(env), "SELECT ship_count, skip_count, failed_count FROM verdicts")
+    assert (ships + skips, failed) == (4, 1)
+
+
+def tp_home_db(env: dict) -> Path:
+    return Path(env["TOOLPANEL_HOME"]) / "warehouse.duckdb"

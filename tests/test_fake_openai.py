@@ -98,7 +98,8 @@ def test_valid_take_parses_with_json_schema(fake_openai):
 def test_valid_params_and_json_object_mode(fake_openai):
     fake_openai.script("valid", score=30, paragraph="p" * 150)
     take = _take(_ask(_client(fake_openai), _messages(), response_format=JSON_OBJECT))
-    assert take == {"abstain": False, "score": 30, "verdict": "skip", "paragraph": "p" * 150}
+    assert take == {"abstain": False, "score": 30, "verdict": "skip", "paragraph": "p" * 150,
+                    "evidence": ["acme-notes does one thing"]}
     fake_openai.script("valid", score=30, verdict="ship")
     assert _take(_ask(_client(fake_openai), _messages()))["verdict"] == "ship"
 
@@ -156,6 +157,26 @@ def test_persona_and_tool_detection_and_routing(fake_openai):
     assert fake_openai.calls(persona="skeptic") == 2
     assert fake_openai.calls(persona="skeptic", tool="beta-tool") == 1
     assert fake_openai.calls(tool="nope") == 0
+
+
+def test_evidence_quotes_the_card_description(fake_openai):
+    card = ("Tool slug: acme-notes\nTOOL-DATA-1\nName: Acme\nDescription:\nAcme keeps meeting notes\nin sync across "
+            "every laptop you own, offline first.\nEND-TOOL-DATA-1")
+    messages = [{"role": "system", "content": "Persona id: skeptic"}, {"role": "user", "content": card}]
+    client = _client(fake_openai)
+    assert _take(_ask(client, messages))["evidence"] == ["Acme keeps meeting notes in sync across every"]
+    fake_openai.script("ungrounded")
+    assert _take(_ask(client, messages))["evidence"] == [
+        "the fastest tool of its kind, trusted by every Fortune 500 company"]
+
+
+def test_contradiction_then_valid_is_fixed_on_repair(fake_openai):
+    fake_openai.script("contradiction_then_valid", score=75)
+    client = _client(fake_openai)
+    first = _take(_ask(client, _messages()))
+    assert (first["score"], first["verdict"]) == (20, "ship")
+    fixed = _take(_ask(client, _repair(_messages(), json.dumps(first))))
+    assert (fixed["score"], fixed["verdict"]) == (75, "ship")
 
 
 def test_later_scripts_win_and_times_falls_through(fake_openai):

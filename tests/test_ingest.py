@@ -410,12 +410,12 @@ def test_ingest_command_previews_an_adhoc_feed(tp_home, tmp_path, server):
         f"{server.url('/new.xml')} (feed): 2 items — 1 changed, 1 unchanged",
         "  changed    bolt-queue                   Bolt Queue — description changed",
         "",
-        "Would bring in: 0 new, 1 changed, 0 pending (1 unchanged) · 0 duplicate · 0 deferred · 0 rejected. "
+        "Would bring in: 0 new, 1 changed, 0 pending, 0 stale (1 unchanged) · 0 duplicate · 0 deferred · 0 rejected. "
         "Nothing was reviewed or recorded."]
     r = cli("ingest", "--json", cwd=tmp_path, env={"TOOLPANEL_HOME": str(tp_home)})
     data = json.loads(r.stdout)
-    assert data["counts"] == {"new": 0, "changed": 0, "pending": 0, "unchanged": 5, "duplicate": 1, "deferred": 0,
-                              "rejected": 0}
+    assert data["counts"] == {"new": 0, "changed": 0, "pending": 0, "stale": 0, "unchanged": 5, "duplicate": 1,
+                              "deferred": 0, "rejected": 0}
     assert [s["name"] for s in data["sources"]] == ["rss", "atom", "jf", "sheet"]
 
 

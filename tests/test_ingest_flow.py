@@ -58,3 +58,24 @@ def test_daily_review_ingests_feeds_and_records_rejections(prefect_harness, tp_h
     finally:
         server.httpd.shutdown()
         server.httpd.server_close()
+
+
+def test_daily_review_refreshes_stale_verdicts_oldest_first_within_the_cap(prefect_harness, tp_home, provider_env,
+                                                                           tmp_path):
+    from flows.reviews import daily_review
+    from tests.test_stale import edit_persona, project
+
+    project(tmp_path, cap=2)
+    assert asyncio.run(daily_review())["reviewed"] == 3
+    db = tp_home / "warehouse.duckdb"
+    oldest = [r[0] for r in rows(db, "SELECT slug FROM latest_verdicts ORDER BY created_at")]
+
+    edit_persona(tmp_path)
+    summary = asyncio.run(daily_review())
+    assert (summary["stale"], summary["reviewed"]) == (3, 2)
+    refreshed = rows(db, "SELECT slug FROM runs WHERE reason = 'prompt or persona changed' ORDER BY slug")
+    assert [r[0] for r in refreshed] == sorted(oldest[:2])
+    summary = asyncio.run(daily_review())
+    assert (summary["stale"], summary["reviewed"]) == (1, 1)
+    assert rows(db, "SELECT slug FROM runs ORDER BY started_at DESC LIMIT 1") == [(oldest[2],)]
+    assert asyncio.run(daily_review())["reviewed"] == 0

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from scoring import SHIP_THRESHOLD
 from tests.helpers import SEED_A, cli, rows
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
              if re.match(r"^(Builder|Skeptic|Futurist|Founder|Creator)  ", ln)]
     assert len(lines) == 5
     for ln in lines:
-        assert re.search(r"  (\d{1,3}/100 · (ship|skip)(  \(verdict contradicts score\))?|No panel take|"
+        assert re.search(r"  (\d{1,3}/100 · (ship|skip)( \(flagged: [^)]*\))?|No panel take|"
                          r"Failed \(\w+\))$", ln), ln
     db = tp_home / "warehouse.duckdb"
     takes = rows(db, "SELECT model, status, tokens_in, tokens_out, output_mode, error_class FROM takes")
@@ -32,6 +33,9 @@ def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
         assert tin > 0 and tout > 0
         assert mode == "json_object_schema"  # llama.cpp rejects json_schema; the schema becomes a grammar
         assert (status == "failed") == (error_class is not None)
+    # the grammar makes every counted take coherent: a ship scores 60+, a skip below 60
+    for score, verdict in rows(db, "SELECT score, verdict FROM takes WHERE status = 'ok'"):
+        assert (verdict == "ship") == (score >= SHIP_THRESHOLD), (score, verdict)
     assert rows(db, "SELECT count(*) FROM run_history WHERE status IN ('complete', 'incomplete')")[0][0] == 1
     # the server was stopped: its log ends with a clean shutdown
     assert "Application shutdown complete" in (tp_home / "logs" / "local-model.log").read_text()

@@ -6,11 +6,14 @@ import json
 
 import pytest
 
+from scoring import SHIP_THRESHOLD
 from tests.helpers import PERSONA_IDS, SEED_A, rows, write_card
+from toolpanel import scorecard
 from toolpanel.cards import load_cards
 from toolpanel.config import load_settings
 from toolpanel.personas import load_personas
 from toolpanel.runner import run_review
+from toolpanel.takeout import TAKE_JSON_SCHEMA
 
 
 def review(paths, **kw):
@@ -52,7 +55,10 @@ def test_request_body_shares_the_tool_prefix_and_uses_json_schema(tp_home, provi
     assert first["model"] == "fake-model-1"
     assert first["response_format"]["type"] == "json_schema"
     schema = first["response_format"]["json_schema"]["schema"]
-    assert schema["required"] == ["abstain", "paragraph", "score", "verdict"]
+    assert schema == TAKE_JSON_SCHEMA and schema["required"] == ["take"]
+    ship = schema["properties"]["take"]["anyOf"][0]["properties"]
+    assert list(ship) == ["verdict", "score", "evidence", "paragraph"]
+    assert (ship["score"]["minimum"], ship["score"]["maximum"]) == (SHIP_THRESHOLD, 100)
     # system + tool context are byte-identical across personas (provider prefix caches reuse them)
     prefixes = {json.dumps(b["messages"][:2]) for b in bodies}
     assert len(prefixes) == 1
@@ -129,12 +135,48 @@ def test_repair_rescues_a_take(tp_home, provider_env, behaviour):
     assert skeptic.tokens_in > takes_by_persona(res)["builder"].tokens_in  # both calls are paid for
 
 
-def test_contradiction_is_flagged_not_rejected(tp_home, provider_env):
-    provider_env.script("contradiction", persona="builder")
-    _, [res] = review([SEED_A])
+def test_contradiction_fixed_on_repair_is_flagged(tp_home, provider_env):
+    fake = provider_env
+    fake.script("contradiction_then_valid", persona="builder", score=81)
+    settings, [res] = review([SEED_A])
     b = takes_by_persona(res)["builder"]
-    assert b.status == "ok" and b.score == 20 and b.verdict == "ship"
-    assert b.flags == ["verdict_contradicts_score"]
+    assert (b.status, b.score, b.verdict, b.flags) == ("ok", 81, "ship", ["contradiction_repaired"])
+    repair = fake.chat_requests(persona="builder")[1]["body"]["messages"][-1]["content"]
+    assert repair.startswith("REPAIR: your previous reply could not be used: verdict 'ship' with score 20 breaks "
+                             "the rule: the verdict must match the score: ship needs a score of 60 to 100")
+    assert rows(settings.warehouse_path, "SELECT flags FROM takes WHERE persona_id = 'builder'") == \
+        [(["contradiction_repaired"],)]
+
+
+def test_contradiction_still_there_after_repair_is_a_failed_take(tp_home, provider_env):
+    fake = provider_env
+    fake.script("contradiction", persona="builder")
+    settings, [res] = review([SEED_A])
+    b = takes_by_persona(res)["builder"]
+    assert (b.status, b.score, b.verdict, b.error_class) == ("failed", None, None, "invalid_output")
+    assert b.error == ("verdict 'ship' with score 20 breaks the rule: the verdict must match the score: "
+                       "ship needs a score of 60 to 100, skip a score of 0 to 59")
+    assert fake.calls(persona="builder") == 2  # exactly one repair
+    assert res.verdict.ship_count + res.verdict.skip_count == 4 and res.verdict.failed_count == 1  # never counted
+
+
+def test_takes_quote_the_card_and_unsupported_quotes_are_flagged(tp_home, provider_env):
+    fake = provider_env
+    fake.script("ungrounded", persona="skeptic")
+    settings, [res] = review([SEED_A])
+    by = takes_by_persona(res)
+    assert by["skeptic"].flags == ["ungrounded"]
+    assert by["skeptic"].evidence == ["the fastest tool of its kind, trusted by every Fortune 500 company"]
+    assert by["builder"].flags == [] and by["builder"].evidence and by["builder"].grounded
+    assert by["builder"].evidence[0].split()[0] in res.tool.description
+    stored = dict(rows(settings.warehouse_path, "SELECT persona_id, evidence FROM takes"))
+    assert stored["builder"] == by["builder"].evidence
+    grounded = dict(rows(settings.warehouse_path, "SELECT persona_id, grounded_pct FROM persona_stats"))
+    assert grounded["skeptic"] == 0.0 and grounded["builder"] == 100.0
+    # the Prefect artifact's Markdown says so too
+    md = scorecard.markdown(res.tool, res.verdict, res.takes, load_personas(settings.personas_dir))
+    assert f"**Skeptic** — {by['skeptic'].score}/100 · {by['skeptic'].verdict} (flagged: quote not in the card)" in md
+    assert "> “the fastest tool of its kind, trusted by every Fortune 500 company”" in md
 
 
 def test_429_then_ok_is_retried_by_the_client(tp_home, provider_env):

@@ -94,11 +94,33 @@ def test_comparison_page_carries_every_seed_element(seed_site):
     # the reviewer scorecard side by side, per persona
     assert "Builder 85/100 · ship" in t and "80/100 · ship" in t
     assert "Skeptic 78/100 · ship" in t and "45/100 · skip" in t
-    assert re.search(r"Founder 72/100 · ship The founder take on smolvlm2-turbo[^.]*\. No panel take", t)
+    assert re.search(r"Founder 72/100 · ship The founder take on smolvlm2-turbo[^.]*\. “[^”]+” No panel take", t)
     assert re.search(r"Creator No panel take 80/100 · ship", t)
     assert page.tags[0][0] == "html" and ("html", {"lang": "en"}) in page.tags
     csp = [a for tag, a in page.tags if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
     assert csp and "default-src 'none'" in csp[0]["content"] and "script-src" not in csp[0]["content"]
+
+
+def test_flags_and_quotes_shown_on_tool_and_comparison_pages(tp_home, provider_env):
+    script_seed(provider_env)
+    provider_env.script("ungrounded", persona="skeptic", tool="smolvlm2-turbo", score=78)
+    provider_env.script("contradiction_then_valid", persona="builder", tool="openrouter-model-fusion", score=80)
+    tp_home.mkdir(parents=True, exist_ok=True)
+    (tp_home / "toolpanel.toml").write_text('[publish]\npairs = [["smolvlm2-turbo", "openrouter-model-fusion"]]\n')
+    review([SEED_A, SEED_B])
+    site = load_settings().site_dir
+    publish_site(load_settings())
+    tool = read(site, "tools/smolvlm2-turbo.html")
+    assert "Skeptic 78/100 · ship quote not in the card" in tool.text
+    assert "“the fastest tool of its kind, trusted by every Fortune 500 company”" in tool.text
+    flag = [a for tag, a in tool.tags if tag == "span" and "flag-ungrounded" in a.get("class", "")]
+    assert flag and flag[0]["title"].startswith("At least one quote this take rests on does not appear")
+    assert "Builder 85/100 · ship The builder take" in tool.text  # grounded, unflagged
+    cmp = read(site, "compare/smolvlm2-turbo-vs-openrouter-model-fusion.html").text
+    assert "78/100 · ship quote not in the card" in cmp
+    assert "80/100 · ship verdict contradicted score, repaired" in cmp
+    skeptic = read(site, "personas/skeptic.html").text
+    assert "78/100 · ship quote not in the card" in skeptic and "Quotes found in the card 50%" in skeptic
 
 
 def test_tool_page_shows_verdict_scorecard_models_and_history(seed_site, provider_env):
@@ -214,6 +236,7 @@ def test_index_filters_and_persona_pages(seed_site):
     assert ship_sorted.index("SmolVLM2 Turbo") < ship_sorted.index("OpenRouter Model Fusion")
     skeptic = read(site, "personas/skeptic.html").text
     assert "Ship rate 50%" in skeptic and "What the Skeptic looks for" in skeptic
+    assert "Quotes found in the card 100%" in skeptic
 
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

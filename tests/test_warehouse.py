@@ -18,9 +18,10 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
     with store.connect():
         pass
     assert rows(store.path, "SELECT version, name FROM schema_migrations ORDER BY version") == [
-        (1, "m001_core"), (2, "m002_views"), (3, "m003_community_votes"), (4, "m004_ingest"), (5, "m005_latest_verdicts_by_arg_max"),
-        (6, "m006_take_claims"), (7, "m007_run_inputs"), (8, "m008_spend"), (9, "m009_eval"),
-        (10, "m010_decisions"), (11, "m011_injection_findings")]
+        (1, "m001_core"), (2, "m002_views"), (3, "m003_community_votes"), (4, "m004_ingest"),
+        (5, "m005_latest_verdicts_by_arg_max"), (6, "m006_take_claims"), (7, "m007_run_inputs"), (8, "m008_spend"),
+        (9, "m009_eval"), (10, "m010_decisions"), (11, "m011_injection_findings"), (12, "m012_take_evidence"),
+        (13, "m013_stale_count")]
     tables = {r[0] for r in rows(store.path, "SELECT table_name FROM information_schema.tables")}
     assert {"tools", "tool_snapshots", "runs", "run_results", "takes", "run_takes", "verdicts",
             "latest_verdicts", "verdict_history", "persona_stats", "run_history", "spend"} <= tables
@@ -114,3 +115,24 @@ def test_analyst_snapshot_never_blocks_and_is_replaced_atomically(tp_home, provi
     assert rows(snap, "SELECT count(*) FROM takes")[0][0] == 10
     assert rows(snap, "SELECT count(*) FROM latest_verdicts")[0][0] == 2
     assert not list(snap.parent.glob(".analyst*.tmp"))
+
+
+def test_evidence_migration_keeps_older_takes_readable(tmp_path, monkeypatch):
+    """A warehouse written before m006 (no evidence column) upgrades in place; its takes read with no quotes."""
+    import duckdb
+
+    from warehouse import migrations, store as store_module
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    monkeypatch.setattr(store_module, "MIGRATIONS", migrations.MIGRATIONS[:5])
+    store_module.migrate(con)
+    con.execute("INSERT INTO takes (take_id, run_id, slug, snapshot_hash, persona_id, persona_version, model, "
+                "prompt_hash, status, score, verdict, paragraph, flags, created_at) VALUES ('tk_old', 'run_1', 'a', "
+                "'s', 'builder', 'v', 'm', 'p', 'ok', 40, 'ship', 'old take', ['verdict_contradicts_score'], now())")
+    con.close()
+    monkeypatch.setattr(store_module, "MIGRATIONS", migrations.MIGRATIONS)
+    [old] = Warehouse(path).takes_by_id(["tk_old"])
+    assert (old.evidence, old.flags, old.grounded) == ([], ["verdict_contradicts_score"], None)
+    assert rows(path, "SELECT takes, grounded_pct FROM persona_stats") == [(1, None)]
+    assert rows(path, "SELECT max(version) FROM schema_migrations") == [(7,)]

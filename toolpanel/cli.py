@@ -176,10 +176,14 @@ def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
     out.print("\n[bold]Reviewer scorecard[/bold]")
     for t in order_takes(takes, personas):
         name = scorecard.persona_name(t.persona_id, personas)
-        out.print(f"[bold]{escape(name)}[/bold]  {escape(scorecard.take_label(t))}"
-                  + ("  [yellow](verdict contradicts score)[/yellow]" if "verdict_contradicts_score" in t.flags else ""))
+        label = scorecard.take_label(t)
+        plain = label[: len(label) - len(scorecard.flag_suffix(t))] if t.status == "ok" else label
+        out.print(f"[bold]{escape(name)}[/bold]  {escape(plain)}"
+                  + (f"[yellow]{escape(label[len(plain):])}[/yellow]" if label != plain else ""))
         if t.status == "ok" and t.paragraph:
             out.print(f"  {escape(t.paragraph)}")
+            for q in t.evidence:
+                out.print(f"  [dim]“{escape(q)}”[/dim]")
         elif t.status == "failed":
             out.print(f"  [red]{escape(t.error or '')}[/red]")
     if result is not None and (result.findings or result.held):

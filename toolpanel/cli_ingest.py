@@ -18,7 +18,12 @@ from toolpanel.ingest.fetch import USER_AGENT
 from toolpanel.ingest.sources import politeness
 from warehouse import Warehouse
 
-_SHOWN = ("new", "changed", "pending", "unchanged", "duplicate", "deferred", "rejected")
+_SHOWN = ("new", "changed", "pending", "stale", "unchanged", "duplicate", "deferred", "rejected")
+
+
+def _stale_note(stale: int, settings) -> str:
+    cap = settings.flows.max_stale_per_run
+    return f" (a daily run re-reviews {cap}, oldest verdict first)" if stale > cap else ""
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -35,7 +40,7 @@ def _where(location: str) -> str:
         return location
 
 
-def _print_report(report: IngestReport, show_unchanged: bool) -> None:
+def _print_report(report: IngestReport, show_unchanged: bool, settings) -> None:
     for s in report.sources:
         where = _where(s.location)
         head = f"[bold]{escape(s.name)}[/bold] ({s.kind}" + (f", {escape(where)})" if where != s.name else ")")
@@ -57,7 +62,8 @@ def _print_report(report: IngestReport, show_unchanged: bool) -> None:
         for note in s.notes:
             out.print(f"  [yellow]note[/yellow]: {escape(note)}")
     c = report.counts()
-    out.print(f"\nWould bring in: {c['new']} new, {c['changed']} changed, {c['pending']} pending "
+    out.print(f"\nWould bring in: {c['new']} new, {c['changed']} changed, {c['pending']} pending, "
+              f"{c['stale']} stale{_stale_note(c['stale'], settings)} "
               f"({c['unchanged']} unchanged) · {c['duplicate']} duplicate · {c['deferred']} deferred · "
               f"{c['rejected']} rejected. Nothing was reviewed or recorded.")
 
@@ -90,7 +96,7 @@ def ingest_command(
     if as_json:
         dump(report.to_json())
     else:
-        _print_report(report, show_unchanged)
+        _print_report(report, show_unchanged, settings)
     if report.counts()["rejected"]:
         raise typer.Exit(1)
 

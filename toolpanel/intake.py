@@ -1,14 +1,24 @@
-"""Intake: read the configured sources and tell new, changed, pending and unchanged tools apart."""
+"""Intake: read the configured sources and tell new, changed, pending, stale and unchanged tools apart."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
 from toolpanel.models import Tool
 from warehouse import Warehouse
 
-Status = Literal["new", "changed", "pending", "unchanged"]
+Status = Literal["new", "changed", "pending", "stale", "unchanged"]
+STALE_REASON = "prompt or persona changed"
+
+
+@dataclass(frozen=True)
+class PanelVersion:
+    """What the panel would review with today: the prompt hash and each persona's version."""
+
+    prompt_hash: str
+    persona_versions: dict[str, str]
 
 
 @dataclass
@@ -16,6 +26,7 @@ class Intake:
     tool: Tool
     status: Status
     changed_fields: list[str] = field(default_factory=list)
+    verdict_at: dt.datetime | None = None  # when the verdict a stale tool shows was made
 
     @property
     def reason(self) -> str:
@@ -25,6 +36,8 @@ class Intake:
             return f"{', '.join(self.changed_fields)} changed"
         if self.status == "pending":
             return "no complete verdict yet for this version"
+        if self.status == "stale":
+            return STALE_REASON
         return "unchanged"
 
     @property
@@ -32,12 +45,15 @@ class Intake:
         return self.status != "unchanged"
 
 
-def classify(store: Warehouse, tools: list[Tool]) -> list[Intake]:
-    """Compare each tool with the warehouse: a new content hash means changed; cosmetic edits don't count."""
+def classify(store: Warehouse, tools: list[Tool], panel: PanelVersion | None = None) -> list[Intake]:
+    """Compare each tool with the warehouse: a new content hash means changed; cosmetic edits don't count.
+    With `panel`, an unchanged tool whose latest verdict rests on a take from another prompt or persona
+    version is stale."""
     if not store.path.exists():
         return [Intake(t, "new") for t in tools]
     known = {t.slug: t for t in store.all_tools()}
     reviewed = {(r["slug"], r["snapshot_hash"]) for r in store.query("SELECT slug, snapshot_hash FROM verdicts")}
+    outdated = _outdated(store, panel) if panel else {}
     out = []
     for tool in tools:
         prev = known.get(tool.slug)
@@ -48,6 +64,45 @@ def classify(store: Warehouse, tools: list[Tool]) -> list[Intake]:
             out.append(Intake(tool, "changed", [k for k in a if a[k] != b[k]]))
         elif (tool.slug, tool.snapshot_hash) not in reviewed:
             out.append(Intake(tool, "pending"))
+        elif (tool.slug, tool.snapshot_hash) in outdated:
+            out.append(Intake(tool, "stale", verdict_at=outdated[(tool.slug, tool.snapshot_hash)]))
         else:
             out.append(Intake(tool, "unchanged"))
     return out
+
+
+def _outdated(store: Warehouse, panel: PanelVersion) -> dict[tuple[str, str], dt.datetime]:
+    """(slug, snapshot) -> verdict time, for latest verdicts resting on a take from another prompt or persona
+    version (a persona no longer on the panel does not count)."""
+    rows = store.query("""
+        SELECT v.slug, v.snapshot_hash, v.created_at, t.prompt_hash, t.persona_id, t.persona_version
+        FROM (SELECT slug, snapshot_hash, created_at, unnest(take_ids) AS take_id FROM latest_verdicts) v
+        JOIN takes t USING (take_id)""")
+    out: dict[tuple[str, str], dt.datetime] = {}
+    for r in rows:
+        current = panel.persona_versions.get(r["persona_id"])
+        if current is not None and (r["prompt_hash"] != panel.prompt_hash or r["persona_version"] != current):
+            out[(r["slug"], r["snapshot_hash"])] = r["created_at"]
+    return out
+
+
+def panel_version(settings) -> PanelVersion | None:
+    """The prompt hash and persona versions a review would use now; None when the personas do not load
+    (the review itself then names the broken file)."""
+    from toolpanel.personas import PersonaError, load_personas
+    from toolpanel.prompts import prompt_hash
+
+    try:
+        personas = load_personas(settings.personas_dir)
+        return PanelVersion(prompt_hash(settings.prompts_dir), {p.id: p.version for p in personas})
+    except (PersonaError, OSError):
+        return None
+
+
+def for_review(intakes: list[Intake], max_stale: int) -> list[Intake]:
+    """What a daily run reviews: every new, changed and pending tool, and at most `max_stale` stale ones,
+    oldest verdict first (the rest wait for the next run)."""
+    stale = sorted((i for i in intakes if i.status == "stale"), key=lambda i: (i.verdict_at or dt.datetime.min,
+                                                                               i.tool.slug))
+    chosen = {id(i) for i in stale[:max_stale]}
+    return [i for i in intakes if i.needs_review and (i.status != "stale" or id(i) in chosen)]

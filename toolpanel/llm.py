@@ -46,6 +46,8 @@ class Completion:
     latency_ms: int = 0
     repaired: bool = False
     failure_kind: str | None = None  # takeout.SCHEMA or takeout.CONTENT for invalid output
+    # The content rule the first reply broke ("contradiction"), None for a schema failure or no repair.
+    first_rule: str | None = None
 
 
 def cost_usd(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:
@@ -223,6 +225,7 @@ class LLM:
                 except InvalidOutput as exc:
                     result.error_class, result.error, result.failure_kind = "invalid_output", str(exc), exc.kind
                     if attempt == 1:
+                        result.first_rule = exc.rule
                         convo = convo + [{"role": "assistant", "content": content or ""}, repair_message(str(exc))]
                         if may_repair is not None and not await may_repair(convo):
                             result.error_class = BUDGET_EXHAUSTED

@@ -88,7 +88,8 @@ class Take(BaseModel):
     score: int | None = None
     verdict: ShipSkip | None = None
     paragraph: str | None = None
-    flags: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)  # verbatim quotes from the card (none when abstaining)
+    flags: list[str] = Field(default_factory=list)  # values of toolpanel.flags.Flag
     response_model: str | None = None
     output_mode: str | None = None
     tokens_in: int | None = None
@@ -102,6 +103,11 @@ class Take(BaseModel):
     @property
     def cache_key(self) -> tuple[str, str, str, str]:
         return (self.snapshot_hash, self.persona_version, self.prompt_hash, self.model)
+
+    @property
+    def grounded(self) -> bool | None:
+        """Every quote was found in the card; None for a take without a position or without quotes (older)."""
+        return None if self.status != "ok" or not self.evidence else "ungrounded" not in self.flags
 
 
 def pct(value: float | None) -> str:

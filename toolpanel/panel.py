@@ -11,8 +11,10 @@ from scoring import verdict as score_verdict
 from toolpanel import injection, prompts
 from toolpanel.budget import BUDGET_EXHAUSTED, BudgetStopped, Hold, Spend
 from toolpanel.config import Settings
+from toolpanel.flags import Flag
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
+from toolpanel.takeout import unsupported_quotes
 from warehouse import Warehouse
 from warehouse.changes import record_run_inputs, template_records
 from warehouse.store import FinishRun, GroupCommit, TakeInsert, new_id, now
@@ -246,20 +248,33 @@ class Panel:
             await self.spend.settle(hold, c and c.tokens_in, c and c.tokens_out, replied=bool(c and c.raw is not None),
                                     calls=1 + len(repairs))
         out = c.output
-        if out is None:
-            status, score, verdict, paragraph, flags = "failed", None, None, None, []
-        elif out.abstain:
-            status, score, verdict, paragraph, flags = "abstained", None, None, out.paragraph.strip(), []
-        else:
-            status, score, verdict, paragraph, flags = "ok", out.score, out.verdict, out.paragraph.strip(), out.flags
+        status = "failed" if out is None else "abstained" if out.abstain else "ok"
+        flags: list[str] = []
+        if c.repaired:
+            flags.append(Flag.CONTRADICTION_REPAIRED if c.first_rule == "contradiction" else Flag.REPAIRED)
+        evidence = list(out.evidence) if status == "ok" else []
+        if evidence and unsupported_quotes(evidence, card_text(tool)):
+            flags.append(Flag.UNGROUNDED)
+        position = status == "ok"
         return Take(
             take_id=new_id("tk"), tool_slug=tool.slug, snapshot_hash=tool.snapshot_hash, persona_id=persona.id,
             persona_version=persona.version, model=model, prompt_hash=self.prompt_hash, status=status,
-            score=score, verdict=verdict, paragraph=paragraph, flags=flags + (["repaired"] if c.repaired else []),
+            score=out.score if position else None, verdict=out.verdict if position else None,
+            paragraph=out.paragraph.strip() if out else None, evidence=evidence, flags=[str(f) for f in flags],
             response_model=c.response_model, output_mode=c.mode, tokens_in=c.tokens_in, tokens_out=c.tokens_out,
             latency_ms=c.latency_ms, cost_usd=cost_usd(self.settings.prices.get(model), c.tokens_in, c.tokens_out),
             error_class=c.error_class if out is None else None, error=c.error if out is None else None,
             created_at=now())
+
+
+_CARD_LABELS = {"name": "Name", "tagline": "Best for", "category": "Category", "pricing": "Pricing",
+                "entry": "Entry price", "launched": "Launched", "url": "URL", "description": "Description"}
+
+
+def card_text(tool: Tool) -> str:
+    """The snapshot text the panel read (as prompts/tool.j2 labels it), against which quotes are checked."""
+    content = tool.reviewed_content()
+    return "\n".join(f"{label}: {content[k]}" for k, label in _CARD_LABELS.items() if content.get(k))
 
 
 async def review_batch(panel: Panel, tools: list[Tool], request: ReviewRequest | None = None,

@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 
 from toolpanel.models import Persona, Tool
-from toolpanel.takeout import GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA
+from toolpanel.takeout import GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA, prompt_contract
 
 TEMPLATES = ("system.j2", "tool.j2", "persona.j2", "repair.j2")
 
@@ -29,12 +29,13 @@ def _env(directory: str) -> jinja2.Environment:
 
 
 def prompt_hash(directory: Path) -> str:
-    """Hash of the template sources and the output schema: a take's prompt version."""
+    """Hash of the template sources and the take contract (schemas, and the prompt text rendered from
+    them): a take's prompt version."""
     h = hashlib.sha256()
     for name in TEMPLATES:
         h.update(name.encode())
         h.update((directory / name).read_bytes())
-    h.update(json.dumps([TAKE_JSON_SCHEMA, GRAMMAR_JSON_SCHEMA], sort_keys=True).encode())
+    h.update(json.dumps([TAKE_JSON_SCHEMA, GRAMMAR_JSON_SCHEMA, prompt_contract()], sort_keys=True).encode())
     return h.hexdigest()[:12]
 
 
@@ -61,7 +62,8 @@ def shared_messages(directory: Path, tool: Tool, marker: str, panel: list[Person
     # The marker must not occur in vendor text; strip any attempt to forge it.
     safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool_fields.items()}
     return [
-        {"role": "system", "content": env.get_template("system.j2").render(marker=marker, panel=panel)},
+        {"role": "system", "content": env.get_template("system.j2").render(
+            marker=marker, panel=panel, take=prompt_contract())},
         {"role": "user", "content": env.get_template("tool.j2").render(marker=marker, tool=safe, slug=tool.slug)},
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolpanel import flags as take_flags
 from toolpanel.models import Persona, Take, Tool, Verdict, pct
 
 NO_TAKE = "No panel take"
@@ -16,12 +17,17 @@ def ship_pct_label(v: Verdict | None) -> str:
 
 
 def take_label(t: Take | None) -> str:
-    """'85/100 · ship', 'No panel take', or 'Failed (reason)'."""
+    """'85/100 · ship', '85/100 · ship (flagged: quote not in the card)', 'No panel take', or 'Failed (reason)'."""
     if t is None or t.status == "abstained":
         return NO_TAKE
     if t.status == "failed":
         return f"Failed ({t.error_class})"
-    return f"{t.score}/100 · {t.verdict}"
+    return f"{t.score}/100 · {t.verdict}" + flag_suffix(t)
+
+
+def flag_suffix(t: Take) -> str:
+    shown = take_flags.labels(t.flags)
+    return f" (flagged: {'; '.join(shown)})" if shown else ""
 
 
 def persona_name(pid: str, personas: list[Persona]) -> str:
@@ -48,6 +54,7 @@ def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Per
         lines.append("")
         if t.status == "ok" and t.paragraph:
             lines += [_md_escape(t.paragraph), ""]
+            lines += [f"> “{_md_escape(q)}”" for q in t.evidence] + ([""] if t.evidence else [])
         elif t.status == "failed" and t.error:
             lines += [f"_{_md_escape(t.error)}_", ""]
     return "\n".join(lines)

@@ -1,4 +1,10 @@
-"""The structured output a persona must return, and how raw model text is parsed into it."""
+"""The take contract, defined once.
+
+`TakeOutput` is the one definition of a persona's reply. The JSON schemas sent to providers
+(`TAKE_JSON_SCHEMA` for strict json_schema, `GRAMMAR_JSON_SCHEMA` for llama.cpp-style grammars) and the
+shape described in the prompt (`prompt_contract`) are generated from it, with one set of bounds and
+`scoring.SHIP_THRESHOLD` as the one line between ship and skip.
+"""
 
 from __future__ import annotations
 
@@ -9,53 +15,46 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from scoring.rules import SHIP_THRESHOLD
+
 PARAGRAPH_MIN = 40
 PARAGRAPH_MAX = 1500
-# A ship below this score, or a skip at or above the other, contradicts itself and is flagged.
-SHIP_FLOOR = 50
-SKIP_CEILING = 70
+EVIDENCE_MAX = 3
+QUOTE_MAX = 200
 
-# Every field is required and non-null so that a strict json_schema endpoint, or a grammar built from
-# the schema (llama.cpp), can only produce a well-formed take. An abstaining persona's score and
-# verdict are ignored.
-TAKE_JSON_SCHEMA: dict = {
-    "type": "object",
-    "properties": {
-        "abstain": {"type": "boolean"},
-        "paragraph": {"type": "string"},
-        "score": {"type": "integer", "minimum": 0, "maximum": 100},
-        "verdict": {"type": "string", "enum": ["ship", "skip"]},
-    },
-    "required": ["abstain", "paragraph", "score", "verdict"],
-    "additionalProperties": False,
-}
-
-# For grammar-constrained servers (llama.cpp's json_object + schema): their schema-to-grammar converter
-# ignores minimum/maximum and a 101-value enum makes sampling ~3x slower, so the range is a regex.
-# The digits arrive as a string and are validated as an integer like any other reply.
-GRAMMAR_JSON_SCHEMA: dict = {
-    **TAKE_JSON_SCHEMA,
-    "properties": {**TAKE_JSON_SCHEMA["properties"],
-                   "score": {"type": "string", "pattern": "^(100|[1-9]?[0-9])$"}},
-}
+# The content rule a take can break while matching the schema; named in the prompt and in the repair.
+COHERENCE_RULE = (f"the verdict must match the score: ship needs a score of {SHIP_THRESHOLD} to 100, "
+                  f"skip a score of 0 to {SHIP_THRESHOLD - 1}")
 
 
 class TakeOutput(BaseModel):
-    """Validated persona output. Invalid values are rejected, never clamped."""
+    """A persona's reply. Invalid values are rejected, never clamped; field order is the order asked for."""
 
     model_config = ConfigDict(extra="forbid", strict=False)
 
-    abstain: bool
-    paragraph: str
-    score: int | None = Field(default=None, ge=0, le=100)
-    verdict: Literal["ship", "skip"] | None = None
+    verdict: Literal["ship", "skip"] | None = Field(
+        default=None, description='"ship" or "skip". Decide it first: ship means worth shipping with.')
+    score: int | None = Field(
+        default=None, ge=0, le=100,
+        description=f"an integer that matches the verdict: {SHIP_THRESHOLD} to 100 for ship, "
+                    f"0 to {SHIP_THRESHOLD - 1} for skip. Pick it for this tool; no score is a default.")
+    evidence: list[str] = Field(
+        default_factory=list, max_length=EVIDENCE_MAX,
+        description=f"1 to {EVIDENCE_MAX} short quotes (each at most {QUOTE_MAX} characters) copied word for "
+                    "word from the tool's card, on which your take's main claims rest.")
+    paragraph: str = Field(
+        description=f"your take, one paragraph of {PARAGRAPH_MIN} to {PARAGRAPH_MAX} characters in your voice; "
+                    "when abstaining, one sentence saying why.")
+    abstain: bool = Field(
+        default=False, description="true only when the tool is outside your lens; then reply with only "
+                                   "abstain and paragraph.")
 
     @model_validator(mode="before")
     @classmethod
     def _drop_abstained(cls, data: object) -> object:
-        # An abstention's score/verdict are ignored, so they must not fail validation (e.g. score -1).
+        # An abstention's score, verdict and quotes carry no meaning: dropped, so they cannot fail validation.
         if isinstance(data, dict) and data.get("abstain") is True:
-            return {**data, "score": None, "verdict": None}
+            return {**data, "score": None, "verdict": None, "evidence": []}
         return data
 
     @field_validator("score", mode="before")
@@ -66,31 +65,42 @@ class TakeOutput(BaseModel):
             raise ValueError("must be an integer 0-100, not true/false")
         return value
 
+    @field_validator("evidence")
+    @classmethod
+    def _quotes(cls, value: list[str]) -> list[str]:
+        quotes = [q.strip() for q in value]
+        for q in quotes:
+            if not q:
+                raise ValueError("a quote is empty")
+            if len(q) > QUOTE_MAX:
+                raise ValueError(f"a quote is {len(q)} characters; each must be at most {QUOTE_MAX}")
+        return quotes
+
     @model_validator(mode="after")
-    def _consistent(self) -> "TakeOutput":
+    def _complete(self) -> "TakeOutput":
         text = self.paragraph.strip()
-        if self.abstain:
-            # Score and verdict of an abstention carry no meaning; they are dropped, not stored.
-            return self.model_copy(update={"score": None, "verdict": None})
-        if self.score is None or self.verdict is None:
-            raise ValueError("a take that does not abstain needs an integer score 0-100 and a verdict ship|skip")
-        if len(text) < PARAGRAPH_MIN:
-            raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at least "
-                                      f"{PARAGRAPH_MIN}")
         if len(text) > PARAGRAPH_MAX:
             raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at most "
                                       f"{PARAGRAPH_MAX}")
+        if self.abstain:  # one sentence, or none: an abstention is shown as "No panel take"
+            return self
+        if len(text) < PARAGRAPH_MIN:
+            raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at least "
+                                      f"{PARAGRAPH_MIN}")
+        if self.score is None or self.verdict is None:
+            raise ValueError("a take that does not abstain needs an integer score 0-100 and a verdict ship|skip")
+        if not self.evidence:
+            raise ValueError(f"a take that does not abstain needs 1 to {EVIDENCE_MAX} evidence quotes from the card")
         return self
 
     @property
-    def flags(self) -> list[str]:
+    def contradiction(self) -> str | None:
+        """Why the verdict contradicts the score, or None when they agree (or the persona abstained)."""
         if self.abstain or self.score is None:
-            return []
-        if self.verdict == "ship" and self.score < SHIP_FLOOR:
-            return ["verdict_contradicts_score"]
-        if self.verdict == "skip" and self.score >= SKIP_CEILING:
-            return ["verdict_contradicts_score"]
-        return []
+            return None
+        if (self.verdict == "ship") != (self.score >= SHIP_THRESHOLD):
+            return f"verdict '{self.verdict}' with score {self.score} breaks the rule: {COHERENCE_RULE}"
+        return None
 
 
 SCHEMA = "schema"  # not JSON, not an object, a field missing, extra or of the wrong type
@@ -105,12 +115,117 @@ class InvalidOutput(ValueError):
     """Model output that cannot be a take; the message says why (it is fed to the repair call).
 
     `kind` is SCHEMA when the reply broke the take's shape (what an output mode is supposed to
-    guarantee) and CONTENT when only a content rule failed; only SCHEMA failures demote a mode."""
+    guarantee) and CONTENT when only a content rule failed; only SCHEMA failures demote a mode.
+    `rule` names the content rule broken by an otherwise well-formed take ("contradiction")."""
 
-    def __init__(self, message: str, kind: str = SCHEMA):
+    def __init__(self, message: str, kind: str = SCHEMA, rule: str | None = None):
         super().__init__(message)
-        self.kind = kind
+        self.kind, self.rule = kind, rule
 
+
+# --------------------------------------------------------------------------- schemas from the model
+
+def int_range_pattern(lo: int, hi: int) -> str:
+    """A regex for the integers lo..hi (0 <= lo <= hi <= 100) written without leading zeros."""
+    alts: list[str] = []
+    if hi == 100:
+        alts.append("100")
+        hi = 99
+    decades: list[tuple[int, str]] = []  # (tens digit, units class)
+    for tens in range(lo // 10, hi // 10 + 1) if lo <= hi else ():
+        a, b = max(lo, tens * 10) % 10, min(hi, tens * 10 + 9) % 10
+        decades.append((tens, "[0-9]" if (a, b) == (0, 9) else (str(a) if a == b else f"[{a}-{b}]")))
+    full = [t for t, u in decades if u == "[0-9]" and t > 0]
+    rest = [(t, u) for t, u in decades if not (u == "[0-9]" and t > 0)]
+    if full and full == list(range(full[0], full[-1] + 1)):
+        tens = str(full[0]) if len(full) == 1 else f"[{full[0]}-{full[-1]}]"
+        if rest and rest[0] == (0, "[0-9]") and full[0] == 1:
+            alts.append(f"{tens}?[0-9]")  # 0..N9 as one optional tens digit
+            rest = rest[1:]
+        else:
+            alts.append(f"{tens}[0-9]")
+    else:
+        rest = decades
+    alts += [(str(t) if t else "") + u for t, u in rest]
+    return "^(" + "|".join(alts) + ")$"
+
+
+def _field(name: str) -> dict:
+    """The model's own JSON schema for one field, without null, default and title (every key is required)."""
+    schema = dict(TakeOutput.model_json_schema()["properties"][name])
+    for variant in schema.pop("anyOf", []):
+        if variant.get("type") != "null":
+            schema.update(variant)
+    for key in ("default", "title", "maxItems", "minimum", "maximum"):
+        schema.pop(key, None)
+    return schema
+
+
+def _object(properties: dict) -> dict:
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _branches(score_range) -> list[dict]:
+    """ship / skip / abstain: the verdict first, then a score range that matches it. String lengths are
+    left to validation (strict json_schema does not accept them; llama.cpp refuses long repetitions)."""
+    def position(verdict: str, lo: int, hi: int) -> dict:
+        return _object({
+            "verdict": {**_field("verdict"), "enum": [verdict]},
+            "score": {**_field("score"), **score_range(lo, hi)},
+            "evidence": {**_field("evidence"), "minItems": 1, "maxItems": EVIDENCE_MAX},
+            "paragraph": _field("paragraph"),
+        })
+    return [
+        position("ship", SHIP_THRESHOLD, 100),
+        position("skip", 0, SHIP_THRESHOLD - 1),
+        _object({"abstain": {**_field("abstain"), "enum": [True]}, "paragraph": _field("paragraph")}),
+    ]
+
+
+# Strict json_schema: the root must be an object, so the alternatives sit one level down, under "take".
+TAKE_JSON_SCHEMA: dict = _object({"take": {"anyOf": _branches(
+    lambda lo, hi: {"type": "integer", "minimum": lo, "maximum": hi})}})
+
+# Grammar-constrained servers (llama.cpp's json_object + schema): their converter ignores minimum/maximum
+# and a 101-value enum makes sampling ~3x slower, so each range is a regex over the digits, which arrive
+# as a string and are validated as an integer like any other reply. A root anyOf is fine for a grammar.
+# String lengths are not bounded here: llama.cpp refuses a grammar repeating a character 1,500 times
+# ("exceeds sane defaults") and its server then drops every request; validation bounds them instead.
+GRAMMAR_JSON_SCHEMA: dict = {"anyOf": _branches(
+    lambda lo, hi: {"type": "string", "pattern": int_range_pattern(lo, hi)})}
+
+
+def _placeholder(schema: dict) -> str:
+    # A small model copies any literal it is shown (a sample score became the most common score; the text
+    # "<quote from the card>" came back as a quote), so text slots are a bare ellipsis, never sample text.
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    kind = schema.get("type")
+    if kind == "integer":
+        return f"<integer {schema.get('minimum', 0)}-{schema.get('maximum', 100)}>"
+    if kind == "array":
+        return '["…"]'
+    if kind == "boolean":
+        return "true | false"
+    return '"…"'
+
+
+def _shape(branch: dict) -> str:
+    return "{" + ", ".join(f'"{k}": {_placeholder(v)}' for k, v in branch["properties"].items()) + "}"
+
+
+def prompt_contract() -> dict:
+    """What the system prompt says about the reply, rendered from the model and the strict schema."""
+    ship, skip, abstain = TAKE_JSON_SCHEMA["properties"]["take"]["anyOf"]
+    return {
+        "fields": [(name, f.description) for name, f in TakeOutput.model_fields.items()],
+        "shapes": [_shape(ship), _shape(skip), _shape(abstain)],
+        "rule": COHERENCE_RULE,
+        "threshold": SHIP_THRESHOLD,
+    }
+
+
+# --------------------------------------------------------------------------- parsing
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.S)
 
@@ -132,11 +247,14 @@ def extract_json(text: str) -> object:
 
 
 def parse_take(text: str) -> TakeOutput:
+    """Raw model text -> a coherent take, or InvalidOutput saying why (with `rule` for a content rule)."""
     data = extract_json(text)
     if not isinstance(data, dict):
         raise InvalidOutput("the reply was JSON but not an object")
+    if list(data) == ["take"] and isinstance(data["take"], dict):  # the strict schema's wrapper
+        data = data["take"]
     try:
-        return TakeOutput.model_validate(data)
+        take = TakeOutput.model_validate(data)
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
@@ -144,3 +262,27 @@ def parse_take(text: str) -> TakeOutput:
             parts.append(f"{loc}: {err['msg']}")
         kind = CONTENT if all(e["type"] in _CONTENT_ERRORS for e in exc.errors()) else SCHEMA
         raise InvalidOutput("; ".join(parts), kind) from None
+    if take.contradiction:
+        raise InvalidOutput(take.contradiction, CONTENT, rule="contradiction")
+    return take
+
+
+# --------------------------------------------------------------------------- evidence
+
+_QUOTE_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "`": "'", "\u00b4": "'",
+                              "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',
+                              "\u00bb": '"'})
+
+
+def normalise(text: str) -> str:
+    """Whitespace, case and quote marks do not count when a quote is checked against the card."""
+    return " ".join(text.translate(_QUOTE_MARKS).casefold().split())
+
+
+def unsupported_quotes(evidence: list[str], card_text: str) -> list[str]:
+    """The quotes that do not occur in the card text (after normalising both)."""
+    card = normalise(card_text)
+    # Quote marks, an ellipsis or punctuation around a quote are the model's framing, not part of it;
+    # what is left must hold some text ("…" or "," alone quotes nothing).
+    needles = [(q, normalise(q).strip("'\" .…,;:")) for q in evidence]
+    return [q for q, n in needles if sum(c.isalnum() for c in n) < 3 or n not in card]

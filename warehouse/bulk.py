@@ -55,7 +55,8 @@ def bulk_load(store: Warehouse, *, takes: int, reviews_per_tool: int = 10, tools
                    [], 'bench-model', 'json_schema', 1400, 110, 2300, NULL,
                    CASE WHEN roll >= 95 THEN 'APITimeoutError' END,
                    CASE WHEN roll >= 95 THEN 'Request timed out.' END,
-                   ts + INTERVAL (i) SECOND
+                   ts + INTERVAL (i) SECOND,
+                   CASE WHEN roll < 85 THEN ['a quote from the card'] END  -- evidence (column added by m006)
             FROM g_takes""")
         con.execute("INSERT INTO run_takes SELECT run_id, 'tk_' || run_id || '_' || persona_id, false FROM g_takes")
         con.execute("""

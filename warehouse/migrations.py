@@ -535,5 +535,36 @@ def m011_injection_findings(con: duckdb.DuckDBPyConnection) -> None:
         GROUP BY persona_id""")
 
 
+def m012_take_evidence(con: duckdb.DuckDBPyConnection) -> None:
+    """Takes quote the card they rest on; persona_stats gains the share of positions whose quotes were all
+    found in the card (flag 'ungrounded' absent). Takes written before this have no evidence (NULL)."""
+    con.execute("ALTER TABLE takes ADD COLUMN evidence VARCHAR[]")
+    con.execute("""
+        CREATE OR REPLACE VIEW persona_stats AS
+        SELECT persona_id,
+               count(*) AS takes,
+               count(*) FILTER (WHERE status = 'ok') AS ok,
+               count(*) FILTER (WHERE status = 'abstained') AS abstained,
+               count(*) FILTER (WHERE status = 'failed') AS failed,
+               round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok')
+                     / nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct,
+               round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score,
+               sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out,
+               sum(cost_usd) AS cost_usd,
+               round(avg(latency_ms), 0) AS mean_latency_ms,
+               round(100.0 * count(*) FILTER (WHERE status = 'ok' AND len(evidence) > 0
+                                                 AND NOT list_contains(coalesce(flags, []), 'ungrounded'))
+                     / nullif(count(*) FILTER (WHERE status = 'ok' AND evidence IS NOT NULL), 0), 1)
+                 AS grounded_pct
+        FROM takes WHERE run_id NOT IN (SELECT run_id FROM runs WHERE trigger = 'differential')
+        GROUP BY persona_id""")
+
+
+def m013_stale_count(con: duckdb.DuckDBPyConnection) -> None:
+    """Source runs count tools whose verdict came from an older prompt or persona version."""
+    con.execute("ALTER TABLE source_runs ADD COLUMN stale INTEGER DEFAULT 0")
+
+
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
-              m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions, m011_injection_findings]
+              m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions, m011_injection_findings,
+              m012_take_evidence, m013_stale_count]

@@ -39,7 +39,7 @@ lock_notice: Callable[[Path, int | None, float], None] | None = None
 _noticed = False
 
 TAKE_COLUMNS = ("take_id", "run_id", "slug", "snapshot_hash", "persona_id", "persona_version", "model",
-                "prompt_hash", "status", "score", "verdict", "paragraph", "flags", "response_model",
+                "prompt_hash", "status", "score", "verdict", "paragraph", "evidence", "flags", "response_model",
                 "output_mode", "tokens_in", "tokens_out", "latency_ms", "cost_usd", "error_class", "error",
                 "created_at")
 
@@ -660,6 +660,7 @@ def _take(row: tuple) -> Take:
     d["tool_slug"] = d.pop("slug")
     d.pop("run_id")
     d["flags"] = list(d["flags"] or [])
+    d["evidence"] = list(d["evidence"] or [])
     return Take(**d)
 
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from toolpanel.errors import MESSAGE_CAP, ToolpanelError, shorten
 from toolpanel.models import Tool
 
-ItemStatus = Literal["new", "changed", "pending", "unchanged", "duplicate", "deferred", "rejected"]
-STATUSES: tuple[str, ...] = ("new", "changed", "pending", "unchanged", "duplicate", "deferred", "rejected")
+ItemStatus = Literal["new", "changed", "pending", "stale", "unchanged", "duplicate", "deferred", "rejected"]
+STATUSES: tuple[str, ...] = ("new", "changed", "pending", "stale", "unchanged", "duplicate", "deferred", "rejected")
 
 
 class RawItem(BaseModel):

@@ -17,7 +17,7 @@ from toolpanel.ingest.models import STATUSES, ItemOutcome, RawItem, Rejection, S
 from toolpanel.ingest.normalize import ItemRejected, normalize
 from toolpanel.ingest.sources import Politeness, SourceSpec, adhoc_sources, configured_sources, politeness
 from toolpanel.ingest.urls import BadURL, canonical_url, identity_key
-from toolpanel.intake import Intake, classify
+from toolpanel.intake import Intake, classify, panel_version
 from toolpanel.models import Tool
 from warehouse import Warehouse
 from warehouse.store import new_id, now
@@ -251,7 +251,7 @@ def ingest(settings: Settings, specs: list[SourceSpec], *, record: bool, trigger
         accepted = _accept(drafts, decisions, fetcher, sightings, pol, settings.limits, outcomes)
         requests = dict(fetcher.requests)
     tools = [t for _, t, _, _ in accepted]
-    intakes = classify(store, tools) if exists else [Intake(t, "new") for t in tools]
+    intakes = classify(store, tools, panel_version(settings)) if exists else [Intake(t, "new") for t in tools]
     for (d, tool, enriched, note), intake in zip(accepted, intakes):
         reason = intake.reason + (f"; {note}" if note else "")
         outcomes.append(ItemOutcome(source=d.spec.name, item=d.label, index=d.index, status=intake.status,
@@ -291,7 +291,7 @@ def _record(store: Warehouse, report: IngestReport, trigger: str) -> None:
         runs.append({"source_run_id": run_id, "batch_id": batch, "source": s.name, "kind": s.kind,
                      "location": s.location, "adhoc": s.adhoc, "trigger": trigger, "status": s.status,
                      "error": s.error.reason if s.error else None, "items": s.items, "new_tools": c["new"],
-                     "changed": c["changed"], "pending": c["pending"], "unchanged": c["unchanged"],
+                     "changed": c["changed"], "pending": c["pending"], "stale": c["stale"], "unchanged": c["unchanged"],
                      "duplicates": c["duplicate"], "deferred": c["deferred"], "rejected": c["rejected"],
                      "notes": s.notes, "started_at": s.started_at, "finished_at": s.finished_at or s.started_at})
         errors = ([s.error] if s.error else []) + [o.rejection for o in report.items
@@ -301,7 +301,7 @@ def _record(store: Warehouse, report: IngestReport, trigger: str) -> None:
                                "item": r.item, "url": r.url, "field": r.field, "reason": r.reason,
                                "created_at": now()})
         for o in report.items:
-            if o.source != s.name or o.status not in ("new", "changed", "pending", "unchanged", "duplicate"):
+            if o.source != s.name or o.status not in ("new", "changed", "pending", "stale", "unchanged", "duplicate"):
                 continue
             sightings.append({"source_run_id": run_id, "source": s.name, "slug": o.slug, "url": o.url,
                               "item_hash": o.item_hash, "snapshot_hash": o.tool.snapshot_hash if o.tool else None,

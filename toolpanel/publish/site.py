@@ -15,6 +15,7 @@ import jinja2
 from markupsafe import Markup
 
 from scoring import compare
+from toolpanel import flags as take_flags
 from toolpanel import scorecard
 from toolpanel.changes import detail_lines
 from toolpanel.config import Settings
@@ -60,7 +61,8 @@ def _env() -> jinja2.Environment:
                              keep_trailing_newline=True)
     env.filters.update(safe_url=safe_url, host=_host, date=_date)
     env.globals.update(awaiting=AWAITING, verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label,
-                       pct=scorecard.pct, change_lines=detail_lines)
+                       pct=scorecard.pct, change_lines=detail_lines, shown_flags=take_flags.shown,
+                       flag_label=take_flags.label, flag_title=take_flags.title)
     return env
 
 
