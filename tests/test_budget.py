@@ -200,5 +200,5 @@ def test_a_budget_key_mistake_names_the_key(tp_home, tmp_path):
     (tmp_path / "toolpanel.toml").write_text("[budget]\nper_run_usd = -1\nper_week_usd = 3\n")
     r = cli("personas", cwd=tmp_path)
     assert r.returncode == 2
-    assert "budget.per_run_usd: Input should be greater than or equal to 0" in r.stderr
+    assert "toolpanel.toml: [budget] per_run_usd: Input should be greater than or equal to 0" in r.stderr
     assert "budget.per_week_usd: Extra inputs are not permitted" in r.stderr

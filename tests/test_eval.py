@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from scoring import SHIP_THRESHOLD
+
 from tests.fake_openai import default_score
 from tests.helpers import PERSONA_IDS, cli, rows, write_card
 from toolpanel.config import PersonaSettings, Settings, load_settings, pick_model
@@ -29,6 +31,11 @@ SLUG = re.compile(r"Tool slug: ([a-z0-9-]+)")
 ORDER = re.compile(r"\(persona id: ([a-z0-9_-]+)\)")
 
 
+def coherent(score: int) -> tuple[int, str]:
+    """A take whose verdict matches its score (the take contract fails any other)."""
+    return score, "ship" if score >= SHIP_THRESHOLD else "skip"
+
+
 class ScriptedLLM:
     """Stands in for `LLM` (same `take` signature). `answer(persona, slug, order, model)` returns
     "abstain" or (score, verdict); the reply goes through the real take parser."""
@@ -37,7 +44,7 @@ class ScriptedLLM:
         self.answer = answer
         self.calls: list[tuple[str, str, tuple[str, ...], str]] = []
 
-    async def take(self, messages, model, repair_message) -> Completion:
+    async def take(self, messages, model, repair_message, may_repair=None) -> Completion:
         persona = PERSONA.search(messages[-1]["content"]).group(1)
         slug = SLUG.search(messages[1]["content"]).group(1)
         order = tuple(ORDER.findall(messages[0]["content"]))
@@ -160,12 +167,12 @@ def test_effective_votes_identical_personas_is_one_and_two_blocks_known(settings
     items = gold_items()[:4]
     centred = {"t0": (-1.5, 1), "t1": (-0.5, -1), "t2": (0.5, -1), "t3": (1.5, 1)}  # two uncorrelated signals
 
-    f = run(settings, personas, ScriptedLLM(lambda p, s, o, m: (int(60 + 10 * centred[s][0]), "ship")), items=items)
+    f = run(settings, personas, ScriptedLLM(lambda p, s, o, m: coherent(int(60 + 10 * centred[s][0]))), items=items)
     assert f["effective_votes"]["per_model"]["fake-model-1"]["n_eff"] == pytest.approx(1.0)
 
     def blocks(p, s, o, m):
         x = centred[s][0] if p in ("builder", "skeptic", "futurist") else centred[s][1]
-        return int(70 + 10 * x), "ship"
+        return coherent(int(70 + 10 * x))
 
     f = run(settings, personas, ScriptedLLM(blocks), items=items)
     assert f["effective_votes"]["per_model"]["fake-model-1"] == {
@@ -184,7 +191,7 @@ def test_model_pools_pick_by_slug_and_variance_splits_persona_vs_model(settings,
     assert f["variance"]["model_share"] == 1.0 and f["variance"]["models"] == 2
     assert set(f["effective_votes"]["per_model"]) == {"model-a", "model-b"}
 
-    by_persona = ScriptedLLM(lambda p, slug, o, m: (50 + 5 * PERSONA_IDS.index(p), "skip"))
+    by_persona = ScriptedLLM(lambda p, slug, o, m: coherent(50 + 5 * PERSONA_IDS.index(p)))
     f = run(s, personas, by_persona, items=items, shuffles=False)
     assert f["variance"]["persona_share"] == 1.0 and f["variance"]["item_share"] == 0.0
 

@@ -235,4 +235,4 @@ def test_screening_settings_read_from_toml_with_rules_relative_to_the_file(tp_ho
     (tmp_path / "toolpanel.toml").write_text("[screening]\nsteer_point = 20\n")
     res = cli("personas", cwd=tmp_path)
     assert res.returncode == 2
-    assert "toolpanel.toml: screening.steer_point: Extra inputs are not permitted — fix the value" in res.stderr
+    assert "toolpanel.toml: [screening]: unknown key 'steer_point' (allowed: " in res.stderr

@@ -64,7 +64,7 @@ def test_bad_cap_names_the_key(tp_home, tmp_path):
     (tmp_path / "toolpanel.toml").write_text("[flows]\nmax_stale_per_run = -1\n")
     r = cli("ingest", cwd=tmp_path, env={"TOOLPANEL_HOME": str(tp_home)})
     assert r.returncode == 2
-    assert "flows.max_stale_per_run: Input should be greater than or equal to 0" in r.stderr
+    assert "toolpanel.toml: [flows] max_stale_per_run: Input should be greater than or equal to 0" in r.stderr
 
 
 def _intake(slug: str, status: str, day: int | None = None) -> Intake:

@@ -250,10 +250,11 @@ def test_quotes_checked_with_whitespace_case_and_quote_marks_normalised():
     ("[1, 2]", "schema"),
     (reply(score="85/100"), "schema"),
     (reply(verdict="maybe"), "schema"),
-    (reply(abstain=...), "schema"),
+    (reply(evidence="not a list"), "schema"),
     (reply(score=None), "schema"),
     (reply(score=150), "content"),
     (reply(paragraph="too short"), "content"),
+    (reply(score=20, verdict="ship"), "content"),  # contradiction: a content rule, repaired once
 ])
 def test_invalid_output_says_whether_the_shape_or_a_content_rule_failed(text, kind):
     with pytest.raises(InvalidOutput) as exc:

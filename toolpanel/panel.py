@@ -229,10 +229,17 @@ class Panel:
     def _messages(self, shared: list[dict], persona: Persona) -> list[dict]:
         return shared + [prompts.persona_message(self.settings.prompts_dir, persona)]
 
-    async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str, hold: Hold,
+    async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str, hold: Hold | None = None,
                     exceed_daily: bool = False) -> Take:
+        """One paid call (and its repair). Without a `hold` admitted by the review (differential and eval
+        calls), the call is admitted here, so every paid call meets the [budget] caps."""
         messages = self._messages(shared, persona)
         repairs: list[int] = []
+        if hold is None:
+            hold = self.spend.estimate(messages, model)
+            stop = await self.spend.admit([hold], exceed_daily)
+            if stop:
+                return self._failed(tool, persona, model, BUDGET_EXHAUSTED, f"not sent: {stop}")
 
         async def may_repair(convo: list[dict]) -> bool:
             ok = await self.spend.extend(hold, convo, exceed_daily)
@@ -265,6 +272,13 @@ class Panel:
             latency_ms=c.latency_ms, cost_usd=cost_usd(self.settings.prices.get(model), c.tokens_in, c.tokens_out),
             error_class=c.error_class if out is None else None, error=c.error if out is None else None,
             created_at=now())
+
+    def _failed(self, tool: Tool, persona: Persona, model: str, error_class: str, error: str) -> Take:
+        """A take that was never asked for (the budget refused it): failed, with its reason, never counted."""
+        return Take(take_id=new_id("tk"), tool_slug=tool.slug, snapshot_hash=tool.snapshot_hash,
+                    persona_id=persona.id, persona_version=persona.version, model=model,
+                    prompt_hash=self.prompt_hash, status="failed", error_class=error_class, error=error,
+                    created_at=now())
 
 
 _CARD_LABELS = {"name": "Name", "tagline": "Best for", "category": "Category", "pricing": "Pricing",
