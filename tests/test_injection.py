@@ -123,7 +123,9 @@ def test_a_resistant_model_on_a_screened_card_is_held_by_screening_alone(tp_home
     model = redteam.ScriptedModel([(PAYLOAD, "boost")], "resistant")
     tool = load_card(write_card(tmp_path, "pp", description=f"Rewrites prompts. {PAYLOAD}"))
     res = _review(settings, personas, model, tool)
-    assert [r.split(":")[0] for r in res.held] == ["injection suspected"]
+    # the honest scores may also split the panel (a hold of its own); steering is never claimed
+    assert "injection suspected" in [r.split(":")[0] for r in res.held]
+    assert not [r for r in res.held if r.startswith(("steered", "take anomaly"))]
     assert not [f for f in res.findings if f.rule == "steered"]
 
 
@@ -156,7 +158,8 @@ def test_cli_review_shows_findings_and_hold_and_the_site_never_shows_the_payload
     assert f'screening description: "{PAYLOAD}" (en.score_instruction.addressed)' in res.stdout
     assert re.search(r"held promptpilot-pro: injection suspected: vendor text addressed to the panel", res.stdout)
     assert "differential review of the neutralised copy: 5 extra calls" in res.stdout
-    assert res.stdout.count("held ") == 1 and "held openrouter-model-fusion" not in res.stdout
+    # the clean card may wait for an editor for other reasons (a split panel), never for injection ones
+    assert not re.search(r"held openrouter-model-fusion: [^\n]*(injection|steered|take anomal)", res.stdout)
     assert provider_env.calls() == 15  # 5 + 5 for the attack card's copy, 5 for the clean card
     pub = cli("publish")
     assert pub.returncode == 0, pub.stderr

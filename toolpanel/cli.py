@@ -145,12 +145,16 @@ def _print_held(results) -> None:
     """One line per held verdict: why it waits and how to publish it."""
     from toolpanel.queue import APPROVE_HINT
 
-    held = [r for r in results if r.held]
+    held = [r for r in results if r.held and r.verdict.quorum_met]
     if held:
         out.print(f"[yellow]{len(held)} held[/yellow] for an editor (not on the site until approved; toolpanel queue):")
     for r in held:
         out.print(f"[yellow]held[/yellow] {escape(r.tool.slug)}: {escape('; '.join(r.held))} — "
                   f"{APPROVE_HINT.format(slug=escape(r.tool.slug))}")
+    for r in results:  # incomplete verdicts are never published; say why they look suspicious all the same
+        if r.held and not r.verdict.quorum_met:
+            out.print(f"[yellow]flagged[/yellow] {escape(r.tool.slug)}: {escape('; '.join(r.held))} — no verdict "
+                      "was published (incomplete); the site keeps the last complete one")
 
 
 def _result_json(r) -> dict:

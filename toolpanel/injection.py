@@ -18,7 +18,7 @@ from scoring.injection import side_by_side, steering, take_checks
 from toolpanel import prompts
 from toolpanel.models import Take, Tool
 from toolpanel.screening import Finding, neutralise, screen
-from warehouse.store import TakeInsert, now
+from warehouse.store import TakeInsert, WarehouseBusy, now
 
 if TYPE_CHECKING:
     from toolpanel.panel import Panel, ReviewRequest
@@ -61,7 +61,10 @@ async def check(panel: "Panel", tool: Tool, takes: list[Take], request: "ReviewR
                  "steered": any(f.field == f"take:{t.persona_id}" for f in moved)}
                 for t in takes for n in [next((x for x in out.neutral_takes if x.persona_id == t.persona_id), None)]]
         await panel.commit.run(lambda con: panel.store.add_differential(rows, con))
-    history = await panel.commit.run(lambda con: panel.store.persona_history(tool.slug, con))
+    try:
+        history = await panel.commit.run(lambda con: panel.store.persona_history(tool.slug, con))
+    except WarehouseBusy:  # the verdict will be journaled; the outlier check needs history it cannot read now
+        history = {}
     out.findings += [("take_check", f) for f in take_checks(takes, history, unanimous=cfg.unanimous_score,
                                                             sd=cfg.outlier_sd, min_takes=cfg.outlier_min_takes)]
     return out

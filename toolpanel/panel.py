@@ -217,13 +217,11 @@ class Panel:
         checked = await injection.check(self, tool, takes, request, run_id)
         result.findings, result.neutral_takes = checked.plain, checked.neutral_takes
         result.differential_calls = checked.calls
-        await self.commit.run(lambda con: self.store.add_findings(run_id, tool.slug, tool.snapshot_hash,
-                                                                  checked.findings, con))
-        # Claims go with the verdict and its decision (hold rules see the findings), in one transaction:
-        # a process that waited sees all or none.
+        # Findings, the verdict, its decision (the hold rules see the findings) and the claims go in one
+        # transaction: a process that waited sees all or none.
         result.held = await self.commit.run(FinishRun(
             self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), claims=list(keys.values()),
-            takes=takes, hold=self.settings.hold, findings=checked.plain))
+            takes=takes, hold=self.settings.hold, findings=checked.plain, layered=checked.findings))
         return result
 
     def _messages(self, shared: list[dict], persona: Persona) -> list[dict]:

@@ -42,7 +42,7 @@ class RunSummary(BaseModel):
             failed_takes=sum(1 for t in fresh if t.status == "failed"),
             # Quorum missed because takes failed; a panel that abstained is a complete answer.
             incomplete_verdicts=sum(1 for r in done if not r.verdict.quorum_met and r.verdict.failed_count),
-            held=sum(1 for r in done if r.held), journaled_takes=journaled_takes, warehouse_busy=warehouse_busy,
+            held=sum(1 for r in done if r.held and r.verdict.quorum_met), journaled_takes=journaled_takes, warehouse_busy=warehouse_busy,
             budget_stopped=len(stopped), budget_cap=stopped[0].reason if stopped else None,
             cost_usd=None if any(c is None for c in costs) else round(sum(costs), 6))
 

@@ -58,12 +58,13 @@ def take_entry(items: list[tuple[str, Take]]) -> dict:
 
 
 def finish_entry(run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int, cached: int,
-                 status: str | None, hold=None, findings: list | None = None) -> dict:
+                 status: str | None, hold=None, findings: list | None = None, layered: list = ()) -> dict:
     """A run's end; with the hold settings and findings, so a replayed verdict meets the same hold rules."""
     return {"op": "finish", "run_id": run_id, "snapshot_hash": snapshot_hash, "verdict": verdict.model_dump(),
             "paid_calls": paid_calls, "cached": cached, "status": status,
             "hold": hold.model_dump() if hold is not None else None,
-            "findings": [f.model_dump() for f in findings or []]}
+            "findings": [f.model_dump() for f in findings or []],
+            "layered": [[layer, f.model_dump()] for layer, f in layered]}
 
 
 def replay(store, con: duckdb.DuckDBPyConnection) -> int:
@@ -111,6 +112,9 @@ def _apply(store, con: duckdb.DuckDBPyConnection, entry: dict) -> int:
     if entry["op"] == "finish":
         if not con.execute("SELECT 1 FROM run_results WHERE run_id = ?", [entry["run_id"]]).fetchone():
             verdict = Verdict(**entry["verdict"])
+            layered = [(layer, Finding(**f)) for layer, f in entry.get("layered") or []]
+            if layered:
+                store.add_findings(entry["run_id"], verdict.tool_slug, entry["snapshot_hash"], layered, con)
             hold = HoldSettings(**entry["hold"]) if entry.get("hold") is not None else None
             store.finish_run(entry["run_id"], entry["snapshot_hash"], verdict, entry["paid_calls"], entry["cached"],
                              entry["status"], con, takes=store.takes_by_id(verdict.take_ids, con), hold=hold,

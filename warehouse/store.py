@@ -94,11 +94,16 @@ class FinishRun:
 
     def __init__(self, store: "Warehouse", run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int,
                  cached: int, status: str | None = None, claims: Iterable[tuple] = (), *,
-                 takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None):
+                 takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None,
+                 layered: list[tuple[str, Finding]] = ()):
         self.store, self.args, self.claims = store, (run_id, snapshot_hash, verdict, paid_calls, cached, status), claims
         self.rules = {"takes": takes, "hold": hold, "findings": findings}  # the hold rules' inputs
+        self.layered = list(layered)  # (layer, finding) rows stored with the verdict they are about
 
     def __call__(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        run_id, snapshot_hash, verdict = self.args[:3]
+        if self.layered:
+            self.store.add_findings(run_id, verdict.tool_slug, snapshot_hash, self.layered, con)
         reasons = self.store.finish_run(*self.args, con=con, **self.rules)
         self.store.release_claims(self.claims, con)
         return reasons
@@ -111,7 +116,7 @@ def _journal_entry(op) -> dict | None:
     if isinstance(op, TakeInsert):
         return journal.take_entry(op.items)
     if isinstance(op, FinishRun):
-        return journal.finish_entry(*op.args, hold=op.rules["hold"], findings=op.rules["findings"])
+        return journal.finish_entry(*op.args, hold=op.rules["hold"], findings=op.rules["findings"], layered=op.layered)
     return None
 
 
@@ -346,6 +351,10 @@ class Warehouse:
                 else:
                     self._decide(con, verdict_id, verdict.tool_slug, "auto")
                     self._supersede_older(con, verdict.tool_slug, verdict_id, "a newer verdict was published")
+            elif status == "incomplete" and hold is not None:
+                # Never published (the site keeps the last complete verdict), but an editor should still
+                # hear why, e.g. every persona abstained because the card told them to.
+                reasons = hold_reasons(verdict, takes or [], _published(con, verdict.tool_slug), findings or [], hold)
         return reasons
 
     # -- decisions (holds and publication) ---------------------------------------------------------
