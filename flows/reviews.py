@@ -312,7 +312,8 @@ async def re_review(
             logger.info(f"{t.slug}: {r.verdict.label} (panel ship {scorecard.ship_pct_label(r.verdict)}; "
                         f"{r.paid_calls} paid, {r.cached_takes} cached)")
     run = _summary(results, sent)
-    failed = [f"{t.slug}: {r}" + ("; tick 'Exceed the daily budget' on the form to pass the daily cap"
+    failed = [(str(r) if isinstance(r, BudgetStopped) else f"{t.slug}: {r}")
+              + ("; tick 'Exceed the daily budget' on the form to pass the daily cap"
                                   if isinstance(r, BudgetStopped) and "per_day" in r.reason else "")
               for t, r in zip(tools, results) if isinstance(r, BaseException)]
     logger.info(f"re-review summary (reason: {reason}): {run.line()}")
