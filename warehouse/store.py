@@ -23,7 +23,7 @@ import duckdb
 
 from scoring.holds import hold_reasons
 from toolpanel.models import Finding, Take, Tool, Verdict
-from warehouse.migrations import MIGRATIONS
+from warehouse.migrations import migrate
 
 _LOCK_WAIT_SECONDS = float(os.environ.get("TOOLPANEL_LOCK_WAIT", "60"))
 _NOTICE_AFTER_SECONDS = 2.0  # a wait longer than this is said once (lock_notice), not per retry
@@ -581,27 +581,6 @@ class Warehouse:
     def source_status(self) -> list[dict]:
         """The latest run of every source ever read."""
         return self.query("SELECT * FROM source_status ORDER BY source")
-
-
-def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply pending migrations in order; each is recorded in schema_migrations."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-                "applied_at TIMESTAMP)")
-    done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    applied = []
-    for version, fn in enumerate(MIGRATIONS, start=1):
-        if version in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            fn(con)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, fn.__name__, now()])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        applied.append(fn.__name__)
-    return applied
 
 
 # Views analysts read most, stored as tables in the snapshot: the pipeline's own file keeps them views
