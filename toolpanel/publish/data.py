@@ -93,7 +93,12 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
             "count(*) FILTER (WHERE status = 'abstained') AS abstained, "
             "round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok') "
             "/ nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct, "
-            f"round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score FROM takes WHERE take_id IN {shown} "
+            "round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score, "
+            # the same grounded share as the persona_stats view (m012), over published takes only
+            "round(100.0 * count(*) FILTER (WHERE status = 'ok' AND len(evidence) > 0 "
+            "AND NOT list_contains(coalesce(flags, []), 'ungrounded')) "
+            "/ nullif(count(*) FILTER (WHERE status = 'ok' AND evidence IS NOT NULL), 0), 1) AS grounded_pct "
+            f"FROM takes WHERE take_id IN {shown} "
             "GROUP BY persona_id")}
         recent_rows = con.execute(
             f"SELECT {', '.join(TAKE_COLUMNS)} FROM (SELECT *, row_number() OVER (PARTITION BY persona_id "
