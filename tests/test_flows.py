@@ -168,7 +168,7 @@ def test_re_review_form_is_flat_with_titles_and_choices():
     from flows.reviews import re_review
 
     props = parameter_schema(re_review).model_dump()["properties"]
-    assert list(props) == ["slugs", "reason", "personas", "model", "force", "publish"]
+    assert list(props) == ["slugs", "reason", "personas", "model", "force", "publish", "exceed_daily_budget"]
     assert all(p["title"] and p["description"] for p in props.values())
     assert props["personas"]["items"]["enum"] == PERSONA_IDS
     assert props["model"] == {"default": "", "description": props["model"]["description"], "position": 3,
