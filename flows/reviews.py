@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Annotated
 
 from prefect import flow, get_run_logger, task
@@ -18,7 +17,7 @@ from prefect.states import Failed
 
 from flows import artifacts
 from flows.forms import NotBlank, PersonaId, form
-from flows.limits import provider_slots
+from flows.panel import flow_panel
 from toolpanel import injection, scorecard
 from toolpanel.budget import BudgetStopped
 from toolpanel.config import Settings, load_settings
@@ -27,10 +26,8 @@ from toolpanel.ingest import ingest_configured
 from toolpanel.intake import for_review
 from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
-from toolpanel.personas import PersonaError, load_personas
-from toolpanel.provider import resolved_settings
+from toolpanel.personas import PersonaError
 from toolpanel.summary import RunSummary
-from toolpanel.runner import open_panel
 from toolpanel.views import UnknownTool
 from warehouse import Warehouse
 from warehouse.connection import LockStats
@@ -56,18 +53,6 @@ async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries:
                                            published=published) + injection.markdown(result),
         description=f"{tool.name}: {result.verdict.label} ({request.trigger}: {request.reason})"[:500])
     return result
-
-
-@contextlib.asynccontextmanager
-async def _panel(settings: Settings, n_tools: int, persona_ids: list[str] | None = None, *, editor: bool):
-    load_personas(settings.personas_dir, persona_ids or None)  # unknown persona ids fail here, by name
-    personas = load_personas(settings.personas_dir)  # the prompt describes the whole panel either way
-    with resolved_settings(settings) as live:
-        # Prefect retries the task; the client does not retry too, so the two layers never multiply.
-        live = live.model_copy(update={"max_retries": 0})
-        async with provider_slots(live, n_tools * len(persona_ids or personas), editor=editor) as slots:
-            async with open_panel(live, personas, concurrency=slots) as panel:
-                yield panel
 
 
 async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], settings: Settings,
@@ -135,7 +120,7 @@ async def daily_review() -> dict:
     results: list = []
     sent = 0
     if todo:
-        async with _panel(settings, len(todo), editor=False) as panel:
+        async with flow_panel(settings, len(todo), editor=False) as panel:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
             results = await _review_all(panel, [i.tool for i in todo], requests, settings, published=True)
             sent = panel.llm.requests
@@ -248,7 +233,7 @@ async def re_review(
                                 for u in unknown)
             raise ToolpanelError(problem, "use a slug from the site or the daily-review table")
         tools = [store.latest_tool(s) for s in slugs]
-        async with _panel(settings, len(tools), personas, editor=True) as panel:
+        async with flow_panel(settings, len(tools), personas, editor=True) as panel:
             reqs = [ReviewRequest(trigger="editor", reason=reason, force=force, model_override=model or None,
                                   flow_run_id=str(flow_run.id), personas=personas or None,
                                   exceed_daily_budget=exceed_daily_budget) for _ in tools]
