@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
 from warehouse import Warehouse
 from toolpanel.screening import Finding, neutralise
-from warehouse.store import TAKE_COLUMNS, _take, _tool
+from warehouse.rows import TAKE_COLUMNS, _take, _tool
 
 
 @dataclass
