@@ -11,6 +11,7 @@ import datetime as dt
 from toolpanel import scorecard
 from toolpanel.config import Settings
 from toolpanel.models import Persona, Take, Tool, Verdict
+from toolpanel.summary import RunSummary
 
 
 def now_label() -> str:
@@ -58,3 +59,18 @@ def summary_markdown(title: str, rows: list[tuple[str, str]]) -> str:
     lines = [f"# {title}", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v if isinstance(v, Markdown) else scorecard.md_cell(str(v))} |" for k, v in rows]
     return "\n".join(lines)
+
+
+def cost(run: RunSummary) -> str:
+    return "unknown (no price configured)" if run.cost_usd is None else f"${run.cost_usd:.4f}"
+
+
+def verdict_lines(settings: Settings, tools: list[Tool], results: list, published: bool) -> Markdown:
+    """One line per tool for a summary: its verdict (or failure) and a link to its page."""
+    lines = []
+    for t, r in zip(tools, results):
+        page = f" — {link(settings, t.slug)}" if published else ""
+        what = (f"{r.verdict.label}, ship {scorecard.ship_pct_label(r.verdict)}" if not isinstance(r, BaseException)
+                else f"failed: {r}")
+        lines.append(f"{scorecard.md_cell(t.name)}: {scorecard.md_cell(what)}{page}")
+    return Markdown("; ".join(lines) or "—")

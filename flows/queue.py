@@ -91,7 +91,7 @@ async def _shown(settings) -> list[QueueItem]:
 @flow(name="review-queue")
 async def review_queue() -> dict:
     """Editors: approve, reject or re-review every held verdict, from one form."""
-    from flows.reviews import _panel
+    from flows.panel import flow_panel
     from toolpanel.panel import ReviewRequest, ReviewResult
 
     logger = get_run_logger()
@@ -123,7 +123,7 @@ async def review_queue() -> dict:
     if again:
         store = Warehouse(settings.warehouse_path)
         tools = [store.latest_tool(i.slug) for i, _ in again]
-        async with _panel(settings, len(tools), editor=True) as panel:
+        async with flow_panel(settings, len(tools), editor=True) as panel:
             # the panel's own stage call: a take that still fails is a failed take, and the hold rules see it
             results = await asyncio.gather(*(panel.review(t, ReviewRequest(
                 trigger="editor", force=True, flow_run_id=run_id,

@@ -7,62 +7,30 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 from prefect.states import Failed
-from pydantic import Field, StringConstraints
 
 from flows import artifacts
-from flows.limits import provider_slots
+from flows.forms import NotBlank, PersonaId, form
+from flows.panel import flow_panel
 from toolpanel import injection, scorecard
 from toolpanel.budget import BudgetStopped
-from toolpanel.config import REPO_ROOT, Settings, load_settings
+from toolpanel.config import Settings, load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.ingest import ingest_configured
 from toolpanel.intake import for_review
 from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
-from toolpanel.personas import PersonaError, load_personas
-from toolpanel.provider import resolved_settings
+from toolpanel.personas import PersonaError
 from toolpanel.summary import RunSummary
-from toolpanel.runner import open_panel
 from toolpanel.views import UnknownTool
 from warehouse import Warehouse
-from warehouse.store import LockStats
-
-
-def _persona_ids() -> tuple[str, ...]:
-    """The persona ids the re-review form offers (read when the flow is defined: the form is built from it)."""
-    for directory in _persona_dirs():
-        try:
-            return tuple(p.id for p in load_personas(directory))
-        except (PersonaError, OSError):
-            continue
-    return ("builder", "skeptic", "futurist", "founder", "creator")
-
-
-def _persona_dirs():
-    try:
-        yield load_settings().personas_dir
-    except ToolpanelError:
-        pass
-    yield REPO_ROOT / "personas"
-
-
-PersonaId = Literal[_persona_ids()]  # type: ignore[valid-type]  (a Literal of the configured ids)
-# Strip, then refuse blanks: `pattern` reaches the form's JSON schema, so the UI and the API refuse
-# a whitespace-only value before a run is created; pydantic strips and checks again in the run.
-NotBlank = StringConstraints(strip_whitespace=True, pattern=r"\S")
-
-
-def _form(title: str, **constraints) -> Any:
-    """A form field's title (Prefect titles parameters by name; descriptions come from the docstring)."""
-    return Field(json_schema_extra={"title": title}, **constraints)
+from warehouse.connection import LockStats
 
 
 def _is_transient(task, task_run_, state) -> bool:
@@ -85,18 +53,6 @@ async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries:
                                            published=published) + injection.markdown(result),
         description=f"{tool.name}: {result.verdict.label} ({request.trigger}: {request.reason})"[:500])
     return result
-
-
-@contextlib.asynccontextmanager
-async def _panel(settings: Settings, n_tools: int, persona_ids: list[str] | None = None, *, editor: bool):
-    load_personas(settings.personas_dir, persona_ids or None)  # unknown persona ids fail here, by name
-    personas = load_personas(settings.personas_dir)  # the prompt describes the whole panel either way
-    with resolved_settings(settings) as live:
-        # Prefect retries the task; the client does not retry too, so the two layers never multiply.
-        live = live.model_copy(update={"max_retries": 0})
-        async with provider_slots(live, n_tools * len(persona_ids or personas), editor=editor) as slots:
-            async with open_panel(live, personas, concurrency=slots) as panel:
-                yield panel
 
 
 async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], settings: Settings,
@@ -137,21 +93,6 @@ def _summary(results: list, requests: int = 0, rejected: int = 0) -> RunSummary:
     return RunSummary.of(results, rejected=rejected, requests=requests)
 
 
-def _cost(run: RunSummary) -> str:
-    return "unknown (no price configured)" if run.cost_usd is None else f"${run.cost_usd:.4f}"
-
-
-def _verdict_lines(settings: Settings, tools: list[Tool], results: list, published: bool) -> artifacts.Markdown:
-    """One line per tool for a summary: its verdict (or failure) and a link to its page."""
-    lines = []
-    for t, r in zip(tools, results):
-        page = f" — {artifacts.link(settings, t.slug)}" if published else ""
-        what = (f"{r.verdict.label}, ship {scorecard.ship_pct_label(r.verdict)}" if isinstance(r, ReviewResult)
-                else f"failed: {r}")
-        lines.append(f"{scorecard.md_cell(t.name)}: {scorecard.md_cell(what)}{page}")
-    return artifacts.Markdown("; ".join(lines) or "—")
-
-
 async def _summary_artifact(flow_name: str, title: str, rows: list[tuple[str, str]]) -> None:
     await acreate_markdown_artifact(key=f"{flow_name}-summary", markdown=artifacts.summary_markdown(title, rows),
                                     description=title[:500])
@@ -179,7 +120,7 @@ async def daily_review() -> dict:
     results: list = []
     sent = 0
     if todo:
-        async with _panel(settings, len(todo), editor=False) as panel:
+        async with flow_panel(settings, len(todo), editor=False) as panel:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
             results = await _review_all(panel, [i.tool for i in todo], requests, settings, published=True)
             sent = panel.llm.requests
@@ -220,7 +161,7 @@ async def daily_review() -> dict:
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
     await _summary_artifact("daily-review", f"Daily review: {run.reviewed} reviewed, {run.errored} failed", [
         ("Trigger", "daily"), ("Reasons", why), ("Counts", line),
-        ("Tools", _verdict_lines(settings, [i.tool for i in todo], results, bool(published))),
+        ("Tools", artifacts.verdict_lines(settings, [i.tool for i in todo], results, bool(published))),
         ("Published", f"{published['written']} pages written, {published['skipped']} unchanged" if published
          else "nothing to publish yet"),
         ("Date", artifacts.now_label())])
@@ -255,13 +196,13 @@ async def publish(full: bool = False) -> dict:
 
 @flow(name="re-review")
 async def re_review(
-    slugs: Annotated[list[Annotated[str, NotBlank]], _form("Tools (slugs)", min_length=1)],
-    reason: Annotated[str, NotBlank, _form("Reason", min_length=3)],
-    personas: Annotated[list[PersonaId], _form("Personas")] = [],  # noqa: B006  (never mutated)
-    model: Annotated[str, _form("Model override")] = "",
-    force: Annotated[bool, _form("Force (pay again)")] = True,
-    publish: Annotated[bool, _form("Publish the site afterwards")] = True,
-    exceed_daily_budget: Annotated[bool, _form("Exceed the daily budget")] = False,
+    slugs: Annotated[list[Annotated[str, NotBlank]], form("Tools (slugs)", min_length=1)],
+    reason: Annotated[str, NotBlank, form("Reason", min_length=3)],
+    personas: Annotated[list[PersonaId], form("Personas")] = [],  # noqa: B006  (never mutated)
+    model: Annotated[str, form("Model override")] = "",
+    force: Annotated[bool, form("Force (pay again)")] = True,
+    publish: Annotated[bool, form("Publish the site afterwards")] = True,
+    exceed_daily_budget: Annotated[bool, form("Exceed the daily budget")] = False,
 ) -> dict:
     """Editors: re-review tools with a reason, optionally with some personas or another model.
 
@@ -292,7 +233,7 @@ async def re_review(
                                 for u in unknown)
             raise ToolpanelError(problem, "use a slug from the site or the daily-review table")
         tools = [store.latest_tool(s) for s in slugs]
-        async with _panel(settings, len(tools), personas, editor=True) as panel:
+        async with flow_panel(settings, len(tools), personas, editor=True) as panel:
             reqs = [ReviewRequest(trigger="editor", reason=reason, force=force, model_override=model or None,
                                   flow_run_id=str(flow_run.id), personas=personas or None,
                                   exceed_daily_budget=exceed_daily_budget) for _ in tools]
@@ -318,9 +259,9 @@ async def re_review(
               for t, r in zip(tools, results) if isinstance(r, BaseException)]
     logger.info(f"re-review summary (reason: {reason}): {run.line()}")
     await _summary_artifact("re-review", f"Re-review: {run.reviewed} reviewed, {run.errored} failed", [
-        *context, ("Tools", _verdict_lines(settings, tools, results, publish)),
+        *context, ("Tools", artifacts.verdict_lines(settings, tools, results, publish)),
         ("Takes", f"{run.paid_takes} paid, {run.cached_takes} cached, {run.failed_takes} failed"),
-        ("Cost", _cost(run)), ("Date", artifacts.now_label())])
+        ("Cost", artifacts.cost(run)), ("Date", artifacts.now_label())])
     if failed:
         return Failed(message="re-review failed for " + "; ".join(failed)[:400])
     return {"tools": [t.slug for t in tools], "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),

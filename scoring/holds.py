@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from scoring.injection import HOLD_RULES as INJECTION_RULES
 from toolpanel.models import Finding, Take, Verdict
 
 Rule = Callable[[Verdict, Sequence[Take], "Verdict | None", Sequence[Finding], object], list[str]]
@@ -92,4 +93,6 @@ def new_tool(verdict, takes, published, findings, settings) -> list[str]:
     return ["new tool: no verdict of it has been published yet"]
 
 
-from scoring import injection as _injection  # noqa: E402,F401  (registers injection_suspected, steered, take_anomaly)
+# The injection stage's rules (scoring/injection.py) come after these; injection does not import this module.
+for _name, _rule in INJECTION_RULES.items():
+    register(_name)(_rule)

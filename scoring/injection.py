@@ -133,9 +133,3 @@ def hold_reasons(verdict: Verdict, takes: Sequence[Take], published, findings: S
                  settings=None) -> list[str]:
     """These three rules alone (the attack suite's figures by layer); the pipeline asks every registered rule."""
     return [r for rule in HOLD_RULES.values() for r in rule(verdict, takes, published, findings, settings)]
-
-
-from scoring.holds import register  # noqa: E402  (the one hold-rule registry; it imports this module last)
-
-for _name, _rule in HOLD_RULES.items():
-    register(_name)(_rule)

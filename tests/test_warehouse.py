@@ -121,18 +121,36 @@ def test_evidence_migration_keeps_older_takes_readable(tmp_path, monkeypatch):
     """A warehouse written before m006 (no evidence column) upgrades in place; its takes read with no quotes."""
     import duckdb
 
-    from warehouse import migrations, store as store_module
+    from warehouse.migrations import MIGRATIONS, migrate
 
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
-    monkeypatch.setattr(store_module, "MIGRATIONS", migrations.MIGRATIONS[:5])
-    store_module.migrate(con)
+    migrate(con, MIGRATIONS[:5])
     con.execute("INSERT INTO takes (take_id, run_id, slug, snapshot_hash, persona_id, persona_version, model, "
                 "prompt_hash, status, score, verdict, paragraph, flags, created_at) VALUES ('tk_old', 'run_1', 'a', "
                 "'s', 'builder', 'v', 'm', 'p', 'ok', 40, 'ship', 'old take', ['verdict_contradicts_score'], now())")
     con.close()
-    monkeypatch.setattr(store_module, "MIGRATIONS", migrations.MIGRATIONS)
     [old] = Warehouse(path).takes_by_id(["tk_old"])
     assert (old.evidence, old.flags, old.grounded) == ([], ["verdict_contradicts_score"], None)
     assert rows(path, "SELECT takes, grounded_pct FROM persona_stats") == [(1, None)]
     assert rows(path, "SELECT max(version) FROM schema_migrations") == [(len(migrations.MIGRATIONS),)]
+
+
+def test_a_migration_inserted_mid_list_is_the_only_one_applied(tmp_path):
+    """Migrations are recorded by name: a new one placed between old ones runs once, the rest are not rerun."""
+    from warehouse.migrations import MIGRATIONS, migrate
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert migrate(con) == [fn.__name__ for fn in MIGRATIONS]
+    con.execute("INSERT INTO tools VALUES ('kept', now())")
+
+    def m005b_mid_list_note(c):
+        c.execute("CREATE TABLE mid_list_note (x INTEGER)")
+
+    inserted = [*MIGRATIONS[:5], m005b_mid_list_note, *MIGRATIONS[5:]]
+    assert migrate(con, inserted) == ["m005b_mid_list_note"]
+    assert migrate(con, inserted) == []
+    assert con.execute("SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1").fetchall() == [
+        (len(MIGRATIONS) + 1, "m005b_mid_list_note")]
+    assert con.execute("SELECT slug FROM tools").fetchall() == [("kept",)]
+    con.close()

@@ -73,10 +73,9 @@ def test_description_change_is_named_on_cli_page_digest_and_view(env, provider_e
                         "FROM verdict_changes WHERE slug = ?", [SLUG])
     assert row == ("ship", "skip", True, True, False, False, [], False, False, [-33])
 
-    # the flip is a split panel: held until an editor approves it; then the page explains it
-    assert "held" in cli("queue", env=env, cwd=tmp_path).stdout
-    assert cli("approve", SLUG, "--editor", "Test Editor", "--note", "checked the pricing", env=env,
-               cwd=tmp_path).returncode == 0
+    # the flip is held (holds are on by default): the editor publishes it
+    assert cli("approve", SLUG, "--editor", "Ada", env=env, cwd=tmp_path).returncode == 0
+    assert cli("publish", env=env, cwd=tmp_path).returncode == 0
     site = Path(env["TOOLPANEL_HOME"]) / "site"
     page = Page((site / f"tools/{SLUG}.html").read_text())
     assert ("What changed since the last verdict Builder went ship → skip (80 → 45), Skeptic went ship → skip "

@@ -15,7 +15,8 @@ import duckdb
 from toolpanel.changes import VerdictFacts, attribute
 from toolpanel.errors import ToolpanelError
 from toolpanel.models import Change, Persona
-from warehouse.store import TAKE_COLUMNS, Warehouse, _take, _tool, now
+from warehouse.rows import TAKE_COLUMNS, _take, _tool, now
+from warehouse.store import Warehouse
 
 
 def template_records(sources: dict[str, str]) -> dict[str, tuple[str, str]]:

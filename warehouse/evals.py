@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from warehouse.store import Warehouse, new_id, now
+from warehouse.rows import new_id, now
+from warehouse.store import Warehouse
 
 
 def store_eval(store: Warehouse, *, started_at: dt.datetime, outcome, figures: dict, model_label: str,

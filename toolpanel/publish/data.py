@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
 from warehouse import Warehouse
 from toolpanel.screening import Finding, neutralise
-from warehouse.store import TAKE_COLUMNS, _take, _tool
+from warehouse.rows import TAKE_COLUMNS, _take, _tool
 
 
 @dataclass
@@ -94,6 +94,7 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
             "round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok') "
             "/ nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct, "
             "round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score, "
+            # the same grounded share as the persona_stats view (m012), over published takes only
             "round(100.0 * count(*) FILTER (WHERE status = 'ok' AND len(evidence) > 0 "
             "AND NOT list_contains(coalesce(flags, []), 'ungrounded')) "
             "/ nullif(count(*) FILTER (WHERE status = 'ok' AND evidence IS NOT NULL), 0), 1) AS grounded_pct "

@@ -1,0 +1,125 @@
+"""Group commit: concurrent writers of one process share short transactions, and paid work a held
+warehouse keeps out goes to the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from toolpanel.models import Finding, Take, Verdict
+from warehouse.connection import WarehouseBusy
+
+if TYPE_CHECKING:
+    from warehouse.store import Warehouse
+
+
+class TakeInsert:
+    """A GroupCommit op that stores takes; queued ones are merged into one INSERT."""
+
+    def __init__(self, store: "Warehouse", items: list[tuple[str, Take]]):
+        self.store, self.items = store, items
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.store.add_takes(self.items, con)
+
+
+class FinishRun:
+    """A GroupCommit op that ends a run (and releases its claims); journaled if the warehouse is held."""
+
+    def __init__(self, store: "Warehouse", run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int,
+                 cached: int, status: str | None = None, claims: Iterable[tuple] = (), *,
+                 takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None,
+                 layered: list[tuple[str, Finding]] = ()):
+        self.store, self.args, self.claims = store, (run_id, snapshot_hash, verdict, paid_calls, cached, status), claims
+        self.rules = {"takes": takes, "hold": hold, "findings": findings}  # the hold rules' inputs
+        self.layered = list(layered)  # (layer, finding) rows stored with the verdict they are about
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        run_id, snapshot_hash, verdict = self.args[:3]
+        if self.layered:
+            self.store.add_findings(run_id, verdict.tool_slug, snapshot_hash, self.layered, con)
+        reasons = self.store.finish_run(*self.args, con=con, **self.rules)
+        self.store.release_claims(self.claims, con)
+        return reasons
+
+
+def _journal_entry(op) -> dict | None:
+    """The journal line for an op that records paid work; None for ops that cannot wait (reads, run starts)."""
+    from warehouse import journal
+
+    if isinstance(op, TakeInsert):
+        return journal.take_entry(op.items)
+    if isinstance(op, FinishRun):
+        return journal.finish_entry(*op.args, hold=op.rules["hold"], findings=op.rules["findings"], layered=op.layered)
+    return None
+
+
+class GroupCommit:
+    """Concurrent writers of one process share short transactions: whoever finds the warehouse free
+    runs everything queued so far in one transaction (each open costs ~20 ms, the writes almost nothing).
+    A batch that fails is retried op by op, so one bad op never sinks the others."""
+
+    def __init__(self, store: "Warehouse"):
+        self.store = store
+        self._pending: list = []
+        self._lock = None
+
+    async def run(self, op):
+        import asyncio
+
+        self._lock = self._lock or asyncio.Lock()
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((op, fut))
+        async with self._lock:
+            if not fut.done():
+                batch, self._pending = self._pending, []
+                await asyncio.to_thread(self._apply, batch)
+        return await fut
+
+    def _apply(self, batch: list) -> None:
+        try:
+            self._apply_once(batch)
+        except WarehouseBusy as busy:
+            # Paid work is never lost to a held warehouse: it goes to the journal (replayed by the next
+            # command that writes); what cannot wait (a read, a run start) fails for its own review.
+            from warehouse import journal
+
+            entries = [(fut, _journal_entry(op)) for op, fut in batch]
+            saved = [e for _, e in entries if e is not None]
+            if saved:
+                journal.append(self.store.path, saved)
+            for fut, entry in entries:
+                fut.get_loop().call_soon_threadsafe(_settle, fut, None, None if entry is not None else busy)
+
+    def _apply_once(self, batch: list) -> None:
+        try:
+            with self.store.transaction() as con:
+                # Queued take inserts become one multi-row INSERT; other ops run in order.
+                takes = [item for op, _ in batch if isinstance(op, TakeInsert) for item in op.items]
+                self.store.add_takes(takes, con)
+                results = [None if isinstance(op, TakeInsert) else op(con) for op, _ in batch]
+        except Exception:
+            for op, fut in batch:
+                try:
+                    with self.store.transaction() as con:
+                        res = op(con)
+                except WarehouseBusy:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - handed to that op's caller
+                    fut.get_loop().call_soon_threadsafe(_settle, fut, None, exc)
+                else:
+                    fut.get_loop().call_soon_threadsafe(_settle, fut, res, None)
+            return
+        for (_, fut), res in zip(batch, results):
+            fut.get_loop().call_soon_threadsafe(_settle, fut, res, None)
+
+
+def _settle(fut, result, exc) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)

@@ -1,0 +1,107 @@
+"""Reads: the take cache, takes, tools, verdicts, history, ingest state."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import duckdb
+
+from toolpanel.models import Take, Tool
+from warehouse.rows import TAKE_COLUMNS, _take, _tool
+
+
+class Reads:
+    """The read part of Warehouse (needs Connections)."""
+
+    def persona_history(self, slug: str, con: duckdb.DuckDBPyConnection | None = None
+                        ) -> dict[str, tuple[int, float, float]]:
+        """Per persona: ok takes on other tools (differential copies excluded), their mean and standard deviation."""
+        with self._tx(con) as con:
+            rows = con.execute(
+                "SELECT t.persona_id, count(*), avg(t.score), coalesce(stddev_samp(t.score), 0) FROM takes t "
+                "JOIN runs r ON r.run_id = t.run_id WHERE t.status = 'ok' AND r.trigger <> 'differential' "
+                "AND t.slug <> ? GROUP BY t.persona_id", [slug]).fetchall()
+        return {pid: (n, float(mean), float(sd)) for pid, n, mean, sd in rows}
+
+    def cached_takes(self, keys: list[tuple[str, str, str, str]],
+                     con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, Take]:
+        """Latest usable (ok or abstained) take per cache key; failed takes are never a cache hit."""
+        if not keys:
+            return {}
+        found: dict[tuple, Take] = {}
+        wanted = set(keys)
+        with self._tx(con) as con:
+            # one query for all keys of a review (they share snapshot and prompt), newest first
+            rows = con.execute(
+                f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE snapshot_hash IN (SELECT unnest(?::VARCHAR[])) "
+                "AND prompt_hash IN (SELECT unnest(?::VARCHAR[])) AND status IN ('ok', 'abstained') "
+                "ORDER BY created_at DESC, take_id DESC",
+                [sorted({k[0] for k in keys}), sorted({k[2] for k in keys})]).fetchall()
+        for row in rows:
+            t = _take(row)
+            if t.cache_key in wanted and t.cache_key not in found:
+                found[t.cache_key] = t
+        return found
+
+    def verdict_with_takes(self, slug: str, take_ids: list[str], con: duckdb.DuckDBPyConnection | None = None) -> bool:
+        """Is there already a verdict computed from exactly these takes?"""
+        with self._tx(con) as con:
+            row = con.execute("SELECT 1 FROM verdicts WHERE slug = ? AND list_sort(take_ids) = list_sort(?::VARCHAR[]) "
+                              "LIMIT 1", [slug, sorted(take_ids)]).fetchone()
+        return row is not None
+
+    def takes_by_id(self, take_ids: list[str], con: duckdb.DuckDBPyConnection | None = None) -> list[Take]:
+        if not take_ids:
+            return []
+        with (nullcontext(con) if con is not None else self.connect()) as con:
+            rows = con.execute(f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE list_contains(?::VARCHAR[], take_id)",
+                               [take_ids]).fetchall()
+        return [_take(r) for r in rows]
+
+    def run_takes(self, run_id: str) -> list[Take]:
+        with self.connect() as con:
+            rows = con.execute(f"SELECT {', '.join('t.' + c for c in TAKE_COLUMNS)} FROM run_takes rt "
+                               "JOIN takes t USING (take_id) WHERE rt.run_id = ?", [run_id]).fetchall()
+        return [_take(r) for r in rows]
+
+    def query(self, sql: str, params: list | None = None) -> list[dict]:
+        with self.connect() as con:
+            cur = con.execute(sql, params or [])
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def latest_tool(self, slug: str) -> Tool | None:
+        rows = self.query("SELECT * FROM latest_snapshot WHERE slug = ?", [slug])
+        return _tool(rows[0]) if rows else None
+
+    def all_tools(self) -> list[Tool]:
+        return [_tool(r) for r in self.query("SELECT * FROM latest_snapshot ORDER BY slug")]
+
+    def slugs(self) -> list[str]:
+        return [r["slug"] for r in self.query("SELECT slug FROM tools ORDER BY slug")]
+
+    def latest_verdict(self, slug: str) -> dict | None:
+        rows = self.query("SELECT * FROM latest_verdicts WHERE slug = ?", [slug])
+        return rows[0] if rows else None
+
+    def history(self, slug: str) -> list[dict]:
+        return self.query("SELECT * FROM run_history r LEFT JOIN verdicts v USING (run_id) "
+                          "WHERE r.slug = ? ORDER BY r.started_at", [slug])
+
+    # -- ingest: sources, rejections, sightings, URL identity (m004) ---------------------------
+    def ingest_state(self) -> dict[str, list[dict]]:
+        """What identity and enrichment need: URL -> slug rows (oldest first), latest snapshot URLs,
+        and each (source, slug)'s latest sighting."""
+        return {
+            "urls": self.query("SELECT url_key, slug, source FROM tool_urls ORDER BY first_seen, url_key"),
+            "snapshots": self.query("SELECT slug, url FROM latest_snapshot"),
+            "sightings": self.query(
+                "SELECT g.source, g.slug, g.item_hash, g.snapshot_hash, g.enriched, s.description FROM ("
+                "SELECT *, row_number() OVER (PARTITION BY source, slug ORDER BY seen_at DESC) AS rn "
+                "FROM tool_sightings WHERE snapshot_hash IS NOT NULL) g "
+                "LEFT JOIN tool_snapshots s USING (slug, snapshot_hash) WHERE g.rn = 1"),
+        }
+
+    def source_status(self) -> list[dict]:
+        """The latest run of every source ever read."""
+        return self.query("SELECT * FROM source_status ORDER BY source")

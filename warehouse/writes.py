@@ -1,0 +1,200 @@
+"""Writes: tools, runs, takes, verdicts (with the hold rules' decision), claims, findings, ingest facts.
+All append-only; each takes the caller's transaction (group commit) or opens a short one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from collections.abc import Iterable
+
+import duckdb
+
+from scoring.holds import hold_reasons
+from toolpanel.models import Finding, Take, Tool, Verdict
+from warehouse.decisions import _published
+from warehouse.rows import TAKE_COLUMNS, new_id, now
+
+
+class Writes:
+    """The write part of Warehouse (needs Connections and Decisions)."""
+
+    def record_tool(self, tool: Tool, con: duckdb.DuckDBPyConnection | None = None) -> bool:
+        """Record the tool and its snapshot; True if this snapshot is new."""
+        with self._tx(con) as con:
+            ts = now()
+            con.execute("INSERT INTO tools VALUES (?, ?) ON CONFLICT DO NOTHING", [tool.slug, ts])
+            exists = con.execute("SELECT 1 FROM tool_snapshots WHERE slug = ? AND snapshot_hash = ?",
+                                 [tool.slug, tool.snapshot_hash]).fetchone()
+            if exists:
+                return False
+            con.execute(
+                "INSERT INTO tool_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [tool.slug, tool.snapshot_hash, tool.name, tool.url, tool.category, tool.tagline, tool.pricing,
+                 tool.entry, tool.launched, tool.description, tool.source, ts])
+            return True
+
+    def start_run(self, *, tool: Tool, trigger: str, reason: str | None, forced: bool, prompt_hash: str,
+                  persona_versions: dict[str, str], models: dict[str, str], settings: dict,
+                  flow_run_id: str | None = None, con: duckdb.DuckDBPyConnection | None = None) -> str:
+        run_id = new_id("run")
+        host = socket.gethostname()
+        with self._tx(con) as con:
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, tool.slug, tool.snapshot_hash, trigger, reason, flow_run_id, forced, prompt_hash,
+                 json.dumps(persona_versions), json.dumps(models), json.dumps(settings, default=str),
+                 os.getpid(), host, now()])
+        return run_id
+
+    def close_abandoned(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Runs on this host whose process died (killed mid-batch) are marked abandoned (once per batch)."""
+        with self._tx(con) as con:
+            self._close_abandoned(con, socket.gethostname())
+
+    @staticmethod
+    def _close_abandoned(con: duckdb.DuckDBPyConnection, host: str) -> None:
+        rows = con.execute(
+            "SELECT r.run_id, r.pid FROM runs r LEFT JOIN run_results x USING (run_id) "
+            "WHERE x.run_id IS NULL AND r.host = ?", [host]).fetchall()
+        for run_id, pid in rows:
+            if pid and not _pid_alive(pid):
+                paid = con.execute("SELECT count(*) FROM takes WHERE run_id = ?", [run_id]).fetchone()[0]
+                con.execute("INSERT INTO run_results VALUES (?, 'abandoned', ?, ?, 0)", [run_id, now(), paid])
+
+    def add_takes(self, items: list[tuple[str, Take]], con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Store several completed takes (run id, take) with one multi-row INSERT per table."""
+        if not items:
+            return
+        rows, links = [], []
+        for run_id, take in items:
+            row = take.model_dump()
+            row["run_id"] = run_id
+            row["slug"] = take.tool_slug
+            rows.extend(row[c] for c in TAKE_COLUMNS)
+            links.extend((run_id, take.take_id))
+        one = "(" + ", ".join("?" for _ in TAKE_COLUMNS) + ")"
+        with self._tx(con) as con:
+            con.execute(f"INSERT INTO takes ({', '.join(TAKE_COLUMNS)}) VALUES " + ", ".join(one for _ in items), rows)
+            con.execute("INSERT INTO run_takes VALUES " + ", ".join("(?, ?, false)" for _ in items)
+                        + " ON CONFLICT DO NOTHING", links)
+
+    def link_cached(self, run_id: str, takes: Iterable[Take], con: duckdb.DuckDBPyConnection | None = None) -> None:
+        with self._tx(con) as con:
+            for t in takes:
+                con.execute("INSERT INTO run_takes VALUES (?, ?, true) ON CONFLICT DO NOTHING", [run_id, t.take_id])
+
+    def finish_run(self, run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int, cached: int,
+                   status: str | None = None, con: duckdb.DuckDBPyConnection | None = None, *,
+                   takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None) -> list[str]:
+        """The run's end and (with quorum, unless it is being retried) its verdict and what became of it
+        (`held` with the hold rules' reasons, or `auto`), in one transaction. Returns the hold reasons."""
+        status = status or ("complete" if verdict.quorum_met else "incomplete")
+        reasons: list[str] = []
+        with self._tx(con) as con:
+            con.execute("INSERT INTO run_results VALUES (?, ?, ?, ?, ?)", [run_id, status, now(), paid_calls, cached])
+            if status == "complete":
+                verdict_id = new_id("vd")
+                published = _published(con, verdict.tool_slug)
+                con.execute(
+                    "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [verdict_id, run_id, verdict.tool_slug, snapshot_hash, verdict.verdict, verdict.ship_count,
+                     verdict.skip_count, verdict.abstain_count, verdict.failed_count, verdict.ship_pct,
+                     verdict.mean_score, verdict.median_score, verdict.spread, verdict.split_panel,
+                     verdict.take_ids, now()])
+                if hold is not None:
+                    reasons = hold_reasons(verdict, takes or [], published, findings or [], hold)
+                if reasons:
+                    self._decide(con, verdict_id, verdict.tool_slug, "held", reasons=reasons)
+                else:
+                    self._decide(con, verdict_id, verdict.tool_slug, "auto")
+                    self._supersede_older(con, verdict.tool_slug, verdict_id, "a newer verdict was published")
+            elif status == "incomplete" and hold is not None:
+                # Never published (the site keeps the last complete verdict), but an editor should still
+                # hear why, e.g. every persona abstained because the card told them to.
+                reasons = hold_reasons(verdict, takes or [], _published(con, verdict.tool_slug), findings or [], hold)
+        return reasons
+
+    # -- claims: takes being paid for right now (m006) ------------------------------------------
+    def claim_takes(self, keys: list[tuple[str, str, str, str]], lease_seconds: float,
+                    con: duckdb.DuckDBPyConnection | None = None, have: Iterable[tuple] = ()) -> dict[tuple, tuple[int, str]]:
+        """Claim the cache keys nobody else holds (except those in `have`, already cached); return the keys
+        another process holds, with the holder (pid, host). A held key that is already cached means its
+        run has not ended yet: the caller waits for that run's verdict too.
+
+        Stale claims go first: a holder whose pid is gone on this host, or whose lease has passed."""
+        if not keys:
+            return {}
+        host, pid, ts = socket.gethostname(), os.getpid(), now()
+        with self._tx(con) as con:
+            con.execute("DELETE FROM take_claims WHERE expires_at < ?", [ts])
+            for (claim_pid,) in con.execute("SELECT DISTINCT pid FROM take_claims WHERE host = ? AND pid <> ?",
+                                            [host, pid]).fetchall():
+                if not _pid_alive(claim_pid):
+                    con.execute("DELETE FROM take_claims WHERE host = ? AND pid = ?", [host, claim_pid])
+            held = {}
+            for row in con.execute(
+                    "SELECT snapshot_hash, persona_version, prompt_hash, model, pid, host FROM take_claims "
+                    "WHERE snapshot_hash IN (SELECT unnest(?::VARCHAR[])) AND NOT (pid = ? AND host = ?)",
+                    [sorted({k[0] for k in keys}), pid, host]).fetchall():
+                held[tuple(row[:4])] = (row[4], row[5])
+            have = set(have)
+            mine = [k for k in keys if k not in held and k not in have]
+            if mine:
+                expires = ts + dt.timedelta(seconds=lease_seconds)
+                con.execute("INSERT INTO take_claims VALUES " + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in mine),
+                            [v for k in mine for v in (*k, pid, host, ts, expires)])
+        return {k: v for k, v in held.items() if k in set(keys)}
+
+    def release_claims(self, keys: Iterable[tuple[str, str, str, str]],
+                       con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Drop this process's claims on `keys` (the take landed or the review ended)."""
+        keys = list(keys)
+        if not keys:
+            return
+        with self._tx(con) as con:
+            con.execute("DELETE FROM take_claims WHERE pid = ? AND host = ? AND "
+                        "list_contains(?::VARCHAR[], snapshot_hash || '|' || persona_version || '|' || prompt_hash "
+                        "|| '|' || model)", [os.getpid(), socket.gethostname(), ["|".join(k) for k in keys]])
+
+    # -- issue 13: findings and differential reviews (append-only) -------------------------------
+    def add_findings(self, run_id: str, slug: str, snapshot_hash: str, findings: list[tuple[str, object]],
+                     con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """(layer, Finding) pairs about a run's verdict."""
+        with self._tx(con) as con:
+            for layer, f in findings:
+                con.execute("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [new_id("fd"), run_id, slug, snapshot_hash, layer, f.field, f.span, f.rule, f.severity,
+                             now()])
+
+    def add_differential(self, rows: list[dict], con: duckdb.DuckDBPyConnection | None = None) -> None:
+        with self._tx(con) as con:
+            for r in rows:
+                con.execute("INSERT INTO differential_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            [r["run_id"], r["differential_run_id"], r["slug"], r["snapshot_hash"], r["neutral_hash"],
+                             r["persona_id"], r["take_id"], r["neutral_take_id"], r["steered"], now()])
+
+    def record_ingest(self, source_runs: list[dict], rejections: list[dict], sightings: list[dict],
+                      urls: list[dict]) -> None:
+        """One ingest's facts in one transaction (append-only; a URL keeps the slug it was first given)."""
+        with self.transaction() as con:
+            for table, rows in (("source_runs", source_runs), ("rejections", rejections),
+                                ("tool_sightings", sightings)):
+                for row in rows:
+                    con.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                                list(row.values()))
+            for row in urls:
+                con.execute("INSERT INTO tool_urls (url_key, url, slug, source, first_seen) VALUES (?, ?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING",
+                            [row["url_key"], row["url"], row["slug"], row["source"], row["first_seen"]])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
