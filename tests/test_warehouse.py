@@ -133,7 +133,7 @@ def test_evidence_migration_keeps_older_takes_readable(tmp_path, monkeypatch):
     [old] = Warehouse(path).takes_by_id(["tk_old"])
     assert (old.evidence, old.flags, old.grounded) == ([], ["verdict_contradicts_score"], None)
     assert rows(path, "SELECT takes, grounded_pct FROM persona_stats") == [(1, None)]
-    assert rows(path, "SELECT max(version) FROM schema_migrations") == [(len(migrations.MIGRATIONS),)]
+    assert rows(path, "SELECT max(version) FROM schema_migrations") == [(len(MIGRATIONS),)]
 
 
 def test_a_migration_inserted_mid_list_is_the_only_one_applied(tmp_path):
