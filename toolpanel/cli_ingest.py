@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from toolpanel.console import app, dump, err, out
+from toolpanel.console import app, dump, fail, out
 from toolpanel.console import settings as _settings
 from toolpanel.config import ConfigError
 from toolpanel.ingest import IngestReport, adhoc_sources, configured_sources, ingest
@@ -83,13 +83,10 @@ def ingest_command(
     try:
         specs = adhoc_sources(settings, sources) if sources else configured_sources(settings)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        fail(exc)
     if not specs:
-        err.print("[red]error:[/red] " + escape(
-            "no sources configured — add a [sources.NAME] table to toolpanel.toml, or name a directory, a file or "
-            "a feed URL: toolpanel ingest https://example.com/feed.xml"))
-        raise typer.Exit(2)
+        fail("no sources configured — add a [sources.NAME] table to toolpanel.toml, or name a directory, a file or "
+             "a feed URL: toolpanel ingest https://example.com/feed.xml")
     if enrich:
         specs = [s.model_copy(update={"enrich": True}) if s.adhoc and s.kind != "cards" else s for s in specs]
     report = ingest(settings, specs, record=False, trigger="ingest")
@@ -109,8 +106,7 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
         specs = configured_sources(settings)
         pol = politeness(settings)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        fail(exc)
     store = Warehouse(settings.warehouse_path)
     last = {r["source"]: r for r in store.source_status()} if settings.warehouse_path.exists() else {}
     if as_json:
