@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from toolpanel.errors import MESSAGE_CAP, ConfigError  # ConfigError re-exported: raised for every settings problem
 
@@ -120,6 +120,34 @@ class ScreeningSettings(BaseModel):
     outlier_min_takes: int = Field(default=20, ge=2)        # ... over at least this many earlier ok takes
 
 
+class PublishSettings(BaseModel):
+    """`[publish]`: the static site (docs/publishing.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str = ""  # where the site is served; empty: links are file:// paths into TOOLPANEL_HOME/site
+    pairs: list[tuple[str, str]] = Field(default_factory=list)  # editor-chosen A vs B pages, listed first
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if v and not v.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) address — e.g. base_url = \"https://example.com/panel/\"")
+        return v
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _pairs(cls, v):
+        for pair in v if isinstance(v, list) else [v]:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
+                raise ValueError(f"{pair!r} is not a pair of two slugs — write pairs = [[\"slug-a\", \"slug-b\"]]")
+        return v
+
+    @property
+    def root(self) -> str:
+        """base_url ending in '/', or '' when unset."""
+        return self.base_url.rstrip("/") + "/" if self.base_url else ""
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -146,8 +174,8 @@ class Settings(BaseModel):
     config_path: Path | None = None
     flows: FlowSettings = Field(default_factory=FlowSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
-    # Sections read by later stages (publishing, sources); validated where they are used.
-    publish: dict = Field(default_factory=dict)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+    # [sources]: politeness keys and [sources.NAME] tables, validated by toolpanel/ingest/sources.py.
     sources: dict = Field(default_factory=dict)
 
     @property
@@ -184,8 +212,9 @@ def _error_line(where: str, err: dict) -> str:
     if err["type"] == "extra_forbidden" and len(loc) == 2 and keys:  # a typo'd key in a typed [section]
         allowed = ", ".join(keys)
         return f"{where}: [{loc[0]}]: unknown key '{loc[1]}' (allowed: {allowed})"
-    if len(loc) >= 2 and loc[0] in ("flows", "serve"):
-        return f"{where}: [{loc[0]}] {'.'.join(loc[1:])}: {err['msg']}"
+    if len(loc) >= 2 and loc[0] in ("flows", "serve", "publish"):
+        msg = err["msg"].removeprefix("Value error, ")
+        return f"{where}: [{loc[0]}] {'.'.join(loc[1:])}: {msg}"
     return f"{where}: {'.'.join(loc)}: {err['msg']}"
 
 
