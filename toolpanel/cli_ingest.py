@@ -114,8 +114,8 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
               "politeness": pol.model_dump() | {"max_bytes": settings.limits.source_bytes, "user_agent": USER_AGENT}})
         return
     if not specs:
-        out.print(escape("No sources configured — add a [sources.NAME] table to toolpanel.toml (see README, "
-                         "\"Sources and ingest\")."))
+        out.print(escape("No sources configured — add a [sources.NAME] table to toolpanel.toml "
+                         "(see docs/sources.md)."))
         return
     table = Table()
     table.add_column("source", no_wrap=True)
