@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -122,7 +123,7 @@ def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for col in ("id", "name", "version", "model", "lens"):
         table.add_column(col)
     for p in ps:
-        table.add_row(p.id, p.name, p.version, ", ".join(settings.model_pool(p.id)), escape(p.lens[:90] + "…"))
+        table.add_row(p.id, p.name, p.version, ", ".join(settings.model_pool(p.id)), escape(textwrap.shorten(p.lens, 90, placeholder="…")))
     out.print(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from typing import Annotated, Optional
 
@@ -184,7 +185,7 @@ def _print_findings(result) -> None:
     from toolpanel.screening import screening_findings
 
     for f in screening_findings(result.findings):
-        out.print(f"[yellow]screening[/yellow] {escape(f.field)}: \"{escape(' '.join(f.span.split())[:160])}\" "
+        out.print(f"[yellow]screening[/yellow] {escape(f.field)}: \"{escape(textwrap.shorten(f.span, 160, placeholder='…'))}\" "
                   f"({escape(f.rule)}{', review only' if f.severity == 'warn' else ''})")
     for f in result.findings:
         if f.rule.startswith(("steered", "take.")):
