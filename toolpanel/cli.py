@@ -23,7 +23,6 @@ from warehouse import Warehouse
 from toolpanel import cli_review  # noqa: E402,F401,I001  registers review first (the order of --help)
 
 
-
 @app.command()
 def history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every review run of a tool, oldest first, with its verdict."""

@@ -21,6 +21,7 @@ from toolpanel.summary import RunSummary
 from toolpanel.views import order_takes
 from warehouse.store import WarehouseBusy
 
+
 @app.command()
 def review(
     paths: Annotated[list[str], typer.Argument(help="Card files or directories; feed/list files or URLs "
