@@ -342,7 +342,8 @@ def test_held_rereview_keeps_the_published_verdict(tp_home, provider_env, tmp_pa
 
 
 @pytest.mark.parametrize("toml, message", [
-    ('[publish]\nbase_ur = "https://x.dev/"\n', "[publish]: unknown key 'base_ur' (allowed: base_url, pairs)"),
+    ('[publish]\nbase_ur = "https://x.dev/"\n', "[publish]: unknown key 'base_ur' (allowed: base_url, pairs) — fix the value in toolpanel.toml or "
+     "the environment"),
     ('[publish]\nbase_url = "reviews.example.com"\n',
      "[publish] base_url: 'reviews.example.com' is not an http(s) address — e.g. base_url = "
      "\"https://example.com/panel/\""),
@@ -356,5 +357,4 @@ def test_publish_settings_mistake_is_one_line_naming_the_key(tp_home, toml, mess
     (tp_home / "toolpanel.toml").write_text(toml)
     r = cli("publish", env={"TOOLPANEL_HOME": str(tp_home)}, cwd=tp_home)
     assert r.returncode == 2
-    assert r.stderr.strip() == (f"error: {tp_home / 'toolpanel.toml'}: {message} — fix the value in toolpanel.toml "
-                                "or the environment")
+    assert r.stderr.strip() == f"error: {tp_home / 'toolpanel.toml'}: {message}"

@@ -15,7 +15,6 @@ from toolpanel.console import settings as _settings
 from toolpanel.config import ConfigError
 from toolpanel.ingest import IngestReport, adhoc_sources, configured_sources, ingest
 from toolpanel.ingest.fetch import USER_AGENT
-from toolpanel.ingest.sources import politeness
 from warehouse import Warehouse
 
 _SHOWN = ("new", "changed", "pending", "stale", "unchanged", "duplicate", "deferred", "rejected")
@@ -104,9 +103,9 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
     settings = _settings()
     try:
         specs = configured_sources(settings)
-        pol = politeness(settings)
     except ConfigError as exc:
         fail(exc)
+    pol = settings.sources.politeness
     store = Warehouse(settings.warehouse_path)
     last = {r["source"]: r for r in store.source_status()} if settings.warehouse_path.exists() else {}
     if as_json:

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from toolpanel.errors import MESSAGE_CAP, ConfigError  # ConfigError re-exported: raised for every settings problem
 
@@ -148,6 +148,51 @@ class PublishSettings(BaseModel):
         return self.base_url.rstrip("/") + "/" if self.base_url else ""
 
 
+class Politeness(BaseModel):
+    """How toolpanel treats other people's servers (the scalar keys directly under [sources])."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    timeout: float = Field(default=20.0, gt=0)  # seconds per request, body included
+    requests_per_host: int = Field(default=10, ge=1)  # per run, robots.txt included
+    min_description: int = Field(default=200, ge=0)  # shorter item texts are enriched (where enrich = true)
+
+    @field_validator("timeout", "requests_per_host", "min_description", mode="before")
+    @classmethod
+    def _number(cls, v, info):
+        key, whole = info.field_name, info.field_name != "timeout"
+        example = f"{key} = {cls.model_fields[key].default!r}"
+        if isinstance(v, bool) or not isinstance(v, int if whole else (int, float)):
+            raise ValueError(f"{key} = {v!r} is not a {'whole number' if whole else 'number'} — e.g. {example}")
+        if v <= 0:
+            raise ValueError(f"{key} = {v!r} must be positive — e.g. {example}")
+        return v
+
+
+class SourcesSettings(BaseModel):
+    """`[sources]`: politeness keys, and one `[sources.NAME]` table per source (toolpanel/ingest/sources.py
+    turns each table into a SourceSpec: paths resolve against the file, URLs are checked there)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    politeness: Politeness = Field(default_factory=Politeness)
+    tables: dict[str, dict] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data):
+        if not isinstance(data, dict) or set(data) == {"politeness", "tables"}:  # already split (a dump)
+            return data
+        scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        if "max_bytes" in scalars:
+            raise ValueError(f"max_bytes has moved — write it as source_bytes = {scalars['max_bytes']!r} under "
+                             "[limits] (docs/inputs.md)")
+        allowed = tuple(Politeness.model_fields)
+        unknown = sorted(k for k in scalars if k not in allowed)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)} — allowed directly under [sources]: "
+                             f"{', '.join(allowed)}; a source is a table: [sources.NAME]")
+        return {"politeness": scalars, "tables": {k: v for k, v in data.items() if isinstance(v, dict)}}
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -175,8 +220,7 @@ class Settings(BaseModel):
     flows: FlowSettings = Field(default_factory=FlowSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
-    # [sources]: politeness keys and [sources.NAME] tables, validated by toolpanel/ingest/sources.py.
-    sources: dict = Field(default_factory=dict)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
 
     @property
     def uses_local_model(self) -> bool:
@@ -212,8 +256,10 @@ def _error_line(where: str, err: dict) -> str:
     if err["type"] == "extra_forbidden" and len(loc) == 2 and keys:  # a typo'd key in a typed [section]
         allowed = ", ".join(keys)
         return f"{where}: [{loc[0]}]: unknown key '{loc[1]}' (allowed: {allowed})"
+    msg = err["msg"].removeprefix("Value error, ")
+    if loc and loc[0] == "sources":  # the validators' messages name the key
+        return f"{where}: [sources]: {msg}"
     if len(loc) >= 2 and loc[0] in ("flows", "serve", "publish"):
-        msg = err["msg"].removeprefix("Value error, ")
         return f"{where}: [{loc[0]}] {'.'.join(loc[1:])}: {msg}"
     return f"{where}: {'.'.join(loc)}: {err['msg']}"
 
@@ -283,7 +329,8 @@ def load_settings(**overrides) -> Settings:
     except ValidationError as exc:
         where = str(path) if path else "settings"
         lines = [_error_line(where, err) for err in exc.errors()]
-        raise ConfigError("; ".join(lines) + " — fix the value in toolpanel.toml or the environment") from None
+        fix = "" if all(" — " in line for line in lines) else " — fix the value in toolpanel.toml or the environment"
+        raise ConfigError("; ".join(lines) + fix) from None
     if settings.uses_local_model:
         settings = settings.model_copy(update={"model": DEMO_MODEL, "persona_models": {}, "personas": {}})
     return settings
