@@ -20,9 +20,8 @@ def now_label() -> str:
 
 def page_url(settings: Settings, slug: str) -> str:
     """The tool's published page: under `[publish] base_url` when set, else a file:// path in the site dir."""
-    base = str(settings.publish.get("base_url", ""))
-    if base:
-        return base.rstrip("/") + f"/tools/{slug}.html"
+    if settings.publish.root:
+        return settings.publish.root + f"tools/{slug}.html"
     return (settings.site_dir / "tools" / f"{slug}.html").resolve().as_uri()
 
 

@@ -187,7 +187,7 @@ async def publish(full: bool = False) -> dict:
     line = (f"{report['pages']} pages: {report['written']} written, {report['skipped']} unchanged, "
             f"{report['removed']} removed")
     logger.info(f"publish summary ({why}): {line} in {report['site']}")
-    site = (str(settings.publish.get("base_url", "")) or (settings.site_dir / "index.html").resolve().as_uri())
+    site = (settings.publish.base_url or (settings.site_dir / "index.html").resolve().as_uri())
     await _summary_artifact("publish", f"Publish: {report['written']} pages written", [
         ("Trigger", "editor or API"), ("Reason", why), ("Pages", line), ("Site", artifacts.Markdown(f"[{site}]({site})")),
         ("Warnings", "; ".join(report["warnings"]) or "none"), ("Date", artifacts.now_label())])

@@ -178,16 +178,27 @@ def _config(tmp_path, text: str):
      "[sources.hn]: url: 'ftp://a.dev/f' is not an http(s) URL — use a full address starting with https://"),
     ('[sources.hn]\nurl = "https://a.dev/f"\nfeed_url = "x"\n',
      "[sources.hn]: unknown key(s) feed_url — allowed: kind, path, url, category, enrich, max_items, split_title"),
-    ('[sources]\ntimeout = "fast"\n', '[sources]: timeout = \'fast\' is not a number — e.g. timeout = 20.0'),
-    ('[sources]\nuser_agent = "me"\n', "[sources]: unknown key(s) user_agent — allowed directly under [sources]: "
-     "timeout, requests_per_host, min_description; a source is a table: [sources.NAME]"),
-    ('[sources]\nmax_bytes = 5000\n', "[sources]: max_bytes has moved — write it as source_bytes = 5000 under [limits] "
-     "(docs/inputs.md)"),
 ])
 def test_config_errors_name_file_key_and_fix(tp_home, tmp_path, toml, message):
     settings = _config(tmp_path, toml)
     with pytest.raises(ConfigError) as exc:
         configured_sources(settings)
+    assert str(exc.value) == f"{tmp_path / 'toolpanel.toml'}: {message}"
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('[sources]\ntimeout = "fast"\n', '[sources]: timeout = \'fast\' is not a number — e.g. timeout = 20.0'),
+    ('[sources]\nrequests_per_host = 0\n', "[sources]: requests_per_host = 0 must be positive — e.g. "
+     "requests_per_host = 10"),
+    ('[sources]\nuser_agent = "me"\n', "[sources]: unknown key(s) user_agent — allowed directly under [sources]: "
+     "timeout, requests_per_host, min_description; a source is a table: [sources.NAME]"),
+    ('[sources]\nmax_bytes = 5000\n', "[sources]: max_bytes has moved — write it as source_bytes = 5000 under [limits] "
+     "(docs/inputs.md)"),
+])
+def test_politeness_mistakes_stop_settings_loading_with_one_line(tp_home, tmp_path, toml, message):
+    """[sources] politeness keys are typed settings: a mistake is caught when settings load, for every command."""
+    with pytest.raises(ConfigError) as exc:
+        _config(tmp_path, toml)
     assert str(exc.value) == f"{tmp_path / 'toolpanel.toml'}: {message}"
 
 

@@ -339,3 +339,22 @@ def test_held_rereview_keeps_the_published_verdict(tp_home, provider_env, tmp_pa
     assert "A newer review waits for an editor; this is the published verdict." in page
     assert "Skip · 0 ship / 5 skip" not in page and "Now a skip" not in page
     assert "a newer review waits for an editor" in read(settings.site_dir, "index.html").text
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('[publish]\nbase_ur = "https://x.dev/"\n', "[publish]: unknown key 'base_ur' (allowed: base_url, pairs) — fix the value in toolpanel.toml or "
+     "the environment"),
+    ('[publish]\nbase_url = "reviews.example.com"\n',
+     "[publish] base_url: 'reviews.example.com' is not an http(s) address — e.g. base_url = "
+     "\"https://example.com/panel/\""),
+    ('[publish]\npairs = [["a", "b", "c"]]\n', "[publish] pairs: ['a', 'b', 'c'] is not a pair of two slugs — write "
+     "pairs = [[\"slug-a\", \"slug-b\"]]"),
+])
+def test_publish_settings_mistake_is_one_line_naming_the_key(tp_home, toml, message):
+    from tests.helpers import cli
+
+    tp_home.mkdir(parents=True, exist_ok=True)
+    (tp_home / "toolpanel.toml").write_text(toml)
+    r = cli("publish", env={"TOOLPANEL_HOME": str(tp_home)}, cwd=tp_home)
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"error: {tp_home / 'toolpanel.toml'}: {message}"

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from toolpanel.config import REPO_ROOT
 from toolpanel.console import app, dump, err, fail, out
+from toolpanel.console import personas as _personas
 from toolpanel.console import settings as _settings
 from toolpanel.errors import ExitCode, ToolpanelError
 from warehouse import Warehouse
@@ -110,15 +111,11 @@ def _run(settings, store: Warehouse, gold, repeats: int, model: str | None, shuf
     from toolpanel.gold import load_gold
     from toolpanel.llm import LLM
     from toolpanel.local_model import DEMO_NOTICE, LocalModelError
-    from toolpanel.personas import PersonaError, load_personas
     from toolpanel.provider import resolved_settings
     from warehouse.evals import store_eval
     from warehouse.store import now
 
-    try:
-        personas = load_personas(settings.personas_dir)
-    except PersonaError as exc:
-        fail(str(exc))
+    personas = _personas(settings)
     if not gold:
         default = DEFAULT_GOLD if DEFAULT_GOLD.is_dir() else REPO_ROOT / DEFAULT_GOLD
         gold = [str(default)]
@@ -152,7 +149,7 @@ def _run(settings, store: Warehouse, gold, repeats: int, model: str | None, shuf
                     await llm.aclose()
             outcome = asyncio.run(go())
     except LocalModelError as exc:
-        fail(str(exc))
+        fail(str(exc), ExitCode.CONFIG)
     figs = compute_figures(outcome, [p.id for p in personas])
     label = model or ", ".join(outcome.models)
     rid = store_eval(store, started_at=started, outcome=outcome, figures=figs, model_label=label,

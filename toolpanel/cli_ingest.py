@@ -10,12 +10,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from toolpanel.console import app, dump, err, out
+from toolpanel.console import app, dump, fail, out
 from toolpanel.console import settings as _settings
 from toolpanel.config import ConfigError
 from toolpanel.ingest import IngestReport, adhoc_sources, configured_sources, ingest
 from toolpanel.ingest.fetch import USER_AGENT
-from toolpanel.ingest.sources import politeness
 from warehouse import Warehouse
 
 _SHOWN = ("new", "changed", "pending", "stale", "unchanged", "duplicate", "deferred", "rejected")
@@ -83,13 +82,10 @@ def ingest_command(
     try:
         specs = adhoc_sources(settings, sources) if sources else configured_sources(settings)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        fail(exc)
     if not specs:
-        err.print("[red]error:[/red] " + escape(
-            "no sources configured — add a [sources.NAME] table to toolpanel.toml, or name a directory, a file or "
-            "a feed URL: toolpanel ingest https://example.com/feed.xml"))
-        raise typer.Exit(2)
+        fail("no sources configured — add a [sources.NAME] table to toolpanel.toml, or name a directory, a file or "
+             "a feed URL: toolpanel ingest https://example.com/feed.xml")
     if enrich:
         specs = [s.model_copy(update={"enrich": True}) if s.adhoc and s.kind != "cards" else s for s in specs]
     report = ingest(settings, specs, record=False, trigger="ingest")
@@ -107,10 +103,9 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
     settings = _settings()
     try:
         specs = configured_sources(settings)
-        pol = politeness(settings)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        fail(exc)
+    pol = settings.sources.politeness
     store = Warehouse(settings.warehouse_path)
     last = {r["source"]: r for r in store.source_status()} if settings.warehouse_path.exists() else {}
     if as_json:
@@ -118,8 +113,8 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
               "politeness": pol.model_dump() | {"max_bytes": settings.limits.source_bytes, "user_agent": USER_AGENT}})
         return
     if not specs:
-        out.print(escape("No sources configured — add a [sources.NAME] table to toolpanel.toml (see README, "
-                         "\"Sources and ingest\")."))
+        out.print(escape("No sources configured — add a [sources.NAME] table to toolpanel.toml "
+                         "(see docs/sources.md)."))
         return
     table = Table()
     table.add_column("source", no_wrap=True)

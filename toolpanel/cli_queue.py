@@ -9,9 +9,9 @@ import typer
 from rich.markup import escape
 
 from toolpanel.console import app, dump, err, fail, out
+from toolpanel.console import personas as _personas
 from toolpanel.console import settings as _settings
 from toolpanel.errors import ToolpanelError
-from toolpanel.personas import load_personas
 from toolpanel.queue import decide, held_items, refresh
 from warehouse import Warehouse
 
@@ -25,7 +25,7 @@ NoPublishOpt = Annotated[bool, typer.Option("--no-publish", help="Record only; d
 def queue(as_json: JsonOpt = False) -> None:
     """What is held for an editor, and why (newest held verdict per tool)."""
     settings = _settings()
-    items = held_items(Warehouse(settings.warehouse_path), load_personas(settings.personas_dir)) \
+    items = held_items(Warehouse(settings.warehouse_path), _personas(settings)) \
         if settings.warehouse_path.exists() else []
     if as_json:
         dump({"held": [i.model_dump() for i in items]})

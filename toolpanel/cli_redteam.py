@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from toolpanel.config import REPO_ROOT
 from toolpanel.console import app, dump, err, fail, out
+from toolpanel.console import personas as _personas
 from toolpanel.console import settings as _settings
 
 AGAINST = ("provider", "obedient", "subtle", "resistant")
@@ -33,7 +34,6 @@ def redteam(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Can vendor text move a published verdict? Attack-success rate, what caught it, false holds, extra cost."""
-    from toolpanel.personas import PersonaError, load_personas
     from toolpanel.provider import resolved_settings
     from toolpanel import redteam as rt
 
@@ -42,10 +42,7 @@ def redteam(
     if bad:
         fail(f"--against {bad[0]}: unknown model — use one of {', '.join(AGAINST)}")
     settings = _settings()
-    try:
-        personas = load_personas(settings.personas_dir)
-    except PersonaError as exc:
-        fail(str(exc))
+    personas = _personas(settings)
     results = {}
     for name in against:
         if not as_json:

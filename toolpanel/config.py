@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from toolpanel.errors import MESSAGE_CAP, ConfigError  # ConfigError re-exported: raised for every settings problem
 
@@ -120,6 +120,79 @@ class ScreeningSettings(BaseModel):
     outlier_min_takes: int = Field(default=20, ge=2)        # ... over at least this many earlier ok takes
 
 
+class PublishSettings(BaseModel):
+    """`[publish]`: the static site (docs/publishing.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str = ""  # where the site is served; empty: links are file:// paths into TOOLPANEL_HOME/site
+    pairs: list[tuple[str, str]] = Field(default_factory=list)  # editor-chosen A vs B pages, listed first
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if v and not v.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) address — e.g. base_url = \"https://example.com/panel/\"")
+        return v
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _pairs(cls, v):
+        for pair in v if isinstance(v, list) else [v]:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
+                raise ValueError(f"{pair!r} is not a pair of two slugs — write pairs = [[\"slug-a\", \"slug-b\"]]")
+        return v
+
+    @property
+    def root(self) -> str:
+        """base_url ending in '/', or '' when unset."""
+        return self.base_url.rstrip("/") + "/" if self.base_url else ""
+
+
+class Politeness(BaseModel):
+    """How toolpanel treats other people's servers (the scalar keys directly under [sources])."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    timeout: float = Field(default=20.0, gt=0)  # seconds per request, body included
+    requests_per_host: int = Field(default=10, ge=1)  # per run, robots.txt included
+    min_description: int = Field(default=200, ge=0)  # shorter item texts are enriched (where enrich = true)
+
+    @field_validator("timeout", "requests_per_host", "min_description", mode="before")
+    @classmethod
+    def _number(cls, v, info):
+        key, whole = info.field_name, info.field_name != "timeout"
+        example = f"{key} = {cls.model_fields[key].default!r}"
+        if isinstance(v, bool) or not isinstance(v, int if whole else (int, float)):
+            raise ValueError(f"{key} = {v!r} is not a {'whole number' if whole else 'number'} — e.g. {example}")
+        if v <= 0:
+            raise ValueError(f"{key} = {v!r} must be positive — e.g. {example}")
+        return v
+
+
+class SourcesSettings(BaseModel):
+    """`[sources]`: politeness keys, and one `[sources.NAME]` table per source (toolpanel/ingest/sources.py
+    turns each table into a SourceSpec: paths resolve against the file, URLs are checked there)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    politeness: Politeness = Field(default_factory=Politeness)
+    tables: dict[str, dict] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data):
+        if not isinstance(data, dict) or set(data) == {"politeness", "tables"}:  # already split (a dump)
+            return data
+        scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        if "max_bytes" in scalars:
+            raise ValueError(f"max_bytes has moved — write it as source_bytes = {scalars['max_bytes']!r} under "
+                             "[limits] (docs/inputs.md)")
+        allowed = tuple(Politeness.model_fields)
+        unknown = sorted(k for k in scalars if k not in allowed)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)} — allowed directly under [sources]: "
+                             f"{', '.join(allowed)}; a source is a table: [sources.NAME]")
+        return {"politeness": scalars, "tables": {k: v for k, v in data.items() if isinstance(v, dict)}}
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -146,9 +219,8 @@ class Settings(BaseModel):
     config_path: Path | None = None
     flows: FlowSettings = Field(default_factory=FlowSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
-    # Sections read by later stages (publishing, sources); validated where they are used.
-    publish: dict = Field(default_factory=dict)
-    sources: dict = Field(default_factory=dict)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
 
     @property
     def uses_local_model(self) -> bool:
@@ -184,8 +256,11 @@ def _error_line(where: str, err: dict) -> str:
     if err["type"] == "extra_forbidden" and len(loc) == 2 and keys:  # a typo'd key in a typed [section]
         allowed = ", ".join(keys)
         return f"{where}: [{loc[0]}]: unknown key '{loc[1]}' (allowed: {allowed})"
-    if len(loc) >= 2 and loc[0] in ("flows", "serve"):
-        return f"{where}: [{loc[0]}] {'.'.join(loc[1:])}: {err['msg']}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if loc and loc[0] == "sources":  # the validators' messages name the key
+        return f"{where}: [sources]: {msg}"
+    if len(loc) >= 2 and loc[0] in ("flows", "serve", "publish"):
+        return f"{where}: [{loc[0]}] {'.'.join(loc[1:])}: {msg}"
     return f"{where}: {'.'.join(loc)}: {err['msg']}"
 
 
@@ -254,7 +329,8 @@ def load_settings(**overrides) -> Settings:
     except ValidationError as exc:
         where = str(path) if path else "settings"
         lines = [_error_line(where, err) for err in exc.errors()]
-        raise ConfigError("; ".join(lines) + " — fix the value in toolpanel.toml or the environment") from None
+        fix = "" if all(" — " in line for line in lines) else " — fix the value in toolpanel.toml or the environment"
+        raise ConfigError("; ".join(lines) + fix) from None
     if settings.uses_local_model:
         settings = settings.model_copy(update={"model": DEMO_MODEL, "persona_models": {}, "personas": {}})
     return settings

@@ -39,6 +39,16 @@ def settings(**overrides) -> Settings:
         fail(exc)
 
 
+def personas(settings: Settings, only: list[str] | None = None) -> list:
+    """The panel's personas, or one `error:` line and exit 2 (a broken persona file stops every command)."""
+    from toolpanel.personas import PersonaError, load_personas
+
+    try:
+        return load_personas(settings.personas_dir, only)
+    except PersonaError as exc:
+        fail(exc)
+
+
 def dump(obj) -> None:
     """`--json` output: one indented document on stdout."""
     sys.stdout.write(json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n")

@@ -7,13 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from toolpanel.config import ConfigError, Settings
+from toolpanel.config import ConfigError, Politeness, Settings
 from toolpanel.ingest.urls import BadURL, canonical_url
 
 Kind = Literal["cards", "rss", "atom", "feed", "jsonfeed", "csv", "json", "auto"]
 KINDS = ("cards", "rss", "atom", "feed", "jsonfeed", "csv", "json")
 SOURCE_KEYS = ("kind", "path", "url", "category", "enrich", "max_items", "split_title")
-POLITENESS_KEYS = ("timeout", "requests_per_host", "min_description")
 DATA_SUFFIXES = {".xml", ".rss", ".atom", ".json", ".jsonfeed", ".csv"}
 
 
@@ -37,38 +36,12 @@ class SourceSpec(BaseModel):
         return self.url or ", ".join(str(p) for p in self.paths)
 
 
-class Politeness(BaseModel):
-    """How toolpanel treats other people's servers (scalar keys directly under [sources])."""
-
-    model_config = ConfigDict(frozen=True)
-
-    timeout: float = Field(default=20.0, gt=0)  # seconds per request, body included
-    requests_per_host: int = Field(default=10, ge=1)  # per run, robots.txt included
-    min_description: int = Field(default=200, ge=0)  # shorter item texts are enriched (where enrich = true)
-
-
 def _where(settings: Settings, name: str | None = None) -> str:
     return f"{settings.config_path}: [sources{'.' + name if name else ''}]"
 
 
 def politeness(settings: Settings) -> Politeness:
-    values = {k: v for k, v in settings.sources.items() if not isinstance(v, dict)}
-    if "max_bytes" in values:
-        raise ConfigError(f"{_where(settings)}: max_bytes has moved — write it as source_bytes = "
-                          f"{values['max_bytes']!r} under [limits] (docs/inputs.md)")
-    unknown = sorted(k for k in values if k not in POLITENESS_KEYS)
-    if unknown:
-        raise ConfigError(f"{_where(settings)}: unknown key(s) {', '.join(unknown)} — allowed directly under "
-                          f"[sources]: {', '.join(POLITENESS_KEYS)}; a source is a table: [sources.NAME]")
-    for key, value in values.items():
-        example = f"{key} = {getattr(Politeness(), key)!r}"
-        whole = key != "timeout"
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
-            raise ConfigError(f"{_where(settings)}: {key} = {value!r} is not a {'whole number' if whole else 'number'}"
-                              f" — e.g. {example}")
-        if value <= 0:
-            raise ConfigError(f"{_where(settings)}: {key} = {value!r} must be positive — e.g. {example}")
-    return Politeness(**values) if values else Politeness()
+    return settings.sources.politeness
 
 
 def _spec(settings: Settings, name: str, table: dict) -> SourceSpec:
@@ -112,8 +85,7 @@ def _spec(settings: Settings, name: str, table: dict) -> SourceSpec:
 
 def configured_sources(settings: Settings) -> list[SourceSpec]:
     """Every `[sources.NAME]` table, in file order; ConfigError names the file, the key and the fix."""
-    politeness(settings)  # validate the scalar keys too
-    return [_spec(settings, name, table) for name, table in settings.sources.items() if isinstance(table, dict)]
+    return [_spec(settings, name, table) for name, table in settings.sources.tables.items()]
 
 
 def _is_url(arg: str) -> bool:
@@ -126,7 +98,7 @@ def adhoc_sources(settings: Settings, args: list[str]) -> list[SourceSpec]:
     Card arguments form one source (in the order given) so cards behave exactly as `load_cards` always did:
     a missing path is one 'no such file or directory' rejection, duplicate slugs across files are caught.
     """
-    configured = {s.name: s for s in configured_sources(settings)} if settings.sources else {}
+    configured = {s.name: s for s in configured_sources(settings)} if settings.sources.tables else {}
     specs: list[SourceSpec] = []
     cards: list[Path] = []
     card_slot: int | None = None

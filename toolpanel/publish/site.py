@@ -74,16 +74,13 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
                            "(toolpanel review examples/tools)")
     personas = load_personas(settings.personas_dir)
     data = load_site_data(store, personas)
-    cfg = settings.publish
-    base = str(cfg.get("base_url", ""))
-    if base and not base.endswith("/"):
-        base += "/"
+    base = settings.publish.root
     out = out or settings.site_dir
     out.mkdir(parents=True, exist_ok=True)
     env = _env()
     th = templates_hash()
     w = Writer(out, full)
-    pairs, warnings = comparison_pairs(data, cfg.get("pairs", []))
+    pairs, warnings = comparison_pairs(data, settings.publish.pairs)
     w.report.warnings = warnings
     persona_fp = [(p.id, p.name) for p in personas]
 
