@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import platform
@@ -299,9 +300,15 @@ def fig7_local(smoke: bool) -> None:
         assert r.returncode == 0, r.stderr
         takes = json.loads(r.stdout)["reviews"][0]["takes"]
         out_tokens = sum(t["tokens_out"] or 0 for t in takes)
+        in_tokens = sum(t["tokens_in"] or 0 for t in takes)
         gen_seconds = sum((t["latency_ms"] or 0) for t in takes) / 1000
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(collections.Counter(t["status"] for t in takes).items()))
         record("7a. bundled model: one five-persona review (2 cores)", wall, "s", "<= 30 s", wall <= 30,
-               "server start included")
+               f"server start included; takes: {statuses}")
+        # Repairs included: a failed first reply costs a second prompt.
+        record("7c. bundled model: prompt tokens per review (compact profile)", in_tokens, "tokens",
+               "<= 5,069", in_tokens <= 5069, "35 % of the 14,483 of the panel layout before issue 16")
+        record("7d. bundled model: output tokens per review", out_tokens, "tokens", "—", None)
         record("7b. bundled model: output tokens per second", out_tokens / gen_seconds, "tok/s", "—", None,
                f"{out_tokens} tokens in {gen_seconds:.1f}s of calls (prompt processing included)")
 
