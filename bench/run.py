@@ -368,8 +368,8 @@ def fig9_demo(smoke: bool) -> None:
     with home():
         one, _, _ = run_measured([exe, "review", str(ROOT / "examples" / "tools" / "smolvlm2-turbo.md")])
     with home() as tmp:
-        demo = [[exe, "review", str(ROOT / "examples" / "demo")], [exe, "publish"],
-                [exe, "compare", "smolvlm2-turbo", "openrouter-model-fusion"]]
+        demo = [[exe, "review", str(ROOT / "examples" / "demo")], [exe, "publish"], [exe, "queue"],
+                [exe, "compare", "smolvlm2-turbo", "openrouter-model-fusion"]]  # as in `make demo`
         t0 = time.perf_counter()
         for cmd in demo:
             subprocess.run(cmd, capture_output=True, text=True)  # the review's exit status is ignored, as in make
