@@ -31,7 +31,7 @@ STYLESHEET = HERE / "style.css"
 MANIFEST = ".manifest.json"
 AUTO_PAIRS_PER_CATEGORY = 6  # the N most recently reviewed tools of a category are compared pairwise
 FEED_ITEMS = 50
-NO_STATS = {"ok": 0, "abstained": 0, "ship_rate_pct": None, "mean_score": None}  # nothing published yet
+NO_STATS = {"ok": 0, "abstained": 0, "ship_rate_pct": None, "mean_score": None, "grounded_pct": None}  # nothing published yet
 AWAITING = "Awaiting editor check"
 
 
