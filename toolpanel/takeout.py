@@ -213,6 +213,11 @@ PROFILES = (DEFAULT, COMPACT)
 COMPACT_BOUNDS = {"paragraph_max": 500, "quote_min": 8, "quote_max": 120}
 
 
+# Enough output for the longest take the compact grammar allows, at one token per character (digits and
+# punctuation tokenise that way): the grammar closes the JSON before max_tokens can cut it off.
+COMPACT_MAX_TOKENS = COMPACT_BOUNDS["paragraph_max"] + EVIDENCE_MAX * COMPACT_BOUNDS["quote_max"] + 100
+
+
 def _compact_branch(branch: dict) -> dict:
     props = dict(branch["properties"])
     if "evidence" in props:
