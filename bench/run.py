@@ -416,7 +416,9 @@ def main() -> None:
     if not args.smoke:
         out = ROOT / "bench" / "results.json"
         previous = json.loads(out.read_text()) if out.exists() else []
-        merged = {r["name"]: r for r in previous if r.get("fig") and r["fig"] not in only + ["0"]}
+        # Results written before "fig" existed name it: "7a. …" is figure 7.
+        fig = lambda r: r.get("fig") or r["name"].split(".")[0].rstrip("abcdefghij")  # noqa: E731
+        merged = {r["name"]: r for r in previous if fig(r) not in only + ["0"]}
         merged.update({r["name"]: r for r in RESULTS})
         out.write_text(json.dumps(sorted(merged.values(), key=lambda r: r["name"]), indent=1) + "\n")
         subprocess.run([sys.executable, str(ROOT / "bench" / "report.py")], check=True)
