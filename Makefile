@@ -24,13 +24,14 @@ install: $(STAMP)
 # The demo set (examples/demo/: links to example cards, the two seeds among them) keeps `make demo` within
 # 5x one bundled review (bench/run.py --only 9); `toolpanel review examples/tools` reviews all ten.
 demo: install
-	@echo "== reviewing the $$(ls examples/demo | wc -l) cards in examples/demo with the bundled model (a line per tool)"
+	@echo "== demo 1/4: reviewing the $$(ls examples/demo | wc -l) cards in examples/demo with the bundled model (a line per tool; ~5 model calls each)"
 	-$(VENV)/bin/toolpanel review examples/demo
-	@echo "== publishing the site"
+	@echo "== demo 2/4: publishing the site"
 	$(VENV)/bin/toolpanel publish
-	@echo "== which one to ship with?"
+	@echo "== demo 3/4: verdicts waiting for an editor (holds are on)"
+	-$(VENV)/bin/toolpanel queue
+	@echo "== demo 4/4: which one to ship with?"
 	$(VENV)/bin/toolpanel compare smolvlm2-turbo openrouter-model-fusion
-	$(VENV)/bin/toolpanel queue
 	@echo "open $$(cd "$${TOOLPANEL_HOME:-.toolpanel}/site" && pwd)/index.html"
 
 # The browser test needs Debian's chromium; installed here when missing (CI runs as root).

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
 from scoring import SHIP_THRESHOLD
+
 from tests.helpers import SEED_A, cli, rows
+from toolpanel.prompts import prompt_hash
+from toolpanel.takeout import COMPACT, COMPACT_BOUNDS, DEFAULT
+
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +32,20 @@ def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
         assert re.search(r"  (\d{1,3}/100 · (ship|skip)( \(flagged: [^)]*\))?|No panel take|"
                          r"Failed \(\w+\))$", ln), ln
     db = tp_home / "warehouse.duckdb"
-    takes = rows(db, "SELECT model, status, tokens_in, tokens_out, output_mode, error_class FROM takes")
+    takes = rows(db, "SELECT model, status, tokens_in, tokens_out, output_mode, error_class, error, paragraph, "
+                     "prompt_hash FROM takes")
     assert len(takes) == 5
-    for model, status, tin, tout, mode, error_class in takes:
+    for model, status, tin, tout, mode, error_class, error, paragraph, phash in takes:
         assert model == "smollm2-135m-instruct"
         assert tin > 0 and tout > 0
         assert mode == "json_object_schema"  # llama.cpp rejects json_schema; the schema becomes a grammar
+        # the local model gets the compact profile, and its takes are versioned by that profile's hash
+        assert phash == prompt_hash(PROMPTS, COMPACT) != prompt_hash(PROMPTS, DEFAULT)
         assert (status == "failed") == (error_class is not None)
+        if status == "failed":  # a failure says why (fed to the repair, shown in the scorecard)
+            assert len(error or "") > 10, error
+        else:  # a counted take or an abstention holds the compact grammar's bounds
+            assert len((paragraph or "").strip()) <= COMPACT_BOUNDS["paragraph_max"], paragraph
     # the grammar makes every counted take coherent: a ship scores 60+, a skip below 60
     for score, verdict in rows(db, "SELECT score, verdict FROM takes WHERE status = 'ok'"):
         assert (verdict == "ship") == (score >= SHIP_THRESHOLD), (score, verdict)

@@ -153,7 +153,7 @@ def _run(settings, store: Warehouse, gold, repeats: int, model: str | None, shuf
     figs = compute_figures(outcome, [p.id for p in personas])
     label = model or ", ".join(outcome.models)
     rid = store_eval(store, started_at=started, outcome=outcome, figures=figs, model_label=label,
-                     prompt_hash=prompts.prompt_hash(settings.prompts_dir),
+                     prompt_hash=prompts.prompt_hash(settings.prompts_dir, prompts.profile_for(settings)),
                      persona_versions={p.id: p.version for p in personas}, repeats=repeats, shuffles=shuffles,
                      settings={"temperature": live.temperature, "max_tokens": live.max_tokens,
                                "base_url": settings.base_url or ("local" if settings.uses_local_model else None)})

@@ -73,7 +73,7 @@ async def run_eval(settings: Settings, personas: list[Persona], items: list[Gold
     async def one(item: GoldItem, repeat: int, variant: str) -> EvalReview:
         tool = item.tool
         order = personas if variant == CANONICAL else shuffled_order(personas, tool.slug, seed)
-        shared = prompts.shared_messages(settings.prompts_dir, tool, prompts.new_marker(), order)
+        shared = prompts.shared_messages(settings.prompts_dir, tool, prompts.new_marker(), order, panel.profile)
         async with gate:  # one tool at a time on a one-slot provider keeps its prompt cache warm
             takes = list(await asyncio.gather(*(
                 panel.unstored_take(tool, p, shared, model_override or settings.model_for(p.id, tool.slug))

@@ -90,7 +90,8 @@ async def _differential(panel: "Panel", neutral: Tool, original: list[Take], req
         return rid
 
     diff_run = await panel.commit.run(begin)
-    shared = prompts.shared_messages(panel.settings.prompts_dir, neutral, prompts.new_marker(), panel.personas)
+    shared = prompts.shared_messages(panel.settings.prompts_dir, neutral, prompts.new_marker(), panel.personas,
+                                     panel.profile)
     missing = [p for p in personas if p.id not in hits]
     fresh = list(await asyncio.gather(*(panel._take(neutral, p, shared, models[p.id]) for p in missing)))
     if fresh:

@@ -90,11 +90,11 @@ def panel_version(settings) -> PanelVersion | None:
     """The prompt hash and persona versions a review would use now; None when the personas do not load
     (the review itself then names the broken file)."""
     from toolpanel.personas import PersonaError, load_personas
-    from toolpanel.prompts import prompt_hash
+    from toolpanel.prompts import profile_for, prompt_hash
 
     try:
         personas = load_personas(settings.personas_dir)
-        return PanelVersion(prompt_hash(settings.prompts_dir), {p.id: p.version for p in personas})
+        return PanelVersion(prompt_hash(settings.prompts_dir, profile_for(settings)), {p.id: p.version for p in personas})
     except (PersonaError, OSError):
         return None
 

@@ -18,7 +18,8 @@ from openai import AsyncOpenAI
 
 from toolpanel.budget import BUDGET_EXHAUSTED
 from toolpanel.config import Price, Settings
-from toolpanel.takeout import SCHEMA, GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take
+from toolpanel.prompts import profile_for
+from toolpanel.takeout import SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, grammar_schema, parse_take
 
 # json_object_schema: json_object plus a "schema" key, which llama.cpp-style servers turn into a grammar
 # and others ignore; tried before plain json_object so small local models still produce our shape.
@@ -156,7 +157,7 @@ class LLM:
                 "json_schema": {"name": "take", "strict": True, "schema": TAKE_JSON_SCHEMA},
             }
         elif mode == "json_object_schema":
-            kwargs["response_format"] = {"type": "json_object", "schema": GRAMMAR_JSON_SCHEMA}
+            kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema(profile_for(self.settings))}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         return await client.chat.completions.create(**kwargs)

@@ -89,9 +89,10 @@ class Panel:
         self.llm = llm
         self.store = store
         self.personas = personas
-        self.prompt_hash = prompts.prompt_hash(settings.prompts_dir)
+        self.profile = prompts.profile_for(settings)  # compact for the local model
+        self.prompt_hash = prompts.prompt_hash(settings.prompts_dir, self.profile)
         # Read with the combined hash: each part's hash is recorded per run (warehouse.changes, `toolpanel why`).
-        self.templates = template_records(prompts.template_sources(settings.prompts_dir))
+        self.templates = template_records(prompts.template_sources(settings.prompts_dir, self.profile))
         self._inputs_stored: set[str] = set()  # hashes whose content a committed run of this panel stored
         # Every model call holds a slot of this in-process cap; the flows size it to the provider
         # slots they hold on the Prefect global concurrency limit.
@@ -161,7 +162,7 @@ class Panel:
                                     new_snapshot=new_snapshot)
 
         marker = prompts.new_marker()
-        shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas)
+        shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas, self.profile)
         missing = [p for p in personas if p.id not in hits]
         holds = {p.id: self.spend.estimate(self._messages(shared, p), models[p.id]) for p in missing}
         stop = await self.spend.admit(list(holds.values()), request.exceed_daily_budget)
@@ -225,7 +226,7 @@ class Panel:
         return result
 
     def _messages(self, shared: list[dict], persona: Persona) -> list[dict]:
-        return shared + [prompts.persona_message(self.settings.prompts_dir, persona)]
+        return shared + [prompts.persona_message(self.settings.prompts_dir, persona, self.profile)]
 
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str, hold: Hold | None = None,
                     exceed_daily: bool = False) -> Take:
@@ -248,7 +249,7 @@ class Panel:
         try:
             async with self._semaphore:
                 c = await self.llm.take(messages, model,
-                                        lambda err: prompts.repair_message(self.settings.prompts_dir, err), may_repair)
+                                        lambda err: prompts.repair_message(self.settings.prompts_dir, err, self.profile), may_repair)
         finally:
             await self.spend.settle(hold, c and c.tokens_in, c and c.tokens_out, replied=bool(c and c.raw is not None),
                                     calls=1 + len(repairs))

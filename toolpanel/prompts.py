@@ -11,9 +11,22 @@ from pathlib import Path
 import jinja2
 
 from toolpanel.models import Persona, Tool
-from toolpanel.takeout import GRAMMAR_JSON_SCHEMA, TAKE_JSON_SCHEMA, prompt_contract
+from toolpanel.takeout import COMPACT, DEFAULT, TAKE_JSON_SCHEMA, grammar_schema, prompt_contract
 
-TEMPLATES = ("system.j2", "tool.j2", "persona.j2", "repair.j2")
+# A prompt profile is its templates (system, tool, persona, repair) and its take contract. `default` keeps
+# the whole panel in a shared prefix, for providers' prefix caches; `compact` (the bundled/local model,
+# which has no such cache and reads every token on 2 CPU cores) sends only the persona's own lens.
+PROFILES = {
+    DEFAULT: ("system.j2", "tool.j2", "persona.j2", "repair.j2"),
+    COMPACT: ("compact_system.j2", "tool.j2", "compact_persona.j2", "repair.j2"),
+}
+TEMPLATES = PROFILES[DEFAULT]
+LOCAL_API_KEY = "local"  # the key toolpanel gives its own started model server (toolpanel.provider)
+
+
+def profile_for(settings) -> str:
+    """`compact` for the local model (before its server starts, or the started one), else `default`."""
+    return COMPACT if settings.uses_local_model or settings.api_key == LOCAL_API_KEY else DEFAULT
 
 
 @lru_cache(maxsize=8)
@@ -28,24 +41,27 @@ def _env(directory: str) -> jinja2.Environment:
     )
 
 
-def prompt_hash(directory: Path) -> str:
-    """Hash of the template sources and the take contract (schemas, and the prompt text rendered from
-    them): a take's prompt version."""
+def prompt_hash(directory: Path, profile: str = DEFAULT) -> str:
+    """Hash of the profile's template sources and take contract (schemas, and the prompt text rendered
+    from them): a take's prompt version. The default profile's hash does not depend on the others."""
     h = hashlib.sha256()
-    for name in TEMPLATES:
+    if profile != DEFAULT:
+        h.update(profile.encode())
+    for name in PROFILES[profile]:
         h.update(name.encode())
         h.update((directory / name).read_bytes())
-    h.update(json.dumps([TAKE_JSON_SCHEMA, GRAMMAR_JSON_SCHEMA, prompt_contract()], sort_keys=True).encode())
+    h.update(json.dumps([TAKE_JSON_SCHEMA, grammar_schema(profile), prompt_contract(profile)],
+                        sort_keys=True).encode())
     return h.hexdigest()[:12]
 
 
 SCHEMA_NAME = "output-schema.json"  # the take schema is part of the prompt hash; recorded like a template
 
 
-def template_sources(directory: Path) -> dict[str, str]:
-    """Each part of the prompt hash by name (the templates and the output schema), as text."""
-    parts = {name: (directory / name).read_text("utf-8") for name in TEMPLATES}
-    parts[SCHEMA_NAME] = json.dumps([TAKE_JSON_SCHEMA, GRAMMAR_JSON_SCHEMA], sort_keys=True, indent=1)
+def template_sources(directory: Path, profile: str = DEFAULT) -> dict[str, str]:
+    """Each part of the prompt hash by name (the profile's templates and output schema), as text."""
+    parts = {name: (directory / name).read_text("utf-8") for name in PROFILES[profile]}
+    parts[SCHEMA_NAME] = json.dumps([TAKE_JSON_SCHEMA, grammar_schema(profile)], sort_keys=True, indent=1)
     return parts
 
 
@@ -54,23 +70,26 @@ def new_marker() -> str:
     return f"TOOL-DATA-{secrets.token_hex(8)}"
 
 
-def shared_messages(directory: Path, tool: Tool, marker: str, panel: list[Persona]) -> list[dict]:
-    """Rules, the whole panel's lenses, then the tool: identical for all five persona calls of a review,
-    so a provider's prefix cache serves four of them (only voice and example differ per persona)."""
+def shared_messages(directory: Path, tool: Tool, marker: str, panel: list[Persona],
+                    profile: str = DEFAULT) -> list[dict]:
+    """Rules, the whole panel's lenses (default profile only), then the tool: identical for all five persona
+    calls of a review, so a provider's prefix cache serves four of them (only voice and example differ)."""
     env = _env(str(directory))
     tool_fields = tool.reviewed_content()
     # The marker must not occur in vendor text; strip any attempt to forge it.
     safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool_fields.items()}
     return [
-        {"role": "system", "content": env.get_template("system.j2").render(
-            marker=marker, panel=panel, take=prompt_contract())},
-        {"role": "user", "content": env.get_template("tool.j2").render(marker=marker, tool=safe, slug=tool.slug)},
+        {"role": "system", "content": env.get_template(PROFILES[profile][0]).render(
+            marker=marker, panel=panel, take=prompt_contract(profile))},
+        {"role": "user", "content": env.get_template(PROFILES[profile][1]).render(
+            marker=marker, tool=safe, slug=tool.slug)},
     ]
 
 
-def persona_message(directory: Path, persona: Persona) -> dict:
-    return {"role": "user", "content": _env(str(directory)).get_template("persona.j2").render(persona=persona)}
+def persona_message(directory: Path, persona: Persona, profile: str = DEFAULT) -> dict:
+    return {"role": "user",
+            "content": _env(str(directory)).get_template(PROFILES[profile][2]).render(persona=persona)}
 
 
-def repair_message(directory: Path, error: str) -> dict:
-    return {"role": "user", "content": _env(str(directory)).get_template("repair.j2").render(error=error)}
+def repair_message(directory: Path, error: str, profile: str = DEFAULT) -> dict:
+    return {"role": "user", "content": _env(str(directory)).get_template(PROFILES[profile][3]).render(error=error)}

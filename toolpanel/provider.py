@@ -14,9 +14,12 @@ def resolved_settings(settings: Settings):
         yield settings
         return
     from toolpanel.local_model import local_server
+    from toolpanel.prompts import LOCAL_API_KEY
+    from toolpanel.takeout import COMPACT_MAX_TOKENS
 
     with local_server(settings) as base_url:
         # One local server handles one request at a time; more concurrency only queues.
-        yield settings.model_copy(update={"base_url": base_url, "api_key": "local", "concurrency": 1,
+        # LOCAL_API_KEY also tells prompts.profile_for that this is the local model (compact profile).
+        yield settings.model_copy(update={"base_url": base_url, "api_key": LOCAL_API_KEY, "concurrency": 1,
                                           "timeout": max(settings.timeout, 300.0),
-                                          "max_tokens": min(settings.max_tokens, 400)})
+                                          "max_tokens": COMPACT_MAX_TOKENS})

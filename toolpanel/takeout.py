@@ -27,6 +27,16 @@ COHERENCE_RULE = (f"the verdict must match the score: ship needs a score of {SHI
                   f"skip a score of 0 to {SHIP_THRESHOLD - 1}")
 
 
+def _describe_evidence(quote_max: int) -> str:
+    return (f"1 to {EVIDENCE_MAX} short quotes (each at most {quote_max} characters) copied word for word from "
+            "the tool's card, on which your take's main claims rest.")
+
+
+def _describe_paragraph(paragraph_max: int) -> str:
+    return (f"your take, one paragraph of {PARAGRAPH_MIN} to {paragraph_max} characters in your voice; when "
+            "abstaining, one sentence saying why.")
+
+
 class TakeOutput(BaseModel):
     """A persona's reply. Invalid values are rejected, never clamped; field order is the order asked for."""
 
@@ -38,13 +48,8 @@ class TakeOutput(BaseModel):
         default=None, ge=0, le=100,
         description=f"an integer that matches the verdict: {SHIP_THRESHOLD} to 100 for ship, "
                     f"0 to {SHIP_THRESHOLD - 1} for skip. Pick it for this tool; no score is a default.")
-    evidence: list[str] = Field(
-        default_factory=list, max_length=EVIDENCE_MAX,
-        description=f"1 to {EVIDENCE_MAX} short quotes (each at most {QUOTE_MAX} characters) copied word for "
-                    "word from the tool's card, on which your take's main claims rest.")
-    paragraph: str = Field(
-        description=f"your take, one paragraph of {PARAGRAPH_MIN} to {PARAGRAPH_MAX} characters in your voice; "
-                    "when abstaining, one sentence saying why.")
+    evidence: list[str] = Field(default_factory=list, max_length=EVIDENCE_MAX, description=_describe_evidence(QUOTE_MAX))
+    paragraph: str = Field(description=_describe_paragraph(PARAGRAPH_MAX))
     abstain: bool = Field(
         default=False, description="true only when the tool is outside your lens; then reply with only "
                                    "abstain and paragraph.")
@@ -195,6 +200,47 @@ GRAMMAR_JSON_SCHEMA: dict = {"anyOf": _branches(
     lambda lo, hi: {"type": "string", "pattern": int_range_pattern(lo, hi)})}
 
 
+
+# -------------------------------------------------------------------------- prompt profiles
+
+DEFAULT, COMPACT = "default", "compact"
+PROFILES = (DEFAULT, COMPACT)
+
+# The compact profile (the bundled/local model) tightens the bounds it asks for and its grammar enforces,
+# inside TakeOutput's: a 135M model otherwise writes inside the paragraph until max_tokens cuts the JSON
+# off. llama.cpp accepts these lengths as a grammar (1,500 "exceeds sane defaults"). Validation is
+# unchanged: a compact take is a TakeOutput like any other, never clamped.
+COMPACT_BOUNDS = {"paragraph_max": 500, "quote_min": 8, "quote_max": 120}
+
+
+# Enough output for the longest take the compact grammar allows, at one token per character (digits and
+# punctuation tokenise that way): the grammar closes the JSON before max_tokens can cut it off.
+COMPACT_MAX_TOKENS = COMPACT_BOUNDS["paragraph_max"] + EVIDENCE_MAX * COMPACT_BOUNDS["quote_max"] + 100
+
+
+def _compact_branch(branch: dict) -> dict:
+    props = dict(branch["properties"])
+    if "evidence" in props:
+        items = {**props["evidence"]["items"], "minLength": COMPACT_BOUNDS["quote_min"],
+                 "maxLength": COMPACT_BOUNDS["quote_max"]}
+        props["evidence"] = {**props["evidence"], "items": items,
+                             "description": _describe_evidence(COMPACT_BOUNDS["quote_max"])}
+        props["paragraph"] = {**props["paragraph"], "minLength": PARAGRAPH_MIN,
+                              "maxLength": COMPACT_BOUNDS["paragraph_max"],
+                              "description": _describe_paragraph(COMPACT_BOUNDS["paragraph_max"])}
+    else:  # abstaining: one sentence, bounded too
+        props["paragraph"] = {**props["paragraph"], "maxLength": COMPACT_BOUNDS["paragraph_max"],
+                              "description": _describe_paragraph(COMPACT_BOUNDS["paragraph_max"])}
+    return {**branch, "properties": props}
+
+
+def grammar_schema(profile: str = DEFAULT) -> dict:
+    """The grammar schema a profile sends to llama.cpp-style servers (the compact one with its bounds)."""
+    if profile == COMPACT:
+        return {"anyOf": [_compact_branch(b) for b in GRAMMAR_JSON_SCHEMA["anyOf"]]}
+    return GRAMMAR_JSON_SCHEMA
+
+
 def _placeholder(schema: dict) -> str:
     # A small model copies any literal it is shown (a sample score became the most common score; the text
     # "<quote from the card>" came back as a quote), so text slots are a bare ellipsis, never sample text.
@@ -214,11 +260,18 @@ def _shape(branch: dict) -> str:
     return "{" + ", ".join(f'"{k}": {_placeholder(v)}' for k, v in branch["properties"].items()) + "}"
 
 
-def prompt_contract() -> dict:
-    """What the system prompt says about the reply, rendered from the model and the strict schema."""
+def prompt_contract(profile: str = DEFAULT) -> dict:
+    """What the system prompt says about the reply, rendered from the model and the strict schema (the
+    compact profile states its own, tighter bounds)."""
     ship, skip, abstain = TAKE_JSON_SCHEMA["properties"]["take"]["anyOf"]
-    return {
-        "fields": [(name, f.description) for name, f in TakeOutput.model_fields.items()],
+    described = {name: f.description for name, f in TakeOutput.model_fields.items()}
+    compact = {}
+    if profile == COMPACT:  # its own bounds, stated once more in one short line
+        described |= {k: v["description"] for k, v in _compact_branch(grammar_schema()["anyOf"][0])["properties"].items()
+                      if k in ("evidence", "paragraph")}
+        compact = {"bounds": {**COMPACT_BOUNDS, "paragraph_min": PARAGRAPH_MIN, "evidence_max": EVIDENCE_MAX}}
+    return compact | {
+        "fields": list(described.items()),
         "shapes": [_shape(ship), _shape(skip), _shape(abstain)],
         "rule": COHERENCE_RULE,
         "threshold": SHIP_THRESHOLD,
