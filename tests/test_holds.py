@@ -10,6 +10,7 @@ import pytest
 
 from scoring import holds
 from tests.fake_model import take
+from tests.fake_openai import FakeOpenAI
 from tests.helpers import SEED_A, rows, write_card
 from tests.test_panel import review
 from toolpanel.config import HoldSettings
@@ -71,7 +72,13 @@ def test_a_later_issue_adds_a_reason_by_registering_a_rule(monkeypatch):
 
 
 def script_split(fake, tool: str) -> None:
-    """Every request about `tool` gets the persona's SPLIT take (a function model at the seam)."""
+    """Every request about `tool` gets the persona's SPLIT take: scripted on the HTTP fake (CLI, Prefect and
+    browser tests use it), or a function model at the seam for an in-process FakeModel."""
+    if isinstance(fake, FakeOpenAI):
+        for pid, (score, verdict) in SPLIT.items():
+            fake.script("valid", persona=pid, tool=tool, score=score, verdict=verdict,
+                        paragraph=f"The {pid} take on {tool}, long enough to count as a real paragraph.")
+        return
     default = fake.reply
     fake.reply = lambda req: take(*SPLIT[req.persona], paragraph=f"The {req.persona} take on {tool}, long enough "
                                   "to count as a real paragraph.") if req.tool == tool else default
