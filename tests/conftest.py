@@ -199,3 +199,24 @@ def provider_env(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> Fa
         monkeypatch.delenv(var, raising=False)
     return fake_openai
 
+
+
+# --------------------------------------------------------------------------- in-process fake model
+
+
+@pytest.fixture
+def fake_model(tp_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """A `tests.fake_model.FakeModel` injected at the LLM seam of every panel `toolpanel.runner` opens.
+
+    The environment names a provider (so no local model starts) whose address nothing listens on: a call
+    that bypassed the seam would fail, not pass. For tests of HTTP itself use `provider_env`."""
+    from tests.fake_model import FakeModel
+    from toolpanel import runner
+    from toolpanel.llm import LLM
+
+    fake = FakeModel()
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("TOOLPANEL_MODEL", fake.model_id)
+    monkeypatch.setattr(runner, "LLM", lambda settings, **kw: LLM(settings, client=fake, **kw))
+    return fake

@@ -9,6 +9,8 @@ import duckdb
 import pytest
 
 from scoring import holds
+from tests.fake_model import take
+from tests.fake_openai import FakeOpenAI
 from tests.helpers import SEED_A, rows, write_card
 from tests.test_panel import review
 from toolpanel.config import HoldSettings
@@ -70,14 +72,21 @@ def test_a_later_issue_adds_a_reason_by_registering_a_rule(monkeypatch):
 
 
 def script_split(fake, tool: str) -> None:
-    for pid, (score, verdict) in SPLIT.items():
-        fake.script("valid", persona=pid, tool=tool, score=score, verdict=verdict,
-                    paragraph=f"The {pid} take on {tool}, long enough to count as a real paragraph.")
+    """Every request about `tool` gets the persona's SPLIT take: scripted on the HTTP fake (CLI, Prefect and
+    browser tests use it), or a function model at the seam for an in-process FakeModel."""
+    if isinstance(fake, FakeOpenAI):
+        for pid, (score, verdict) in SPLIT.items():
+            fake.script("valid", persona=pid, tool=tool, score=score, verdict=verdict,
+                        paragraph=f"The {pid} take on {tool}, long enough to count as a real paragraph.")
+        return
+    default = fake.reply
+    fake.reply = lambda req: take(*SPLIT[req.persona], paragraph=f"The {req.persona} take on {tool}, long enough "
+                                  "to count as a real paragraph.") if req.tool == tool else default
 
 
-def test_split_verdict_is_held_in_the_same_transaction_and_not_published(tp_home, provider_env, tmp_path):
+def test_split_verdict_is_held_in_the_same_transaction_and_not_published(fake_model, tmp_path):
     card = write_card(tmp_path / "cards", "split-tool")
-    script_split(provider_env, "split-tool")
+    script_split(fake_model, "split-tool")
     settings, [res] = review([card])
     assert res.held == ["split panel (3 ship / 2 skip, scores spread 65 points)"]
     db = settings.warehouse_path
@@ -99,9 +108,9 @@ def test_split_verdict_is_held_in_the_same_transaction_and_not_published(tp_home
     assert store.decide("split-tool", "approved", editor="Ada") is None  # nothing left to approve
 
 
-def test_approving_takes_the_newest_and_supersedes_older_held(tp_home, provider_env, tmp_path):
+def test_approving_takes_the_newest_and_supersedes_older_held(fake_model, tmp_path):
     card = write_card(tmp_path / "cards", "split-tool")
-    script_split(provider_env, "split-tool")
+    script_split(fake_model, "split-tool")
     settings, _ = review([card])
     review([card], force=True, reason="again")
     store = Warehouse(settings.warehouse_path)
@@ -115,18 +124,17 @@ def test_approving_takes_the_newest_and_supersedes_older_held(tp_home, provider_
         "rejected", "superseded"]
 
 
-def test_an_unremarkable_verdict_is_auto_published(tp_home, provider_env):
+def test_an_unremarkable_verdict_is_auto_published(fake_model):
     settings, [res] = review([SEED_A])
     assert res.held == []
     assert rows(settings.warehouse_path, "SELECT slug, decision FROM published_verdicts") == [("smolvlm2-turbo", "auto")]
 
 
-def test_a_flip_holds_the_rereview_and_keeps_the_published_verdict(tp_home, provider_env, tmp_path):
+def test_a_flip_holds_the_rereview_and_keeps_the_published_verdict(fake_model, tmp_path):
     card = write_card(tmp_path / "cards", "flip-tool")
     settings, [first] = review([card])
     assert first.verdict.verdict == "ship" and first.held == []
-    provider_env.script("valid", tool="flip-tool", score=20, verdict="skip",
-                        paragraph="Now a skip: the tool broke its main promise and the docs are gone.")
+    fake_model.reply = take(20, "skip", paragraph="Now a skip: the tool broke its main promise and the docs are gone.")
     _, [second] = review([card], force=True, reason="vendor changed pricing")
     assert second.held and second.held[0].startswith("verdict flipped ship 100% → skip 0%")
     store = Warehouse(settings.warehouse_path)

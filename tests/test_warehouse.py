@@ -6,6 +6,7 @@ import shutil
 
 import duckdb
 
+from tests.fake_model import MALFORMED, status_error, take
 from tests.helpers import ROOT, SEED_A, SEED_B, rows
 from tests.test_panel import review
 from warehouse import Warehouse
@@ -27,8 +28,8 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
             "latest_verdicts", "verdict_history", "persona_stats", "run_history", "spend"} <= tables
 
 
-def test_identical_rerun_pays_for_nothing_and_adds_no_run(tp_home, provider_env):
-    fake = provider_env
+def test_identical_rerun_pays_for_nothing_and_adds_no_run(fake_model):
+    fake = fake_model
     settings, first = review([SEED_A, SEED_B])
     assert fake.calls() == 10
     _, second = review([SEED_A, SEED_B])
@@ -38,10 +39,10 @@ def test_identical_rerun_pays_for_nothing_and_adds_no_run(tp_home, provider_env)
     assert rows(settings.warehouse_path, "SELECT count(*) FROM runs")[0][0] == 2
 
 
-def test_force_rereview_adds_a_run_and_keeps_history(tp_home, provider_env):
-    fake = provider_env
+def test_force_rereview_adds_a_run_and_keeps_history(fake_model):
+    fake = fake_model
     settings, _ = review([SEED_A])
-    fake.script("valid", score=30, verdict="skip")
+    fake.reply = take(30, "skip")
     review([SEED_A], force=True, reason="vendor shipped v2")
     assert fake.calls() == 10
     db = settings.warehouse_path
@@ -52,8 +53,8 @@ def test_force_rereview_adds_a_run_and_keeps_history(tp_home, provider_env):
     assert rows(db, "SELECT count(*) FROM takes")[0][0] == 10  # nothing overwritten
 
 
-def test_editing_a_persona_repays_only_that_persona(tp_home, provider_env, tmp_path):
-    fake = provider_env
+def test_editing_a_persona_repays_only_that_persona(tp_home, fake_model, tmp_path):
+    fake = fake_model
     personas = tmp_path / "personas"
     shutil.copytree(ROOT / "personas", personas)
     tp_home.mkdir(parents=True)
@@ -66,21 +67,22 @@ def test_editing_a_persona_repays_only_that_persona(tp_home, provider_env, tmp_p
     assert res.paid_calls == 1 and res.cached_takes == 4
 
 
-def test_failed_takes_are_not_cached(tp_home, provider_env):
-    fake = provider_env
-    fake.script("500", persona="creator")
-    review([SEED_A], max_retries=0)
-    fake.reset()
+def test_failed_takes_are_not_cached(fake_model):
+    fake = fake_model
+    fake.enqueue("creator", status_error(500))
+    _, [first] = review([SEED_A])
+    assert {t.persona_id: t.error_class for t in first.takes}["creator"] == "InternalServerError"
+    fake.requests.clear()
     _, [res] = review([SEED_A])
     assert fake.calls() == 1 and fake.calls(persona="creator") == 1
     assert res.paid_calls == 1 and {t.status for t in res.takes} == {"ok"}
 
 
-def test_without_quorum_the_previous_verdict_stays(tp_home, provider_env):
-    fake = provider_env
+def test_without_quorum_the_previous_verdict_stays(fake_model):
+    fake = fake_model
     settings, [good] = review([SEED_A])
     for p in ("builder", "skeptic", "futurist"):
-        fake.script("malformed", persona=p)
+        fake.enqueue(p, MALFORMED, MALFORMED)
     _, [bad] = review([SEED_A], force=True)
     assert bad.verdict.verdict == "incomplete" and not bad.verdict.quorum_met
     db = settings.warehouse_path
@@ -92,9 +94,9 @@ def test_without_quorum_the_previous_verdict_stays(tp_home, provider_env):
     assert rows(db, "SELECT count(*) FROM takes WHERE status='failed' AND error_class='invalid_output'")[0][0] == 3
 
 
-def test_views_for_analysts(tp_home, provider_env):
-    fake = provider_env
-    fake.script("abstain", persona="creator")
+def test_views_for_analysts(fake_model):
+    fake = fake_model
+    fake.enqueue("creator", take(abstain=True), take(abstain=True))
     settings, _ = review([SEED_A, SEED_B])
     stats = dict((r[0], r[1:]) for r in rows(settings.warehouse_path,
                  "SELECT persona_id, takes, ok, abstained, failed FROM persona_stats"))
@@ -102,7 +104,7 @@ def test_views_for_analysts(tp_home, provider_env):
     assert len(rows(settings.warehouse_path, "SELECT * FROM latest_verdicts")) == 2
 
 
-def test_analyst_snapshot_never_blocks_and_is_replaced_atomically(tp_home, provider_env):
+def test_analyst_snapshot_never_blocks_and_is_replaced_atomically(fake_model):
     settings, _ = review([SEED_A])
     snap = settings.snapshot_path
     reader = duckdb.connect(str(snap), read_only=True)  # an analyst holds the snapshot open...
