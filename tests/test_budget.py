@@ -201,4 +201,4 @@ def test_a_budget_key_mistake_names_the_key(tp_home, tmp_path):
     r = cli("personas", cwd=tmp_path)
     assert r.returncode == 2
     assert "toolpanel.toml: [budget] per_run_usd: Input should be greater than or equal to 0" in r.stderr
-    assert "budget.per_week_usd: Extra inputs are not permitted" in r.stderr
+    assert "[budget]: unknown key 'per_week_usd' (allowed: per_run_usd, per_day_usd, per_run_tokens, " in r.stderr

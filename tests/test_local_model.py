@@ -22,7 +22,10 @@ pytestmark = pytest.mark.slow
 def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
     env = {"TOOLPANEL_HOME": os.environ["TOOLPANEL_HOME"]}
     r = cli("review", str(SEED_A), env=env, cwd=tmp_path, timeout=600)
-    assert r.returncode == 0, r.stderr
+    # 0, or 3 when the 135M model's output failed validation for some persona (said, never hidden)
+    assert r.returncode in (0, 3), r.stderr
+    if r.returncode == 3:
+        assert re.search(r" [1-5] failed takes", r.stdout) and " 1 incomplete" in r.stdout, r.stdout
     assert "demo-grade model" in r.stderr and "OPENAI_API_KEY" in r.stderr
     # Five scorecard lines, each a real outcome: a score, an abstention, or a failure with its reason.
     lines = [ln for ln in r.stdout.splitlines()

@@ -1,0 +1,47 @@
+"""Pure text patterns the take contract uses: integer ranges as regexes, quotes checked against a card."""
+
+from __future__ import annotations
+
+
+def int_range_pattern(lo: int, hi: int) -> str:
+    """A regex for the integers lo..hi (0 <= lo <= hi <= 100) written without leading zeros."""
+    alts: list[str] = []
+    if hi == 100:
+        alts.append("100")
+        hi = 99
+    decades: list[tuple[int, str]] = []  # (tens digit, units class)
+    for tens in range(lo // 10, hi // 10 + 1) if lo <= hi else ():
+        a, b = max(lo, tens * 10) % 10, min(hi, tens * 10 + 9) % 10
+        decades.append((tens, "[0-9]" if (a, b) == (0, 9) else (str(a) if a == b else f"[{a}-{b}]")))
+    full = [t for t, u in decades if u == "[0-9]" and t > 0]
+    rest = [(t, u) for t, u in decades if not (u == "[0-9]" and t > 0)]
+    if full and full == list(range(full[0], full[-1] + 1)):
+        tens = str(full[0]) if len(full) == 1 else f"[{full[0]}-{full[-1]}]"
+        if rest and rest[0] == (0, "[0-9]") and full[0] == 1:
+            alts.append(f"{tens}?[0-9]")  # 0..N9 as one optional tens digit
+            rest = rest[1:]
+        else:
+            alts.append(f"{tens}[0-9]")
+    else:
+        rest = decades
+    alts += [(str(t) if t else "") + u for t, u in rest]
+    return "^(" + "|".join(alts) + ")$"
+
+
+_QUOTE_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "`": "'", "\u00b4": "'",
+                              "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',
+                              "\u00bb": '"'})
+
+
+def normalise(text: str) -> str:
+    """Whitespace, case and quote marks do not count when a quote is checked against the card."""
+    return " ".join(text.translate(_QUOTE_MARKS).casefold().split())
+
+
+def unsupported_quotes(evidence: list[str], card_text: str) -> list[str]:
+    """The quotes that do not occur in the card text (after normalising both)."""
+    card = normalise(card_text)
+    # Quote marks, an ellipsis or punctuation around a quote are the model's framing, not part of it;
+    # what is left must hold some text ("…" or "," alone quotes nothing).
+    needles = [(q, normalise(q).strip("'\" .…,;:")) for q in evidence]
+    return [q for q, n in needles if sum(c.isalnum() for c in n) < 3 or n not in card]
