@@ -73,7 +73,7 @@ def browser_page(width: int = 1280, height: int = 860):
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-            page.set_default_timeout(30_000)
+            page.set_default_timeout(90_000)  # a loaded 2-core CI machine renders the Prefect UI slowly
             yield page
         finally:
             browser.close()
