@@ -226,6 +226,10 @@ async def measure(settings: Settings, personas: list[Persona], llm, attacks: lis
     The defence under test is the injection rules: the publication's other holds (split panels, flips,
     failed takes) are switched off here, so they neither hide an attack nor count as a false hold."""
     settings = settings.model_copy(update={"hold": settings.hold.model_copy(update=INJECTION_ONLY)})
+    if isinstance(llm, ScriptedModel) and settings.uses_local_model:
+        # scripted adversaries stand in for providers: they read the providers' prompt layout, not the
+        # bundled model's compact one (no request leaves the process: the model is injected at the seam)
+        settings = settings.model_copy(update={"api_key": "scripted-adversary", "base_url": "http://scripted.invalid/v1"})
     seed_db = workdir / "seed.duckdb"
     bases = {a.base.url: a.base for a in attacks}
     base_results = {}
