@@ -105,3 +105,13 @@ def shot(page, directory: Path, name: str, *, expect: list[str] = (), full_page:
     page.screenshot(path=str(path), full_page=full_page)
     check_screenshot(path)
     return path
+
+
+DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+
+
+def keep_for_docs(shot_png: Path, name: str) -> None:
+    """Refresh a docs/img/ screenshot only when asked (TOOLPANEL_DOCS_SCREENSHOTS=1): tests never dirty the tree."""
+    if os.environ.get("TOOLPANEL_DOCS_SCREENSHOTS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot_png, DOCS_IMG / f"{name}.png")

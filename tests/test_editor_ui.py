@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import browser_page, chromium_missing, shot, toolpanel_serve
+from tests.browser import browser_page, chromium_missing, keep_for_docs, shot, toolpanel_serve
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import rows, seed_project
 from toolpanel.servers import free_port
 
 pytestmark = pytest.mark.slow
-DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
 def _api(url: str, body: dict | None = None) -> dict:
@@ -147,9 +146,8 @@ def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
         ("editor", "vendor shipped v2", True)]
     assert sorted(r[0] for r in rows(snap, "SELECT persona_id FROM takes t JOIN runs r USING (run_id) "
                                            "WHERE r.flow_run_id = ?", [run_id])) == ["builder", "founder", "skeptic"]
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     for name in ("1-deployments", "2-re-review-form", "3-run-completed", "4-scorecard-artifact"):
-        shutil.copy(shots / f"{name}.png", DOCS_IMG / f"editor-{name}.png")
+        keep_for_docs(shots / f"{name}.png", f"editor-{name}")
 
 
 def test_blank_reason_is_refused_by_the_form_and_unknown_slug_fails_in_one_line(editor_stack):
@@ -179,7 +177,7 @@ def test_blank_reason_is_refused_by_the_form_and_unknown_slug_fails_in_one_line(
         shot(page, shots, "6-unknown-slug-failed", expect=["Failed", "did you mean smolvlm2-turbo?"])
         assert "Traceback" not in page.inner_text("body")
     for name in ("5-blank-reason-refused", "6-unknown-slug-failed"):
-        shutil.copy(shots / f"{name}.png", DOCS_IMG / f"editor-{name}.png")
+        keep_for_docs(shots / f"{name}.png", f"editor-{name}")
 
 
 def test_failed_runs_write_nothing_outside_toolpanel_home(editor_stack):

@@ -40,7 +40,7 @@ def _wait_state(api: str, run_id: str, types: tuple[str, ...], timeout: float = 
 
 
 def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
-    from tests.browser import browser_page, chromium_missing, shot, toolpanel_serve
+    from tests.browser import browser_page, chromium_missing, keep_for_docs, shot, toolpanel_serve
     from toolpanel.servers import free_port
 
     if reason := chromium_missing():
@@ -107,7 +107,5 @@ def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
         ("approved", "Ada Lovelace", "two lenses disagree, fairly")]
     text = Page(page_file.read_text()).text
     assert "Ship · 3 ship / 2 skip" in text and "Awaiting editor check" not in text
-    docs_img = Path(__file__).resolve().parent.parent / "docs" / "img"
-    docs_img.mkdir(parents=True, exist_ok=True)
     for name, target in (("2-queue-form", "review-queue-form"), ("3-queue-form-filled", "review-queue-form-filled")):
-        shutil.copy(shots / f"{name}.png", docs_img / f"{target}.png")
+        keep_for_docs(shots / f"{name}.png", target)
