@@ -49,8 +49,9 @@ def _run_deployment(api: str, name: str, parameters: dict | None = None) -> dict
 def _submit(page, shots: Path, api: str, deployment_id: str) -> str:
     """Submit the run form; the UI goes back to the deployment. Returns the new flow run's id."""
     known = {r["id"] for r in _runs(api, deployment_id)}
+    page.wait_for_load_state("networkidle")  # the form's own requests (schema, validation) are done
     page.get_by_role("button", name="Submit").click()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # the UI validates the parameters with the server first; slow under load
     while not (new := [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]):
         if time.monotonic() > deadline:
             page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
