@@ -37,6 +37,9 @@ def _wait_state(api: str, run_id: str, types: tuple[str, ...], timeout: float = 
     raise AssertionError(f"flow run {run_id} did not reach {types} in {timeout}s")
 
 
+# Driving the Prefect UI is timing-sensitive on a loaded 2-core machine (a click can land before the form's
+# own requests settle); a failure is retried twice, and every retry asserts everything again.
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
     from tests.browser import browser_page, chromium_missing, keep_for_docs, shot, toolpanel_serve
     from toolpanel.servers import free_port
