@@ -28,7 +28,7 @@ from toolpanel.personas import load_personas  # noqa: E402
 async def main(cards: Path, db: Path, concurrency: int) -> int:
     tools, _ = load_cards([cards])
     personas = load_personas(ROOT / "personas")
-    client = AsyncOpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"], max_retries=0)
+    client = AsyncOpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"])
     model = os.environ["TOOLPANEL_MODEL"]
     slots = asyncio.Semaphore(concurrency)
     con = duckdb.connect(str(db))

@@ -146,6 +146,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128  # a batch opens dozens of connections at once; the default backlog of 5 refuses some
     fake: FakeOpenAI
 
     def handle_error(self, request, client_address):
