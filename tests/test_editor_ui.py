@@ -50,14 +50,23 @@ def _submit(page, shots: Path, api: str, deployment_id: str) -> str:
     """Submit the run form; the UI goes back to the deployment. Returns the new flow run's id."""
     known = {r["id"] for r in _runs(api, deployment_id)}
     page.wait_for_load_state("networkidle")  # the form's own requests (schema, validation) are done
-    page.get_by_role("button", name="Submit").click()
     deadline = time.monotonic() + 90  # the UI validates the parameters with the server first; slow under load
-    while not (new := [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]):
-        if time.monotonic() > deadline:
-            page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
-            everything = [(r["deployment_id"], r["parameters"]) for r in _api(f"{api}/flow_runs/filter", {})]
-            raise AssertionError(f"submitting the form created no flow run of {deployment_id}: {everything}")
-        time.sleep(0.3)
+    new: list = []
+    for _ in range(3):  # a click that lands while the form is still validating is swallowed: click again
+        submit = page.get_by_role("button", name="Submit")
+        if submit.count() and submit.first.is_visible():  # the page left the form once the run was created
+            submit.first.click()
+        retry_at = time.monotonic() + 30
+        while not (new := [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]):
+            if time.monotonic() > min(retry_at, deadline):
+                break
+            time.sleep(0.3)
+        if new or time.monotonic() > deadline:
+            break
+    if not new:
+        page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
+        everything = [(r["deployment_id"], r["parameters"]) for r in _api(f"{api}/flow_runs/filter", {})]
+        raise AssertionError(f"submitting the form created no flow run of {deployment_id}: {everything}")
     return new[0]
 
 
