@@ -7,6 +7,7 @@ downloads a browser of its own.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +29,29 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--disable-extensions", "--mute-audio"]
 # What the Prefect UI shows when it cannot reach its API (the bug this harness was built to catch).
 ERROR_BANNERS = ("Can't connect", "Unable to connect", "Can’t connect")
+
+
+# What Prefect's own client retries: the server answers 503 when its SQLite database is busy (SQLITE_BUSY
+# under a loaded machine) and expects the caller to try again.
+RETRYABLE = (429, 502, 503)
+
+
+def prefect_api(url: str, body: dict | None = None, *, patience: float = 60) -> dict | list:
+    """GET (or POST `body` as JSON) a Prefect API URL, retrying busy answers like Prefect's client does."""
+    deadline = time.monotonic() + patience
+    delay = 0.5
+    while True:
+        req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"content-type": "application/json"},
+                                     method="GET" if body is None else "POST")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code not in RETRYABLE or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 5)
 
 
 @contextmanager

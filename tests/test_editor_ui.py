@@ -7,15 +7,13 @@ screenshot is checked for content. Screenshots land in the test's tmp dir; docs/
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.browser import browser_page, chromium_missing, keep_for_docs, shot, toolpanel_serve
+from tests.browser import browser_page, chromium_missing, keep_for_docs, prefect_api, shot, toolpanel_serve
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import rows, seed_project
 from toolpanel.servers import free_port
@@ -23,17 +21,11 @@ from toolpanel.servers import free_port
 pytestmark = pytest.mark.slow
 
 
-def _api(url: str, body: dict | None = None) -> dict:
-    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"content-type": "application/json"}, method="GET" if body is None else "POST")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
-
 
 def _wait_run(api: str, run_id: str, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = _api(f"{api}/flow_runs/{run_id}")["state"]
+        state = prefect_api(f"{api}/flow_runs/{run_id}")["state"]
         if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             return state
         time.sleep(0.5)
@@ -41,8 +33,8 @@ def _wait_run(api: str, run_id: str, timeout: float = 120) -> dict:
 
 
 def _run_deployment(api: str, name: str, parameters: dict | None = None) -> dict:
-    dep = _api(f"{api}/deployments/name/{name}")
-    run = _api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": parameters or {}})
+    dep = prefect_api(f"{api}/deployments/name/{name}")
+    run = prefect_api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": parameters or {}})
     return _wait_run(api, run["id"])
 
 
@@ -65,13 +57,13 @@ def _submit(page, shots: Path, api: str, deployment_id: str) -> str:
             break
     if not new:
         page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
-        everything = [(r["deployment_id"], r["parameters"]) for r in _api(f"{api}/flow_runs/filter", {})]
+        everything = [(r["deployment_id"], r["parameters"]) for r in prefect_api(f"{api}/flow_runs/filter", {})]
         raise AssertionError(f"submitting the form created no flow run of {deployment_id}: {everything}")
     return new[0]
 
 
 def _runs(api: str, deployment_id: str) -> list[dict]:
-    return _api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})
+    return prefect_api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +95,7 @@ def editor_stack(tmp_path_factory):
 def test_the_ui_talks_to_its_own_server(editor_stack):
     ui, port = editor_stack["ui"], editor_stack["port"]
     assert ui == f"http://127.0.0.1:{port}"
-    assert _api(f"{ui}/ui-settings")["api_url"] == f"http://127.0.0.1:{port}/api"
+    assert prefect_api(f"{ui}/ui-settings")["api_url"] == f"http://127.0.0.1:{port}/api"
     assert f"Editors: {ui}/deployments" in editor_stack["log"].read_text()
 
 
@@ -114,7 +106,7 @@ def test_the_ui_talks_to_its_own_server(editor_stack):
                     "click on a loaded 2-core machine (see the closing note of issues 9-17); runs locally")
 def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
     ui, shots, home = editor_stack["ui"], editor_stack["shots"], editor_stack["home"]
-    dep = _api(f"{editor_stack['api']}/deployments/name/re-review/editor")["id"]
+    dep = prefect_api(f"{editor_stack['api']}/deployments/name/re-review/editor")["id"]
     with browser_page() as page:
         page.goto(ui)
         shot(page, shots, "0-dashboard", expect=["Dashboard", "Flow Runs"])
@@ -147,7 +139,7 @@ def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
         shot(page, shots, "3-run-completed", expect=["Completed", "re-review of smolvlm2-turbo requested; reason: "
                                                                   "vendor shipped v2"])
 
-        art, = _api(f"{editor_stack['api']}/artifacts/filter", {"artifacts": {
+        art, = prefect_api(f"{editor_stack['api']}/artifacts/filter", {"artifacts": {
             "key": {"any_": ["review-smolvlm2-turbo"]}, "flow_run_id": {"any_": [run_id]}}})
         page.goto(f"{ui}/artifacts/artifact/{art['id']}")
         shot(page, shots, "4-scorecard-artifact", full_page=True,
@@ -169,7 +161,7 @@ def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
 @pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_blank_reason_is_refused_by_the_form_and_unknown_slug_fails_in_one_line(editor_stack):
     ui, shots, api = editor_stack["ui"], editor_stack["shots"], editor_stack["api"]
-    dep = _api(f"{api}/deployments/name/re-review/editor")["id"]
+    dep = prefect_api(f"{api}/deployments/name/re-review/editor")["id"]
     before = len(_runs(api, dep))
     with browser_page() as page:
         page.goto(f"{ui}/deployments/deployment/{dep}/run")

@@ -5,13 +5,12 @@ fills the form (name, approve, note) and submits; the verdict appears on the sit
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.request
 
 import pytest
 
+from tests.browser import prefect_api
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import rows, seed_project, write_card
 from tests.test_holds import script_split
@@ -20,17 +19,11 @@ from tests.test_publish import Page
 pytestmark = pytest.mark.slow
 
 
-def _api(url: str, body: dict | None = None):
-    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"content-type": "application/json"}, method="GET" if body is None else "POST")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
-
 
 def _wait_state(api: str, run_id: str, types: tuple[str, ...], timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = _api(f"{api}/flow_runs/{run_id}")["state"]
+        state = prefect_api(f"{api}/flow_runs/{run_id}")["state"]
         if state and (state["type"] in types or state["name"] in types):
             return state
         time.sleep(0.5)
@@ -64,12 +57,12 @@ def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
     try:
         with toolpanel_serve(root, env) as (ui, log, _proc):
             api = f"{ui}/api"
-            dep = _api(f"{api}/deployments/name/daily-review/daily")
-            daily = _api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": {}})
+            dep = prefect_api(f"{api}/deployments/name/daily-review/daily")
+            daily = prefect_api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": {}})
             assert _wait_state(api, daily["id"], ("COMPLETED", "FAILED", "CRASHED"))["type"] == "COMPLETED", \
                 log.read_text()
-            queue_dep = _api(f"{api}/deployments/name/review-queue/editor")
-            runs = _api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [queue_dep["id"]]}}})
+            queue_dep = prefect_api(f"{api}/deployments/name/review-queue/editor")
+            runs = prefect_api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [queue_dep["id"]]}}})
             assert len(runs) == 1, runs
             run_id = runs[0]["id"]
             _wait_state(api, run_id, ("Suspended",))
