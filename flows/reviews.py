@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run, task_run
+from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from flows import artifacts
@@ -33,19 +34,20 @@ from warehouse import Warehouse
 from warehouse.connection import LockStats
 
 
-def _is_transient(task, task_run_, state) -> bool:
-    """Retry only transient provider failures; the engine hands the raised exception in `state.data`."""
-    return isinstance(getattr(state, "data", None), TransientFailure)
-
-
-@task(name="review-tool", cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=_is_transient,
-      task_run_name="review {tool.slug}")
-async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries: int, settings: Settings,
-                      published: bool) -> ReviewResult:
-    """One tool, all its personas concurrently inside; transient provider failures are retried by Prefect."""
-    attempt = task_run.run_count or 1
-    req = ReviewRequest(**{**request.__dict__, "defer_transient": attempt <= retries})
-    result = await panel.review(tool, req)
+async def _review_one(panel: Panel, tool: Tool, request: ReviewRequest, settings: Settings, published: bool,
+                      logger) -> ReviewResult:
+    """One tool, its personas concurrently; a transient provider failure is retried for this tool alone,
+    paying only for the personas that failed (the warehouse caches the rest)."""
+    retries, delays = _flow_settings(settings)
+    for attempt in range(1, retries + 2):
+        try:
+            result = await panel.review(tool, replace(request, defer_transient=attempt <= retries))
+            break
+        except TransientFailure as exc:
+            delay = delays[min(attempt - 1, len(delays) - 1)]
+            failed = ", ".join(f"{t.persona_id} ({t.error_class})" for t in exc.failed)
+            logger.warning(f"{tool.slug}: transient failure of {failed}; retry {attempt} of {retries} in {delay:g}s")
+            await asyncio.sleep(delay)
     await acreate_markdown_artifact(
         key=f"review-{tool.slug}"[:100],
         markdown=artifacts.review_markdown(settings, tool, result.verdict, result.takes, panel.personas,
@@ -55,21 +57,48 @@ async def review_tool(panel: Panel, tool: Tool, request: ReviewRequest, retries:
     return result
 
 
-async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], settings: Settings,
-                      published: bool) -> list[ReviewResult | BaseException]:
-    retries, delays = _flow_settings(settings)
-    task_ = review_tool.with_options(retries=retries, retry_delay_seconds=delays)
-    args = (retries, settings, published)
+def _chunk_label(tools: list[Tool]) -> str:
+    if len(tools) == 1:
+        return tools[0].slug
+    return f"{len(tools)} tools: {tools[0].slug} … {tools[-1].slug}"
+
+
+@task(name="review-tools", cache_policy=NO_CACHE, persist_result=False, task_run_name="review {label}")
+async def review_tools(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], settings: Settings,
+                       published: bool, label: str) -> list[ReviewResult | BaseException]:
+    """A chunk of tools ([flows] tools_per_task): each keeps its own retries and its own scorecard artifact;
+    one tool's failure is recorded for that tool and never stops the others."""
+    logger = get_run_logger()
+    pairs = list(zip(tools, requests))
     if panel.concurrency == 1:  # one call at a time (bundled model): tool by tool keeps its prompt cache warm
         out: list = []
-        for t, r in zip(tools, requests):
+        for t, r in pairs:
             try:
-                out.append(await task_(panel, t, r, *args))
+                out.append(await _review_one(panel, t, r, settings, published, logger))
             except Exception as exc:  # recorded per tool; the batch goes on
                 out.append(exc)
         return out
-    return list(await asyncio.gather(*(task_(panel, t, r, *args) for t, r in zip(tools, requests)),
+    return list(await asyncio.gather(*(_review_one(panel, t, r, settings, published, logger) for t, r in pairs),
                                      return_exceptions=True))
+
+
+async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], settings: Settings,
+                      published: bool) -> list[ReviewResult | BaseException]:
+    """A Prefect task per chunk of tools: a task run costs the Prefect API several calls, a tool only its own."""
+    size = settings.flows.tools_per_task
+    chunks = [(tools[i:i + size], requests[i:i + size]) for i in range(0, len(tools), size)]
+
+    async def chunk(ts: list[Tool], rs: list[ReviewRequest]) -> list:
+        try:
+            return await review_tools(panel, ts, rs, settings, published, _chunk_label(ts))
+        except Exception as exc:  # the task itself failed (e.g. the Prefect API): every tool of it failed
+            return [exc] * len(ts)
+
+    if panel.concurrency == 1:
+        done = [await chunk(ts, rs) for ts, rs in chunks]
+    else:
+        done = await asyncio.gather(*(chunk(ts, rs) for ts, rs in chunks))
+    return [r for part in done for r in part]
 
 
 def _flow_settings(settings: Settings) -> tuple[int, list[float]]:

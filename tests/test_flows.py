@@ -175,19 +175,56 @@ def test_re_review_form_is_flat_with_titles_and_choices():
                               "title": "Model override", "type": "string"}  # no `str | None` toggle
 
 
-def test_transient_failure_is_retried_by_prefect_paying_only_for_it(flow_env, tp_home):
+def test_transient_failure_is_retried_for_that_tool_paying_only_for_it(flow_env, tp_home):
     from flows.reviews import daily_review
 
     fake, _ = flow_env
     fake.script("429_then_ok", persona="futurist", tool="smolvlm2-turbo")
     summary = _run(daily_review())
     assert summary["reviewed"] == 2 and summary["errored"] == 0
-    # the client does not retry in flows (max_retries=0): Prefect's task retry re-asks only the futurist
+    # the client does not retry in flows (max_retries=0): the tool's retry re-asks only the futurist
     assert fake.calls(tool="smolvlm2-turbo") == 6 and fake.calls(persona="futurist", tool="smolvlm2-turbo") == 2
     db = tp_home / "warehouse.duckdb"
     assert rows(db, "SELECT status FROM run_history WHERE slug='smolvlm2-turbo' ORDER BY started_at") == [
         ("retrying",), ("complete",)]
     assert rows(db, "SELECT count(*) FROM verdicts WHERE slug='smolvlm2-turbo'")[0][0] == 1
+
+
+def _task_runs(flow_run_id: str) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def go():
+        async with get_client() as client:
+            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            return sorted(r.name for r in runs)
+
+    return _run(go())
+
+
+def test_a_task_run_reviews_a_chunk_of_tools_each_with_its_own_retry_and_scorecard(
+        prefect_harness, tp_home, provider_env, tmp_path):
+    from flows.reviews import daily_review
+    from tests.helpers import write_card
+
+    tp_home.mkdir(parents=True, exist_ok=True)
+    cards = seed_project(tmp_path, '[flows]\ntask_retries = 2\nretry_delay_seconds = [0.1]\ntools_per_task = 2\n')
+    write_card(cards, "third-tool")
+    fake = provider_env
+    fake.script("429_then_ok", persona="skeptic", tool="third-tool")
+    summary = _run(daily_review())
+    assert summary["reviewed"] == 3 and summary["errored"] == 0
+    # only the failed persona of the failed tool is asked again; its chunk-mates are not
+    assert fake.calls() == 16 and fake.calls(persona="skeptic", tool="third-tool") == 2
+    flow_run_id, = {r[0] for r in rows(tp_home / "warehouse.duckdb", "SELECT flow_run_id FROM runs")}
+    names = _task_runs(flow_run_id)
+    # three tools, two per task run: a run named by its chunk and one named by its only tool
+    assert len(names) == 2, names
+    assert sum(n.startswith("review 2 tools: ") for n in names) == 1
+    assert sum(n in {f"review {s}" for s in ("smolvlm2-turbo", "openrouter-model-fusion", "third-tool")}
+               for n in names) == 1
+    found = _artifacts("review-smolvlm2-turbo", "review-openrouter-model-fusion", "review-third-tool")
+    assert len(found) == 3 and "Third Tool" in found["review-third-tool"]
 
 
 def test_persistent_failure_leaves_a_failed_take_and_quorum_decides(flow_env, tp_home):

@@ -62,6 +62,8 @@ class FlowSettings(BaseModel):
     task_retries: int | None = Field(default=None, ge=0)  # None: the provider's max_retries
     retry_delay_seconds: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0], min_length=1)
     editor_reserve: int = Field(default=5, ge=0)
+    # Tools per Prefect task run: each tool keeps its own retries and artifact; a task run costs API calls.
+    tools_per_task: int = Field(default=25, ge=1)
     # Tools whose verdict came from an older prompt or persona version, re-reviewed per daily run (oldest first).
     max_stale_per_run: int = Field(default=20, ge=0)
 
