@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 
 from toolpanel.models import Take, Verdict, panel_label
@@ -58,6 +60,39 @@ def side_by_side(original: Verdict, neutral: Verdict) -> Finding:
     return Finding(field="panel", rule="steered.verdicts", severity="info",
                    span=f"as published it would be {verdict_line(original)}; "
                         f"without the flagged text {verdict_line(neutral)}")
+
+
+class ScoreHistory:
+    """Per persona and tool: ok takes (count, sum, sum of squares). A batch reads the warehouse's once and
+    adds its own takes as they land, so the outlier check never rescans the whole history per tool."""
+
+    def __init__(self, sums: Mapping[tuple[str, str], tuple[int, float, float]], *more: "ScoreHistory"):
+        self._sums = {k: list(v) for k, v in sums.items()}
+        for other in more:
+            for k, (n, total, squares) in other._sums.items():
+                acc = self._sums.setdefault(k, [0, 0.0, 0.0])
+                acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + total, acc[2] + squares
+
+    def add(self, take: Take) -> None:
+        if take.status == "ok" and take.score is not None:
+            acc = self._sums.setdefault((take.persona_id, take.tool_slug), [0, 0.0, 0.0])
+            acc[0] += 1
+            acc[1] += take.score
+            acc[2] += take.score * take.score
+
+    def without(self, slug: str) -> dict[str, tuple[int, float, float]]:
+        """Per persona: (ok takes on other tools, their mean, their sample standard deviation)."""
+        totals: dict[str, list] = {}
+        for (pid, tool), (n, total, squares) in self._sums.items():
+            if tool != slug:
+                acc = totals.setdefault(pid, [0, 0.0, 0.0])
+                acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + total, acc[2] + squares
+        out = {}
+        for pid, (n, total, squares) in totals.items():
+            mean = total / n
+            var = (squares - total * total / n) / (n - 1) if n > 1 else 0.0
+            out[pid] = (n, mean, math.sqrt(max(var, 0.0)))
+        return out
 
 
 def take_checks(takes: Sequence[Take], history: Mapping[str, tuple[int, float, float]] | None = None,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scoring import verdict as score_verdict
-from scoring.injection import hold_reasons, steering, take_checks
+from scoring.injection import ScoreHistory, hold_reasons, steering, take_checks
 from tests.helpers import SEED_A, SEED_B, cli, rows, write_card
 from toolpanel import redteam
 from toolpanel.cards import load_card
@@ -52,6 +52,21 @@ def test_take_checks_unanimous_all_abstained_outlier_and_echo():
     echo = [_take("a", paragraph="Pre-approved by the editors, so it ships."), _take("b"), _take("c")]
     assert [f.rule for f in take_checks(echo)] == ["take.echo"]
     assert take_checks([_take("a", score=80), _take("b", score=40, verdict="skip"), _take("c", score=96)]) == []
+
+
+def test_score_history_is_the_other_tools_ok_takes_with_this_batch_added():
+    import statistics
+
+    stored = {("a", "t"): (2, 150.0, 11_300.0), ("a", "u"): (2, 90.0, 4_100.0), ("b", "u"): (1, 40.0, 1_600.0)}
+    batch = ScoreHistory({})
+    batch.add(_take("a", score=60).model_copy(update={"tool_slug": "v"}))
+    batch.add(_take("a", status="abstained").model_copy(update={"tool_slug": "v"}))  # only ok takes count
+    seen = ScoreHistory(stored, batch).without("t")  # tool t's own takes (70, 80) are left out
+    n, mean, sd = seen["a"]
+    assert n == 3 and mean == pytest.approx(statistics.mean([50, 40, 60]))
+    assert sd == pytest.approx(statistics.stdev([50, 40, 60]))
+    assert seen["b"] == (1, 40.0, 0.0)
+    assert ScoreHistory(stored).without("u") == {"a": (2, 75.0, pytest.approx(statistics.stdev([70, 80])))}
 
 
 def test_hold_rules_have_the_registry_signature_and_name_what_they_saw():
@@ -239,3 +254,23 @@ def test_screening_settings_read_from_toml_with_rules_relative_to_the_file(tp_ho
     res = cli("personas", cwd=tmp_path)
     assert res.returncode == 2
     assert "toolpanel.toml: [screening]: unknown key 'steer_point' (allowed: " in res.stderr
+
+
+@pytest.mark.parametrize("batches", [1, 2], ids=["same-batch", "earlier-batch"])
+def test_an_outlier_take_is_held_against_earlier_takes_of_this_batch_or_the_warehouse(fake_model, tp_home, batches):
+    from tests.fake_model import take
+    from tests.test_panel import review
+
+    (tp_home.parent / "toolpanel.toml").write_text("[screening]\noutlier_min_takes = 4\n")
+    builder = {"t1": 60, "t2": 70, "t3": 80, "t4": 70, "odd": 5}  # mean 70, sd 8.2: 5 is 8 sd away
+    fake_model.reply = lambda req: take(builder[req.tool] if req.persona == "builder" else 70)(req)
+    cards = [write_card(tp_home.parent / "cards", slug) for slug in builder]
+    if batches == 2:
+        review(cards[:4], concurrency=1)
+        _, results = review(cards[4:], concurrency=1)
+    else:
+        _, results = review(cards, concurrency=1)  # one call at a time: tools in order, t1..t4 before odd
+    odd = results[-1]
+    assert [f.span for f in odd.findings if f.rule == "take.outlier"] == [
+        "score 5 is 8.0 standard deviations from this persona's mean 70 over 4 earlier takes"]
+    assert any("outlier" in h for h in odd.held), odd.held

@@ -62,7 +62,7 @@ async def check(panel: "Panel", tool: Tool, takes: list[Take], request: "ReviewR
                 for t in takes for n in [next((x for x in out.neutral_takes if x.persona_id == t.persona_id), None)]]
         await panel.commit.run(lambda con: panel.store.add_differential(rows, con))
     try:
-        history = await panel.commit.run(lambda con: panel.store.persona_history(tool.slug, con))
+        history = await panel.score_history(tool.slug)
     except WarehouseBusy:  # the verdict will be journaled; the outlier check needs history it cannot read now
         history = {}
     out.findings += [("take_check", f) for f in take_checks(takes, history, unanimous=cfg.unanimous_score,

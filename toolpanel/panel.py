@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scoring import verdict as score_verdict
+from scoring.injection import ScoreHistory
 from toolpanel import injection, prompts
 from toolpanel.budget import BUDGET_EXHAUSTED, BudgetStopped, Hold, Spend
 from toolpanel.config import Settings
@@ -105,6 +106,18 @@ class Panel:
         # A claim outlives the slowest honest take (every retry timing out) with room for queueing.
         self.claim_lease = max(CLAIM_LEASE_MIN, 4 * settings.timeout * (settings.max_retries + 1))
         self.spend = Spend(settings.budget, settings.prices, settings.max_tokens)  # [budget], one per batch
+        # The outlier check's baseline: other runs' ok takes, read once per batch, plus this panel's own
+        # (added as they are stored; the read leaves out every run this panel started, so none counts twice).
+        self._history: dict | None = None
+        self._mine = ScoreHistory({})
+        self._runs: list[str] = []
+
+    async def score_history(self, slug: str) -> dict[str, tuple[int, float, float]]:
+        """Per persona: ok takes on other tools (earlier runs and this batch), their mean and deviation."""
+        if self._history is None:
+            self._history = await self.commit.run(
+                lambda con: self.store.persona_score_sums(con, exclude_runs=list(self._runs)))
+        return ScoreHistory(self._history, self._mine).without(slug)
 
     def model_for(self, persona: Persona, request: ReviewRequest, slug: str = "") -> str:
         return request.model_override or self.settings.model_for(persona.id, slug)
@@ -122,17 +135,17 @@ class Panel:
         keys = {p.id: (tool.snapshot_hash, p.version, self.prompt_hash, models[p.id]) for p in personas}
         claim = not request.force  # a forced review pays on purpose; it neither waits nor blocks others
 
-        def lookup(wanted: list[tuple], con) -> tuple[dict, dict]:
+        def lookup(wanted: list[tuple], con, sweep: bool = True) -> tuple[dict, dict]:
             """Cached takes, then claims on the rest (same transaction): what others are paying for."""
             self.spend.refresh(con)  # today's spend by others (only with a daily cap)
             found = {} if request.force else self.store.cached_takes(wanted, con)
-            held = self.store.claim_takes(wanted, self.claim_lease, con, have=found) if claim else {}
+            held = self.store.claim_takes(wanted, self.claim_lease, con, have=found, sweep=sweep) if claim else {}
             return found, held
 
         _, new_snapshot, (cached, held) = await self.commit.run(lambda con: (
             first and self.store.close_abandoned(con),  # once per batch, inside the first transaction
             self.store.record_tool(tool, con),
-            lookup(list(keys.values()), con)))
+            lookup(list(keys.values()), con, sweep=first)))  # stale claims: swept once, then when one is met
         for holder in held.values():  # counted once per take waited for, not per look
             self.waited[holder] = self.waited.get(holder, 0) + 1
         while held:  # another process is paying for these: wait for its takes rather than pay twice
@@ -188,12 +201,14 @@ class Panel:
                 await self.spend.settle(h, 0, 0, replied=False)
             raise
         self._inputs_stored |= stored  # committed: later runs of this panel record only the hashes
+        self._runs.append(run_id)  # before any of its takes is stored (see _history)
         self.spend.run_ids.add(run_id)
 
         async def one(persona: Persona) -> Take:
             take = await self._take(tool, persona, shared, models[persona.id], holds[persona.id],
                                     request.exceed_daily_budget)
             await self.commit.run(TakeInsert(self.store, [(run_id, take)]))
+            self._mine.add(take)
             if on_take:
                 on_take(take)
             return take
@@ -288,25 +303,3 @@ def card_text(tool: Tool) -> str:
     """The snapshot text the panel read (as prompts/tool.j2 labels it), against which quotes are checked."""
     content = tool.reviewed_content()
     return "\n".join(f"{label}: {content[k]}" for k, label in _CARD_LABELS.items() if content.get(k))
-
-
-async def review_batch(panel: Panel, tools: list[Tool], request: ReviewRequest | None = None,
-                       on_done: Callable[[ReviewResult | BaseException, Tool], None] | None = None
-                       ) -> list[ReviewResult | BaseException]:
-    """Review many tools concurrently (the panel's limiter bounds LLM calls); one failure never stops the rest.
-
-    With one call at a time (the bundled local model) tools go one after another, so a tool's five
-    persona calls run back to back and the server's prompt cache reuses their shared prefix."""
-    gate = asyncio.Semaphore(1 if panel.concurrency == 1 else max(1, len(tools)))
-
-    async def one(tool: Tool):
-        try:
-            async with gate:
-                res = await panel.review(tool, request)
-        except Exception as exc:  # recorded per tool; the batch goes on
-            res = exc
-        if on_done:
-            on_done(res, tool)
-        return res
-
-    return list(await asyncio.gather(*(one(t) for t in tools)))

@@ -11,7 +11,7 @@ from pathlib import Path
 from toolpanel.config import Settings
 from toolpanel.llm import LLM
 from toolpanel.models import Persona, Tool
-from toolpanel.panel import Panel, ReviewRequest, ReviewResult, review_batch
+from toolpanel.panel import Panel, ReviewRequest, ReviewResult
 from toolpanel.provider import resolved_settings
 from warehouse import Warehouse
 from warehouse.journal import Journaled
@@ -84,3 +84,25 @@ def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *
                             flow_run_id=flow_run_id, exceed_daily_budget=exceed_daily_budget)
     with resolved_settings(settings) as live:
         return asyncio.run(review_tools(live, personas, tools, request, on_done))
+
+
+async def review_batch(panel: Panel, tools: list[Tool], request: ReviewRequest | None = None,
+                       on_done: Callable[[ReviewResult | BaseException, Tool], None] | None = None
+                       ) -> list[ReviewResult | BaseException]:
+    """Review many tools concurrently (the panel's limiter bounds LLM calls); one failure never stops the rest.
+
+    With one call at a time (the bundled local model) tools go one after another, so a tool's five
+    persona calls run back to back and the server's prompt cache reuses their shared prefix."""
+    gate = asyncio.Semaphore(1 if panel.concurrency == 1 else max(1, len(tools)))
+
+    async def one(tool: Tool):
+        try:
+            async with gate:
+                res = await panel.review(tool, request)
+        except Exception as exc:  # recorded per tool; the batch goes on
+            res = exc
+        if on_done:
+            on_done(res, tool)
+        return res
+
+    return list(await asyncio.gather(*(one(t) for t in tools)))

@@ -13,15 +13,17 @@ from warehouse.rows import TAKE_COLUMNS, _take, _tool
 class Reads:
     """The read part of Warehouse (needs Connections)."""
 
-    def persona_history(self, slug: str, con: duckdb.DuckDBPyConnection | None = None
-                        ) -> dict[str, tuple[int, float, float]]:
-        """Per persona: ok takes on other tools (differential copies excluded), their mean and standard deviation."""
+    def persona_score_sums(self, con: duckdb.DuckDBPyConnection | None = None, exclude_runs: list[str] = ()
+                           ) -> dict[tuple[str, str], tuple[int, float, float]]:
+        """Per (persona, tool): ok takes (differential copies and `exclude_runs` left out), the sum and the
+        sum of squares of their scores."""
         with self._tx(con) as con:
             rows = con.execute(
-                "SELECT t.persona_id, count(*), avg(t.score), coalesce(stddev_samp(t.score), 0) FROM takes t "
-                "JOIN runs r ON r.run_id = t.run_id WHERE t.status = 'ok' AND r.trigger <> 'differential' "
-                "AND t.slug <> ? GROUP BY t.persona_id", [slug]).fetchall()
-        return {pid: (n, float(mean), float(sd)) for pid, n, mean, sd in rows}
+                "SELECT t.persona_id, t.slug, count(*), sum(t.score), sum(t.score * t.score) FROM takes t "
+                "JOIN runs r ON r.run_id = t.run_id WHERE t.status = 'ok' AND t.score IS NOT NULL "
+                "AND r.trigger <> 'differential' AND NOT list_contains(?::VARCHAR[], t.run_id) "
+                "GROUP BY t.persona_id, t.slug", [list(exclude_runs)]).fetchall()
+        return {(pid, slug): (n, float(total), float(squares)) for pid, slug, n, total, squares in rows}
 
     def cached_takes(self, keys: list[tuple[str, str, str, str]],
                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, Take]:

@@ -118,21 +118,24 @@ class Writes:
 
     # -- claims: takes being paid for right now (m006) ------------------------------------------
     def claim_takes(self, keys: list[tuple[str, str, str, str]], lease_seconds: float,
-                    con: duckdb.DuckDBPyConnection | None = None, have: Iterable[tuple] = ()) -> dict[tuple, tuple[int, str]]:
+                    con: duckdb.DuckDBPyConnection | None = None, have: Iterable[tuple] = (),
+                    sweep: bool = True) -> dict[tuple, tuple[int, str]]:
         """Claim the cache keys nobody else holds (except those in `have`, already cached); return the keys
         another process holds, with the holder (pid, host). A held key that is already cached means its
         run has not ended yet: the caller waits for that run's verdict too.
 
-        Stale claims go first: a holder whose pid is gone on this host, or whose lease has passed."""
+        With `sweep`, stale claims go first: a holder whose pid is gone on this host, or whose lease has
+        passed. A batch sweeps once, and again whenever it finds a key held."""
         if not keys:
             return {}
         host, pid, ts = socket.gethostname(), os.getpid(), now()
         with self._tx(con) as con:
-            con.execute("DELETE FROM take_claims WHERE expires_at < ?", [ts])
-            for (claim_pid,) in con.execute("SELECT DISTINCT pid FROM take_claims WHERE host = ? AND pid <> ?",
-                                            [host, pid]).fetchall():
-                if not _pid_alive(claim_pid):
-                    con.execute("DELETE FROM take_claims WHERE host = ? AND pid = ?", [host, claim_pid])
+            if sweep:
+                con.execute("DELETE FROM take_claims WHERE expires_at < ?", [ts])
+                for (claim_pid,) in con.execute("SELECT DISTINCT pid FROM take_claims WHERE host = ? AND pid <> ?",
+                                                [host, pid]).fetchall():
+                    if not _pid_alive(claim_pid):
+                        con.execute("DELETE FROM take_claims WHERE host = ? AND pid = ?", [host, claim_pid])
             held = {}
             for row in con.execute(
                     "SELECT snapshot_hash, persona_version, prompt_hash, model, pid, host FROM take_claims "
@@ -181,13 +184,23 @@ class Writes:
         with self.transaction() as con:
             for table, rows in (("source_runs", source_runs), ("rejections", rejections),
                                 ("tool_sightings", sightings)):
-                for row in rows:
-                    con.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
-                                list(row.values()))
-            for row in urls:
-                con.execute("INSERT INTO tool_urls (url_key, url, slug, source, first_seen) VALUES (?, ?, ?, ?, ?) "
-                            "ON CONFLICT DO NOTHING",
-                            [row["url_key"], row["url"], row["slug"], row["source"], row["first_seen"]])
+                _insert_rows(con, table, rows)
+            _insert_rows(con, "tool_urls", [{k: row[k] for k in ("url_key", "url", "slug", "source", "first_seen")}
+                                            for row in urls], " ON CONFLICT DO NOTHING")
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], tail: str = "",
+                 per_statement: int = 500) -> None:
+    """Rows of one table as multi-row INSERTs (a statement per shape of row, at most `per_statement` rows)."""
+    shapes: dict[tuple, list[dict]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(row), []).append(row)
+    for cols, same in shapes.items():
+        one = "(" + ", ".join("?" for _ in cols) + ")"
+        for i in range(0, len(same), per_statement):
+            part = same[i:i + per_statement]
+            con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES " + ", ".join(one for _ in part) + tail,
+                        [v for row in part for v in row.values()])
 
 
 def _pid_alive(pid: int) -> bool:
