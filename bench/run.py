@@ -161,7 +161,7 @@ def fig2_batch(smoke: bool) -> None:
     exe = str(Path(sys.executable).parent / "toolpanel")
     flow_cmd = [sys.executable, "-c", "import asyncio, json; from flows.reviews import daily_review; "
                 "print(json.dumps(asyncio.run(daily_review()), default=str))"]
-    for latency in ((0.1,) if smoke else (0.1, 1.0)):
+    for latency in ((0.1,) if smoke else LATENCIES.get("batch") or (0.1, 1.0)):
         with FakeOpenAI(latency=latency) as fake:
             env = provider(fake) | {"PREFECT_UI_ENABLED": "false", "PYTHONPATH": str(ROOT)}
             with home(env) as tmp:  # the baseline
@@ -392,6 +392,7 @@ def machine_speed() -> float:
     return time.perf_counter() - t0
 
 
+LATENCIES: dict[str, tuple[float, ...]] = {}  # --latency: figure 2 at these provider latencies only
 FIGURES = {"1": fig1_overhead, "2": fig2_batch, "4": fig4_cli, "5": fig5_warehouse, "6": fig6_publish,
            "7": fig7_local, "8": fig8_prompts, "9": fig9_demo}
 
@@ -400,7 +401,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (seconds); results are not written")
     ap.add_argument("--only", default="", help="comma-separated figure numbers (2 includes 3)")
+    ap.add_argument("--latency", default="", help="figure 2 at these comma-separated latencies only (default 0.1,1)")
     args = ap.parse_args()
+    if args.latency:
+        LATENCIES["batch"] = tuple(float(x) for x in args.latency.split(","))
     only = [x.strip() for x in args.only.split(",") if x.strip()] or list(FIGURES)
     print(f"toolpanel bench on {platform.node()} · {platform.machine()} · {os.cpu_count()} cores · "
           f"Python {platform.python_version()}{' · smoke sizes' if args.smoke else ''}")

@@ -63,35 +63,38 @@ def side_by_side(original: Verdict, neutral: Verdict) -> Finding:
 
 
 class ScoreHistory:
-    """Per persona and tool: ok takes (count, sum, sum of squares). A batch reads the warehouse's once and
-    adds its own takes as they land, so the outlier check never rescans the whole history per tool."""
+    """Per persona and tool: ok takes (count, sum, sum of squares), with per-persona totals kept alongside,
+    so leaving one tool out costs a few subtractions. A batch reads the warehouse's once and keeps its own
+    takes in a second one as they land; the outlier check never rescans the history per tool."""
 
-    def __init__(self, sums: Mapping[tuple[str, str], tuple[int, float, float]], *more: "ScoreHistory"):
-        self._sums = {k: list(v) for k, v in sums.items()}
-        for other in more:
-            for k, (n, total, squares) in other._sums.items():
-                acc = self._sums.setdefault(k, [0, 0.0, 0.0])
-                acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + total, acc[2] + squares
+    def __init__(self, sums: Mapping[tuple[str, str], tuple[int, float, float]] | None = None):
+        self._by: dict[tuple[str, str], list] = {}
+        self._totals: dict[str, list] = {}
+        for (pid, slug), acc in (sums or {}).items():
+            self._add(pid, slug, *acc)
+
+    def _add(self, pid: str, slug: str, n: int, total: float, squares: float) -> None:
+        for acc in (self._by.setdefault((pid, slug), [0, 0.0, 0.0]), self._totals.setdefault(pid, [0, 0.0, 0.0])):
+            acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + total, acc[2] + squares
 
     def add(self, take: Take) -> None:
         if take.status == "ok" and take.score is not None:
-            acc = self._sums.setdefault((take.persona_id, take.tool_slug), [0, 0.0, 0.0])
-            acc[0] += 1
-            acc[1] += take.score
-            acc[2] += take.score * take.score
+            self._add(take.persona_id, take.tool_slug, 1, take.score, take.score * take.score)
 
-    def without(self, slug: str) -> dict[str, tuple[int, float, float]]:
-        """Per persona: (ok takes on other tools, their mean, their sample standard deviation)."""
-        totals: dict[str, list] = {}
-        for (pid, tool), (n, total, squares) in self._sums.items():
-            if tool != slug:
-                acc = totals.setdefault(pid, [0, 0.0, 0.0])
-                acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + total, acc[2] + squares
+    def without(self, slug: str, *more: "ScoreHistory") -> dict[str, tuple[int, float, float]]:
+        """Per persona, over this history and `more`: (ok takes on other tools, their mean, their sample
+        standard deviation)."""
+        sums: dict[str, list] = {}
+        for h in (self, *more):
+            for pid, (n, total, squares) in h._totals.items():
+                own = h._by.get((pid, slug), (0, 0.0, 0.0))
+                acc = sums.setdefault(pid, [0, 0.0, 0.0])
+                acc[0], acc[1], acc[2] = acc[0] + n - own[0], acc[1] + total - own[1], acc[2] + squares - own[2]
         out = {}
-        for pid, (n, total, squares) in totals.items():
-            mean = total / n
-            var = (squares - total * total / n) / (n - 1) if n > 1 else 0.0
-            out[pid] = (n, mean, math.sqrt(max(var, 0.0)))
+        for pid, (n, total, squares) in sums.items():
+            if n > 0:
+                var = (squares - total * total / n) / (n - 1) if n > 1 else 0.0
+                out[pid] = (n, total / n, math.sqrt(max(var, 0.0)))
         return out
 
 

@@ -58,10 +58,10 @@ def test_score_history_is_the_other_tools_ok_takes_with_this_batch_added():
     import statistics
 
     stored = {("a", "t"): (2, 150.0, 11_300.0), ("a", "u"): (2, 90.0, 4_100.0), ("b", "u"): (1, 40.0, 1_600.0)}
-    batch = ScoreHistory({})
+    batch = ScoreHistory()
     batch.add(_take("a", score=60).model_copy(update={"tool_slug": "v"}))
     batch.add(_take("a", status="abstained").model_copy(update={"tool_slug": "v"}))  # only ok takes count
-    seen = ScoreHistory(stored, batch).without("t")  # tool t's own takes (70, 80) are left out
+    seen = ScoreHistory(stored).without("t", batch)  # tool t's own takes (70, 80) are left out
     n, mean, sd = seen["a"]
     assert n == 3 and mean == pytest.approx(statistics.mean([50, 40, 60]))
     assert sd == pytest.approx(statistics.stdev([50, 40, 60]))

@@ -156,3 +156,42 @@ def test_a_migration_inserted_mid_list_is_the_only_one_applied(tmp_path):
         (len(MIGRATIONS) + 1, "m005b_mid_list_note")]
     assert con.execute("SELECT slug FROM tools").fetchall() == [("kept",)]
     con.close()
+
+
+def test_run_ends_written_together_match_one_at_a_time(tmp_path):
+    """What a group commit merges (several runs' ends in one go) decides exactly as one end at a time:
+    held or auto by the hold rules, an earlier held verdict superseded, the same tool twice seeing itself."""
+    import datetime as dt
+
+    from scoring import verdict as score_verdict
+    from toolpanel.models import Take
+    from toolpanel.sections import HoldSettings
+
+    def takes(slug, scores):
+        return [Take(take_id=f"tk_{slug}_{i}_{s}", tool_slug=slug, snapshot_hash="s", persona_id=f"p{i}",
+                     persona_version="v", model="m", prompt_hash="p", status="ok", score=s,
+                     verdict="ship" if s >= 60 else "skip", paragraph="A plain take.", created_at=dt.datetime(2026, 1, 1))
+                for i, s in enumerate(scores)]
+
+    def end(run, slug, scores, hold=HoldSettings()):
+        t = takes(slug, scores)
+        return (run, "s", score_verdict(slug, t), len(t), 0, None), {"takes": t, "hold": hold, "findings": []}
+
+    split, ships, skips = [80, 85, 20, 25, 82], [80, 82, 85, 78, 90], [20, 25, 30, 35, 22]
+    store = Warehouse(tmp_path / "w.duckdb")
+    with store.transaction() as con:
+        first = store.finish_runs([end("r1", "a", split), end("r2", "b", ships)], con)
+    assert first[0] and not first[1]  # a split panel is held, a clear ship is published
+    with store.transaction() as con:  # a's newer clear verdict is published and supersedes the held one;
+        second = store.finish_runs([end("r3", "a", ships), end("r4", "b", skips), end("r5", "b", ships)], con)
+    # b twice in one go: its skip swings from the published ship (held), then the ship does not swing
+    assert not second[0] and second[1] and not second[2]
+    decided = rows(store.path, "SELECT v.run_id, d.decision FROM decisions d JOIN verdicts v USING (verdict_id) "
+                               "ORDER BY d.created_at, d.decision_id")
+    assert sorted(decided) == sorted([("r1", "held"), ("r2", "auto"), ("r3", "auto"), ("r1", "superseded"),
+                                      ("r4", "held"), ("r5", "auto"), ("r4", "superseded")])
+    from warehouse.decisions import published_of
+
+    with store.connect() as con:
+        published = published_of(con, ["a", "b"])
+    assert {s: (v.verdict, v.ship_count) for s, v in published.items()} == {"a": ("ship", 5), "b": ("ship", 5)}

@@ -108,16 +108,16 @@ class Panel:
         self.spend = Spend(settings.budget, settings.prices, settings.max_tokens)  # [budget], one per batch
         # The outlier check's baseline: other runs' ok takes, read once per batch, plus this panel's own
         # (added as they are stored; the read leaves out every run this panel started, so none counts twice).
-        self._history: dict | None = None
-        self._mine = ScoreHistory({})
+        self._history: ScoreHistory | None = None
+        self._mine = ScoreHistory()
         self._runs: list[str] = []
 
     async def score_history(self, slug: str) -> dict[str, tuple[int, float, float]]:
         """Per persona: ok takes on other tools (earlier runs and this batch), their mean and deviation."""
         if self._history is None:
-            self._history = await self.commit.run(
-                lambda con: self.store.persona_score_sums(con, exclude_runs=list(self._runs)))
-        return ScoreHistory(self._history, self._mine).without(slug)
+            self._history = ScoreHistory(await self.commit.run(
+                lambda con: self.store.persona_score_sums(con, exclude_runs=list(self._runs))))
+        return self._history.without(slug, self._mine)
 
     def model_for(self, persona: Persona, request: ReviewRequest, slug: str = "") -> str:
         return request.model_override or self.settings.model_for(persona.id, slug)

@@ -7,25 +7,31 @@ import duckdb
 from toolpanel.models import Verdict
 from warehouse.rows import new_id, now
 
-# The latest decision of each verdict of one tool: what the views compute, for one slug only (the write
-# path runs it per verdict; the views scan every decision).
-_STATUS_OF_SLUG = ("SELECT verdict_id, arg_max(decision, (created_at, decision_id)) AS decision FROM decisions "
-                   "WHERE slug = ? GROUP BY verdict_id")
+# The latest decision of each verdict of some tools: what the views compute, for those slugs only (the
+# write path runs it per group of verdicts; the views scan every decision).
+_STATUS_OF_SLUGS = ("SELECT verdict_id, arg_max(decision, (created_at, decision_id)) AS decision FROM decisions "
+                    "WHERE slug IN (SELECT unnest(?::VARCHAR[])) GROUP BY verdict_id")
 
 
 def _published(con: duckdb.DuckDBPyConnection, slug: str) -> Verdict | None:
     """The tool's published verdict as the hold rules see it."""
-    row = con.execute(
-        f"WITH st AS ({_STATUS_OF_SLUG}) SELECT verdict, ship_count, skip_count, abstain_count, failed_count, "
-        "ship_pct, mean_score, median_score, spread, split_panel, take_ids FROM verdicts v JOIN st USING (verdict_id) "
-        "WHERE v.slug = ? AND st.decision IN ('approved', 'auto') ORDER BY v.created_at DESC, v.verdict_id DESC LIMIT 1",
-        [slug, slug]).fetchone()
-    if row is None:
-        return None
-    (v, ship, skip, abst, failed, pct, mean, median, spread, split, ids) = row
-    return Verdict(tool_slug=slug, verdict=v, ship_count=ship, skip_count=skip, abstain_count=abst,
-                   failed_count=failed, ship_pct=pct, mean_score=mean, median_score=median, spread=spread,
-                   split_panel=split, quorum_met=True, take_ids=list(ids))
+    return published_of(con, [slug]).get(slug)
+
+
+def published_of(con: duckdb.DuckDBPyConnection, slugs: list[str]) -> dict[str, Verdict]:
+    """Each tool's published verdict as the hold rules see it (one query for many tools)."""
+    if not slugs:
+        return {}
+    rows = con.execute(
+        f"WITH st AS ({_STATUS_OF_SLUGS}) SELECT v.slug, verdict, ship_count, skip_count, abstain_count, "
+        "failed_count, ship_pct, mean_score, median_score, spread, split_panel, take_ids FROM verdicts v "
+        "JOIN st USING (verdict_id) WHERE v.slug IN (SELECT unnest(?::VARCHAR[])) AND st.decision IN ('approved', 'auto') "
+        "QUALIFY row_number() OVER (PARTITION BY v.slug ORDER BY v.created_at DESC, v.verdict_id DESC) = 1",
+        [slugs, slugs]).fetchall()
+    return {slug: Verdict(tool_slug=slug, verdict=v, ship_count=ship, skip_count=skip, abstain_count=abst,
+                          failed_count=failed, ship_pct=pct, mean_score=mean, median_score=median, spread=spread,
+                          split_panel=split, quorum_met=True, take_ids=list(ids))
+            for (slug, v, ship, skip, abst, failed, pct, mean, median, spread, split, ids) in rows}
 
 
 class Decisions:
@@ -44,13 +50,26 @@ class Decisions:
                          flow_run_id: str | None = None) -> list[str]:
         """Held verdicts of `slug` older than `newest_id` are recorded as superseded (a newer one, which
         the editor may not have seen yet, stays held)."""
-        ids = [r[0] for r in con.execute(
-            f"WITH st AS ({_STATUS_OF_SLUG}) SELECT v.verdict_id FROM st JOIN verdicts v USING (verdict_id) "
-            "JOIN verdicts n ON n.verdict_id = ? WHERE v.slug = ? AND st.decision = 'held' "
-            "AND (v.created_at, v.verdict_id) < (n.created_at, n.verdict_id)", [slug, newest_id, slug]).fetchall()]
-        for vid in ids:
-            cls._decide(con, vid, slug, "superseded", editor=editor, note=note, flow_run_id=flow_run_id)
-        return ids
+        return cls._supersede_older_many(con, {slug: newest_id}, note, editor, flow_run_id)
+
+    @staticmethod
+    def _supersede_older_many(con, newest: dict[str, str], note: str, editor: str | None = None,
+                              flow_run_id: str | None = None) -> list[str]:
+        """`_supersede_older` for many tools at once: {slug: newest verdict id}."""
+        if not newest:
+            return []
+        slugs = list(newest)
+        rows = con.execute(
+            f"WITH st AS ({_STATUS_OF_SLUGS}) SELECT v.verdict_id, v.slug FROM st JOIN verdicts v USING (verdict_id) "
+            "JOIN verdicts n ON n.slug = v.slug AND n.verdict_id IN (SELECT unnest(?::VARCHAR[])) "
+            "WHERE st.decision = 'held' AND (v.created_at, v.verdict_id) < (n.created_at, n.verdict_id) "
+            "ORDER BY v.created_at, v.verdict_id", [slugs, list(newest.values())]).fetchall()
+        if rows:
+            ts = now()
+            con.execute("INSERT INTO decisions VALUES " + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in rows),
+                        [x for vid, slug in rows
+                         for x in (new_id("dc"), vid, slug, "superseded", [], editor, note, flow_run_id, ts)])
+        return [vid for vid, _ in rows]
 
     def held(self, slug: str | None = None) -> list[dict]:
         """The queue: held verdicts newer than each tool's published one, oldest tool first."""

@@ -37,11 +37,17 @@ class FinishRun:
         self.layered = list(layered)  # (layer, finding) rows stored with the verdict they are about
 
     def __call__(self, con: duckdb.DuckDBPyConnection) -> list[str]:
-        run_id, snapshot_hash, verdict = self.args[:3]
-        if self.layered:
-            self.store.add_findings(run_id, verdict.tool_slug, snapshot_hash, self.layered, con)
-        reasons = self.store.finish_run(*self.args, con=con, **self.rules)
-        self.store.release_claims(self.claims, con)
+        return self.many([self], con)[0]
+
+    @staticmethod
+    def many(ops: list["FinishRun"], con: duckdb.DuckDBPyConnection) -> list[list[str]]:
+        """Several runs' ends in one go (what a group commit queued): a few statements, not a few per run."""
+        for op in ops:
+            if op.layered:
+                run_id, snapshot_hash, verdict = op.args[:3]
+                op.store.add_findings(run_id, verdict.tool_slug, snapshot_hash, op.layered, con)
+        reasons = ops[0].store.finish_runs([(op.args, op.rules) for op in ops], con)
+        ops[0].store.release_claims([k for op in ops for k in op.claims], con)
         return reasons
 
 
@@ -96,10 +102,14 @@ class GroupCommit:
     def _apply_once(self, batch: list) -> None:
         try:
             with self.store.transaction() as con:
-                # Queued take inserts become one multi-row INSERT; other ops run in order.
+                # Queued take inserts become one multi-row INSERT and queued run ends a few statements (before
+                # the other ops, so a look at claims sees the ones these ends release); other ops run in order.
                 takes = [item for op, _ in batch if isinstance(op, TakeInsert) for item in op.items]
                 self.store.add_takes(takes, con)
-                results = [None if isinstance(op, TakeInsert) else op(con) for op, _ in batch]
+                ends = [op for op, _ in batch if isinstance(op, FinishRun)]
+                ended = dict(zip(map(id, ends), FinishRun.many(ends, con))) if ends else {}
+                results = [None if isinstance(op, TakeInsert) else ended[id(op)] if isinstance(op, FinishRun)
+                           else op(con) for op, _ in batch]
         except Exception:
             for op, fut in batch:
                 try:

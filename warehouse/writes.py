@@ -13,7 +13,7 @@ import duckdb
 
 from scoring.holds import hold_reasons
 from toolpanel.models import Finding, Take, Tool, Verdict
-from warehouse.decisions import _published
+from warehouse.decisions import published_of
 from warehouse.rows import TAKE_COLUMNS, new_id, now
 
 
@@ -72,13 +72,11 @@ class Writes:
             row = take.model_dump()
             row["run_id"] = run_id
             row["slug"] = take.tool_slug
-            rows.extend(row[c] for c in TAKE_COLUMNS)
-            links.extend((run_id, take.take_id))
-        one = "(" + ", ".join("?" for _ in TAKE_COLUMNS) + ")"
+            rows.append(tuple(row[c] for c in TAKE_COLUMNS))
+            links.append((run_id, take.take_id, False))
         with self._tx(con) as con:
-            con.execute(f"INSERT INTO takes ({', '.join(TAKE_COLUMNS)}) VALUES " + ", ".join(one for _ in items), rows)
-            con.execute("INSERT INTO run_takes VALUES " + ", ".join("(?, ?, false)" for _ in items)
-                        + " ON CONFLICT DO NOTHING", links)
+            _insert(con, "takes", rows, TAKE_COLUMNS)
+            _insert(con, "run_takes", links, tail=" ON CONFLICT DO NOTHING")
 
     def link_cached(self, run_id: str, takes: Iterable[Take], con: duckdb.DuckDBPyConnection | None = None) -> None:
         with self._tx(con) as con:
@@ -90,31 +88,49 @@ class Writes:
                    takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None) -> list[str]:
         """The run's end and (with quorum, unless it is being retried) its verdict and what became of it
         (`held` with the hold rules' reasons, or `auto`), in one transaction. Returns the hold reasons."""
-        status = status or ("complete" if verdict.quorum_met else "incomplete")
-        reasons: list[str] = []
+        end = ((run_id, snapshot_hash, verdict, paid_calls, cached, status),
+               {"takes": takes, "hold": hold, "findings": findings})
+        return self.finish_runs([end], con)[0]
+
+    def finish_runs(self, ends: list[tuple[tuple, dict]], con: duckdb.DuckDBPyConnection | None = None
+                    ) -> list[list[str]]:
+        """`finish_run` for several runs of different tools: ((run_id, snapshot_hash, verdict, paid_calls,
+        cached, status), {takes, hold, findings}) each, written with a few multi-row statements instead of a
+        handful per run. A tool ending twice in one call is ended one run at a time (each sees the other)."""
+        slugs = [args[2].tool_slug for args, _ in ends]
+        if len(set(slugs)) < len(slugs):
+            return [self.finish_runs([end], con)[0] for end in ends]
+        out: list[list[str]] = []
+        results, verdicts, decisions, published_now = [], [], [], {}
         with self._tx(con) as con:
-            con.execute("INSERT INTO run_results VALUES (?, ?, ?, ?, ?)", [run_id, status, now(), paid_calls, cached])
-            if status == "complete":
-                verdict_id = new_id("vd")
-                published = _published(con, verdict.tool_slug)
-                con.execute(
-                    "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [verdict_id, run_id, verdict.tool_slug, snapshot_hash, verdict.verdict, verdict.ship_count,
-                     verdict.skip_count, verdict.abstain_count, verdict.failed_count, verdict.ship_pct,
-                     verdict.mean_score, verdict.median_score, verdict.spread, verdict.split_panel,
-                     verdict.take_ids, now()])
-                if hold is not None:
-                    reasons = hold_reasons(verdict, takes or [], published, findings or [], hold)
-                if reasons:
-                    self._decide(con, verdict_id, verdict.tool_slug, "held", reasons=reasons)
-                else:
-                    self._decide(con, verdict_id, verdict.tool_slug, "auto")
-                    self._supersede_older(con, verdict.tool_slug, verdict_id, "a newer verdict was published")
-            elif status == "incomplete" and hold is not None:
-                # Never published (the site keeps the last complete verdict), but an editor should still
-                # hear why, e.g. every persona abstained because the card told them to.
-                reasons = hold_reasons(verdict, takes or [], _published(con, verdict.tool_slug), findings or [], hold)
-        return reasons
+            ts = now()
+            published = published_of(con, [a[2].tool_slug for a, r in ends if r.get("hold") is not None])
+            for (run_id, snapshot_hash, verdict, paid_calls, cached, status), rules in ends:
+                status = status or ("complete" if verdict.quorum_met else "incomplete")
+                results.append((run_id, status, ts, paid_calls, cached))
+                hold, slug = rules.get("hold"), verdict.tool_slug
+                reasons: list[str] = []
+                if hold is not None and status in ("complete", "incomplete"):
+                    # An incomplete verdict is never published, but an editor should still hear why,
+                    # e.g. every persona abstained because the card told them to.
+                    reasons = hold_reasons(verdict, rules.get("takes") or [], published.get(slug),
+                                           rules.get("findings") or [], hold)
+                if status == "complete":
+                    verdict_id = new_id("vd")
+                    verdicts.append((verdict_id, run_id, slug, snapshot_hash, verdict.verdict, verdict.ship_count,
+                                     verdict.skip_count, verdict.abstain_count, verdict.failed_count, verdict.ship_pct,
+                                     verdict.mean_score, verdict.median_score, verdict.spread, verdict.split_panel,
+                                     verdict.take_ids, ts))
+                    decisions.append((new_id("dc"), verdict_id, slug, "held" if reasons else "auto", reasons,
+                                      None, None, None, ts))
+                    if not reasons:
+                        published_now[slug] = verdict_id
+                out.append(reasons)
+            _insert(con, "run_results", results)
+            _insert(con, "verdicts", verdicts)
+            _insert(con, "decisions", decisions)
+            self._supersede_older_many(con, published_now, "a newer verdict was published")
+        return out
 
     # -- claims: takes being paid for right now (m006) ------------------------------------------
     def claim_takes(self, keys: list[tuple[str, str, str, str]], lease_seconds: float,
@@ -189,18 +205,24 @@ class Writes:
                                             for row in urls], " ON CONFLICT DO NOTHING")
 
 
-def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], tail: str = "",
-                 per_statement: int = 500) -> None:
-    """Rows of one table as multi-row INSERTs (a statement per shape of row, at most `per_statement` rows)."""
-    shapes: dict[tuple, list[dict]] = {}
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple], columns: tuple[str, ...] = (),
+            tail: str = "", per_statement: int = 500) -> None:
+    """Rows of one table (`columns`, else every column in order) as multi-row INSERTs."""
+    names = f" ({', '.join(columns)})" if columns else ""
+    for i in range(0, len(rows), per_statement):
+        part = rows[i:i + per_statement]
+        one = "(" + ", ".join("?" for _ in part[0]) + ")"
+        con.execute(f"INSERT INTO {table}{names} VALUES " + ", ".join(one for _ in part) + tail,
+                    [v for row in part for v in row])
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], tail: str = "") -> None:
+    """Rows given as {column: value}: one multi-row INSERT per shape of row."""
+    shapes: dict[tuple, list[tuple]] = {}
     for row in rows:
-        shapes.setdefault(tuple(row), []).append(row)
-    for cols, same in shapes.items():
-        one = "(" + ", ".join("?" for _ in cols) + ")"
-        for i in range(0, len(same), per_statement):
-            part = same[i:i + per_statement]
-            con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES " + ", ".join(one for _ in part) + tail,
-                        [v for row in part for v in row.values()])
+        shapes.setdefault(tuple(row), []).append(tuple(row.values()))
+    for columns, values in shapes.items():
+        _insert(con, table, values, columns, tail)
 
 
 def _pid_alive(pid: int) -> bool:
