@@ -85,6 +85,7 @@ async def review_tools(panel: Panel, tools: list[Tool], requests: list[ReviewReq
 async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], settings: Settings,
                       published: bool) -> list[ReviewResult | BaseException]:
     """A Prefect task per chunk of tools: a task run costs the Prefect API several calls, a tool only its own."""
+    panel.expect(tools)
     size = settings.flows.tools_per_task
     chunks = [(tools[i:i + size], requests[i:i + size]) for i in range(0, len(tools), size)]
 

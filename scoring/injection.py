@@ -63,23 +63,29 @@ def side_by_side(original: Verdict, neutral: Verdict) -> Finding:
 
 
 class ScoreHistory:
-    """Per persona and tool: ok takes (count, sum, sum of squares), with per-persona totals kept alongside,
-    so leaving one tool out costs a few subtractions. A batch reads the warehouse's once and keeps its own
+    """Per persona and tool (None: all other tools together): ok takes (count, sum, sum of squares), with
+    per-persona totals kept alongside, so leaving one tool out costs a few subtractions. A batch reads the warehouse's once and keeps its own
     takes in a second one as they land; the outlier check never rescans the history per tool."""
 
-    def __init__(self, sums: Mapping[tuple[str, str], tuple[int, float, float]] | None = None):
+    def __init__(self, sums: Mapping[tuple[str, str | None], tuple[int, float, float]] | None = None):
         self._by: dict[tuple[str, str], list] = {}
         self._totals: dict[str, list] = {}
         for (pid, slug), acc in (sums or {}).items():
             self._add(pid, slug, *acc)
 
-    def _add(self, pid: str, slug: str, n: int, total: float, squares: float) -> None:
+    def _add(self, pid: str, slug: str | None, n: int, total: float, squares: float) -> None:
         for acc in (self._by.setdefault((pid, slug), [0, 0.0, 0.0]), self._totals.setdefault(pid, [0, 0.0, 0.0])):
             acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + total, acc[2] + squares
 
     def add(self, take: Take) -> None:
         if take.status == "ok" and take.score is not None:
             self._add(take.persona_id, take.tool_slug, 1, take.score, take.score * take.score)
+
+    def split_out(self, sums: Mapping[tuple[str, str], tuple[int, float, float]]) -> None:
+        """Move some tools' sums out of the (persona, None) bucket of "all other tools" into their own."""
+        for (pid, slug), (n, total, squares) in sums.items():
+            self._add(pid, None, -n, -total, -squares)
+            self._add(pid, slug, n, total, squares)
 
     def without(self, slug: str, *more: "ScoreHistory") -> dict[str, tuple[int, float, float]]:
         """Per persona, over this history and `more`: (ok takes on other tools, their mean, their sample

@@ -67,6 +67,11 @@ def test_score_history_is_the_other_tools_ok_takes_with_this_batch_added():
     assert sd == pytest.approx(statistics.stdev([50, 40, 60]))
     assert seen["b"] == (1, 40.0, 0.0)
     assert ScoreHistory(stored).without("u") == {"a": (2, 75.0, pytest.approx(statistics.stdev([70, 80])))}
+    # the warehouse's sums for the tools a batch did not announce come as one bucket, split out on demand
+    lumped = ScoreHistory({("a", None): (4, 240.0, 15_400.0)})
+    assert lumped.without("t")["a"][0] == 4
+    lumped.split_out({("a", "t"): (2, 150.0, 11_300.0)})
+    assert lumped.without("t") == {"a": ScoreHistory(stored).without("t")["a"]}  # u's 50 and 40 only
 
 
 def test_hold_rules_have_the_registry_signature_and_name_what_they_saw():

@@ -111,12 +111,24 @@ class Panel:
         self._history: ScoreHistory | None = None
         self._mine = ScoreHistory()
         self._runs: list[str] = []
+        self._expected: list[str] = []  # slugs announced by the batch (expect)
+        self._split: set[str] = set()  # slugs whose own sums the baseline holds apart
+
+    def expect(self, tools: list[Tool]) -> None:
+        """The batch's tools: the outlier baseline reads their own sums with everyone's, in one query."""
+        self._expected = [t.slug for t in tools]
 
     async def score_history(self, slug: str) -> dict[str, tuple[int, float, float]]:
         """Per persona: ok takes on other tools (earlier runs and this batch), their mean and deviation."""
-        if self._history is None:
-            self._history = ScoreHistory(await self.commit.run(
-                lambda con: self.store.persona_score_sums(con, exclude_runs=list(self._runs))))
+        if self._history is None or slug not in self._split:
+            wanted = [slug] if self._history is not None else sorted({*self._expected, slug})
+            sums = await self.commit.run(
+                lambda con: self.store.persona_score_sums(con, exclude_runs=list(self._runs), slugs=wanted))
+            if self._history is None:
+                self._history = ScoreHistory(sums)
+            else:  # a tool the batch did not announce: its own sums, moved out of "everyone else"
+                self._history.split_out({k: v for k, v in sums.items() if k[1] == slug})
+            self._split.update(wanted)
         return self._history.without(slug, self._mine)
 
     def model_for(self, persona: Persona, request: ReviewRequest, slug: str = "") -> str:

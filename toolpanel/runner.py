@@ -93,6 +93,7 @@ async def review_batch(panel: Panel, tools: list[Tool], request: ReviewRequest |
 
     With one call at a time (the bundled local model) tools go one after another, so a tool's five
     persona calls run back to back and the server's prompt cache reuses their shared prefix."""
+    panel.expect(tools)
     gate = asyncio.Semaphore(1 if panel.concurrency == 1 else max(1, len(tools)))
 
     async def one(tool: Tool):

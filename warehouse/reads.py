@@ -13,17 +13,19 @@ from warehouse.rows import TAKE_COLUMNS, _take, _tool
 class Reads:
     """The read part of Warehouse (needs Connections)."""
 
-    def persona_score_sums(self, con: duckdb.DuckDBPyConnection | None = None, exclude_runs: list[str] = ()
-                           ) -> dict[tuple[str, str], tuple[int, float, float]]:
-        """Per (persona, tool): ok takes (differential copies and `exclude_runs` left out), the sum and the
-        sum of squares of their scores."""
+    def persona_score_sums(self, con: duckdb.DuckDBPyConnection | None = None, exclude_runs: list[str] = (),
+                           slugs: list[str] = ()) -> dict[tuple[str, str | None], tuple[int, float, float]]:
+        """Ok takes (differential copies and `exclude_runs` left out): count, sum and sum of squares of their
+        scores per (persona, tool) for the tools in `slugs`, and per (persona, None) for all other tools
+        together (so the memory is what the batch needs, whatever the warehouse's history)."""
         with self._tx(con) as con:
             rows = con.execute(
-                "SELECT t.persona_id, t.slug, count(*), sum(t.score), sum(t.score * t.score) FROM takes t "
-                "JOIN runs r ON r.run_id = t.run_id WHERE t.status = 'ok' AND t.score IS NOT NULL "
-                "AND r.trigger <> 'differential' AND NOT list_contains(?::VARCHAR[], t.run_id) "
-                "GROUP BY t.persona_id, t.slug", [list(exclude_runs)]).fetchall()
-        return {(pid, slug): (n, float(total), float(squares)) for pid, slug, n, total, squares in rows}
+                "SELECT t.persona_id, CASE WHEN t.slug IN (SELECT unnest(?::VARCHAR[])) THEN t.slug END AS own, "
+                "count(*), sum(t.score), sum(t.score * t.score) FROM takes t JOIN runs r ON r.run_id = t.run_id "
+                "WHERE t.status = 'ok' AND t.score IS NOT NULL AND r.trigger <> 'differential' "
+                "AND NOT list_contains(?::VARCHAR[], t.run_id) GROUP BY ALL",
+                [list(slugs), list(exclude_runs)]).fetchall()
+        return {(pid, own): (n, float(total), float(squares)) for pid, own, n, total, squares in rows}
 
     def cached_takes(self, keys: list[tuple[str, str, str, str]],
                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, Take]:
