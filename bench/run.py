@@ -289,6 +289,39 @@ def fig6_publish(smoke: bool) -> None:
         record(f"M2. peak RSS of publishing {tools:,} tools (whole process)", rss, "MiB", "—", None)
 
 
+# -- memory against history: the same work on an empty warehouse and on one with a long history -----------
+def fig_memory_history(smoke: bool) -> None:
+    from toolpanel.config import load_settings
+    from warehouse import Warehouse
+    from warehouse.bulk import bulk_load
+
+    n, history = (20, 20_000) if smoke else (100, 1_000_000)
+    exe = str(Path(sys.executable).parent / "toolpanel")
+    peaks = {}
+    with FakeOpenAI(latency=0.0) as fake:
+        for label, takes in (("empty", 0), ("history", history)):
+            with home(provider(fake)) as tmp:
+                make_cards(tmp / "cards", n)
+                settings = load_settings()
+                if takes:
+                    bulk_load(Warehouse(settings.warehouse_path), takes=takes, reviews_per_tool=10)
+                _warm_mode(settings)
+                _, peaks[label], _ = run_measured([exe, "review", str(tmp / "cards"), "--json"])
+    record(f"M3. peak RSS of a {n}-tool batch: warehouse with {history:,} takes of history / empty warehouse",
+           peaks["history"] / peaks["empty"], "ratio", "<= 1.2", peaks["history"] / peaks["empty"] <= 1.2,
+           f"{peaks['history']:.0f} MiB vs {peaks['empty']:.0f} MiB (CLI process)")
+    tools = 300 if smoke else 2_000
+    for label, reviews in (("one review per tool", 1), ("ten reviews per tool", 10)):
+        with home():
+            settings = load_settings()
+            bulk_load(Warehouse(settings.warehouse_path), takes=tools * 5 * reviews, reviews_per_tool=reviews,
+                      tools_per_category=15)
+            _, peaks[label], _ = run_measured([exe, "publish", "--full"])
+    ratio = peaks["ten reviews per tool"] / peaks["one review per tool"]
+    record(f"M4. peak RSS of publishing {tools:,} tools: ten reviews of history per tool / one", ratio, "ratio",
+           "<= 1.2", ratio <= 1.2, f"{peaks['ten reviews per tool']:.0f} MiB vs {peaks['one review per tool']:.0f} MiB")
+
+
 # -- figure 7: the bundled local model -----------------------------------------------------------------
 def fig7_local(smoke: bool) -> None:
     with home():
@@ -394,7 +427,7 @@ def machine_speed() -> float:
 
 LATENCIES: dict[str, tuple[float, ...]] = {}  # --latency: figure 2 at these provider latencies only
 FIGURES = {"1": fig1_overhead, "2": fig2_batch, "4": fig4_cli, "5": fig5_warehouse, "6": fig6_publish,
-           "7": fig7_local, "8": fig8_prompts, "9": fig9_demo}
+           "7": fig7_local, "8": fig8_prompts, "9": fig9_demo, "M": fig_memory_history}
 
 
 def main() -> None:
