@@ -19,6 +19,10 @@ def content_hash(payload: object) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
+_CARD_LABELS = {"name": "Name", "tagline": "Best for", "category": "Category", "pricing": "Pricing",
+                "entry": "Entry price", "launched": "Launched", "url": "URL", "description": "Description"}
+
+
 class Tool(BaseModel):
     """A tool as the panel reads it. `description` is untrusted vendor text."""
 
@@ -34,6 +38,11 @@ class Tool(BaseModel):
     launched: dt.date | None = None
     description: str
     source: str = "card"
+
+    def card_text(self) -> str:
+        """The snapshot text the panel read (as prompts/tool.j2 labels it), against which quotes are checked."""
+        content = self.reviewed_content()
+        return "\n".join(f"{label}: {content[k]}" for k, label in _CARD_LABELS.items() if content.get(k))
 
     def reviewed_content(self) -> dict:
         """The fields the panel reads; their hash is the snapshot identity."""

@@ -99,6 +99,7 @@ class Panel:
         # slots they hold on the Prefect global concurrency limit.
         self.concurrency = concurrency or settings.concurrency
         self._semaphore = asyncio.Semaphore(self.concurrency)
+        self._in_flight = asyncio.Semaphore(1 if self.concurrency == 1 else 2 * self.concurrency)
         self.commit = GroupCommit(store)  # concurrent reviews share short transactions
         self._abandoned_closed = False
         # Takes another process was already paying for, which this one waited for instead: {(pid, host): n}.
@@ -121,15 +122,21 @@ class Panel:
     async def score_history(self, slug: str) -> dict[str, tuple[int, float, float]]:
         """Per persona: ok takes on other tools (earlier runs and this batch), their mean and deviation."""
         if self._history is None or slug not in self._split:
-            wanted = [slug] if self._history is not None else sorted({*self._expected, slug})
-            sums = await self.commit.run(
-                lambda con: self.store.persona_score_sums(con, exclude_runs=list(self._runs), slugs=wanted))
-            if self._history is None:
-                self._history = ScoreHistory(sums)
-            else:  # a tool the batch did not announce: its own sums, moved out of "everyone else"
-                self._history.split_out({k: v for k, v in sums.items() if k[1] == slug})
-            self._split.update(wanted)
+            await self.commit.run(lambda con: self._read_history(con, slug))
         return self._history.without(slug, self._mine)
+
+    def _read_history(self, con, slug: str) -> None:
+        """The warehouse's part of the outlier baseline (in the caller's transaction): read once per batch,
+        and again only for a tool the batch did not announce (its own sums, moved out of "everyone else")."""
+        if self._history is not None and slug in self._split:
+            return
+        wanted = [slug] if self._history is not None else sorted({*self._expected, slug})
+        sums = self.store.persona_score_sums(con, exclude_runs=list(self._runs), slugs=wanted)
+        if self._history is None:
+            self._history = ScoreHistory(sums)
+        else:
+            self._history.split_out({k: v for k, v in sums.items() if k[1] == slug})
+        self._split.update(wanted)
 
     def model_for(self, persona: Persona, request: ReviewRequest, slug: str = "") -> str:
         return request.model_override or self.settings.model_for(persona.id, slug)
@@ -140,7 +147,12 @@ class Panel:
 
     async def review(self, tool: Tool, request: ReviewRequest | None = None,
                      on_take: Callable[[Take], None] | None = None) -> ReviewResult:
-        request = request or ReviewRequest()
+        # Tools in flight are bounded: a batch that started all its tools at once queued every tool's
+        # warehouse look before any provider call; bounded, the looks of the next tools overlap the calls.
+        async with self._in_flight:
+            return await self._look_and_review(tool, request or ReviewRequest(), on_take)
+
+    async def _look_and_review(self, tool: Tool, request: ReviewRequest, on_take: Callable | None) -> ReviewResult:
         personas = self.personas if not request.personas else [p for p in self.personas if p.id in request.personas]
         first, self._abandoned_closed = not self._abandoned_closed, True
         models = {p.id: self.model_for(p, request, tool.slug) for p in personas}
@@ -204,6 +216,7 @@ class Panel:
                           "base_url": self.settings.base_url or ("local" if self.settings.uses_local_model else None)})
             if hits:
                 self.store.link_cached(rid, hits.values(), con)
+            self._read_history(con, tool.slug)  # here rather than a transaction of its own after the calls
             return rid, record_run_inputs(con, rid, self.templates, personas, self._inputs_stored)
 
         try:
@@ -286,7 +299,7 @@ class Panel:
         if c.repaired:
             flags.append(Flag.CONTRADICTION_REPAIRED if c.first_rule == "contradiction" else Flag.REPAIRED)
         evidence = list(out.evidence) if status == "ok" else []
-        if evidence and unsupported_quotes(evidence, card_text(tool)):
+        if evidence and unsupported_quotes(evidence, tool.card_text()):
             flags.append(Flag.UNGROUNDED)
         position = status == "ok"
         return Take(
@@ -305,13 +318,3 @@ class Panel:
                     persona_id=persona.id, persona_version=persona.version, model=model,
                     prompt_hash=self.prompt_hash, status="failed", error_class=error_class, error=error,
                     created_at=now())
-
-
-_CARD_LABELS = {"name": "Name", "tagline": "Best for", "category": "Category", "pricing": "Pricing",
-                "entry": "Entry price", "launched": "Launched", "url": "URL", "description": "Description"}
-
-
-def card_text(tool: Tool) -> str:
-    """The snapshot text the panel read (as prompts/tool.j2 labels it), against which quotes are checked."""
-    content = tool.reviewed_content()
-    return "\n".join(f"{label}: {content[k]}" for k, label in _CARD_LABELS.items() if content.get(k))
