@@ -330,7 +330,8 @@ def fig7_local(smoke: bool) -> None:
         t0 = time.perf_counter()
         r = subprocess.run([exe, "review", str(card), "--json"], capture_output=True, text=True)
         wall = time.perf_counter() - t0
-        assert r.returncode == 0, r.stderr
+        # 3: a take of the 135M demo model failed validation (said in the summary, counted below)
+        assert r.returncode in (0, 3), r.stderr
         takes = json.loads(r.stdout)["reviews"][0]["takes"]
         out_tokens = sum(t["tokens_out"] or 0 for t in takes)
         in_tokens = sum(t["tokens_in"] or 0 for t in takes)
@@ -445,7 +446,10 @@ def main() -> None:
     print(f"machine speed: fixed CPU loop {speed:.3f}s (3M iterations; larger is slower)", flush=True)
     for key in only:
         CURRENT["fig"] = key
-        FIGURES[key](args.smoke)
+        try:
+            FIGURES[key](args.smoke)
+        except Exception as exc:  # one figure's failure must not lose the others' results
+            print(f"  figure {key} failed: {exc!r}"[:2000], flush=True)
     CURRENT["fig"] = "0"
     speed_after = machine_speed()
     record("0. machine: fixed CPU loop, 3M iterations (before / after the figures)", (speed + speed_after) / 2, "s",

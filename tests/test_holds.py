@@ -57,6 +57,10 @@ def test_settings_switch_rules_and_hold_all_and_new_tool():
         "new tool: no verdict of it has been published yet"]
     assert holds.hold_reasons(_verdict(5, 0), [], None, [], HoldSettings(hold_all=True)) == [
         "every verdict waits for an editor ([hold] hold_all = true)"]
+    # swing_pct = false turns the swing rule off, flips included (the red-team run measures injection holds alone)
+    assert holds.hold_reasons(_verdict(1, 3, "skip"), [], _verdict(3, 1), [], HoldSettings(swing_pct=False)) == []
+    assert holds.hold_reasons(_verdict(1, 3, "skip"), [], _verdict(3, 1), [], HoldSettings(swing_pct=0)) == [
+        "verdict flipped ship 75% → skip 25%"]
 
 
 def test_a_later_issue_adds_a_reason_by_registering_a_rule(monkeypatch):

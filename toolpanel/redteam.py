@@ -225,7 +225,8 @@ async def measure(settings: Settings, personas: list[Persona], llm, attacks: lis
 
     The defence under test is the injection rules: the publication's other holds (split panels, flips,
     failed takes) are switched off here, so they neither hide an attack nor count as a false hold."""
-    settings = settings.model_copy(update={"hold": settings.hold.model_copy(update=INJECTION_ONLY)})
+    hold = type(settings.hold).model_validate({**settings.hold.model_dump(), **INJECTION_ONLY})
+    settings = settings.model_copy(update={"hold": hold})
     if isinstance(llm, ScriptedModel) and settings.uses_local_model:
         # scripted adversaries stand in for providers: they read the providers' prompt layout, not the
         # bundled model's compact one (no request leaves the process: the model is injected at the seam)

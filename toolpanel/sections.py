@@ -26,13 +26,22 @@ class HoldSettings(BaseModel):
     split: bool = True               # the panel split (minority >= 40% or scores spread 40+ points)
     failed_take: bool = True         # some persona's take failed (quorum reached without it)
     contradiction: bool = True       # a persona's verdict contradicts its own score
-    swing_pct: float = Field(default=40, ge=0, le=100)  # ship % moved this many points (ship <-> skip always)
+    # ship % moved this many points (ship <-> skip always); false turns the rule off, flips included
+    swing_pct: float | bool = 40
     new_tool: bool = False           # hold the first verdict of every tool
     hold_all: bool = False           # hold every verdict (publications that approve everything)
     injection_suspected: bool = True  # screening found vendor text addressed to the panel (docs/security.md)
     steered: bool = True             # the panel moved when the flagged text was removed (differential review)
     take_anomaly: bool = True        # takes repeat vendor instructions, a unanimous 95+, outliers, all abstain
     wait_days: float = Field(default=7, gt=0)  # a review-queue form waits this long, then just ends
+
+    @field_validator("swing_pct", mode="before")
+    @classmethod
+    def _swing_points_or_false(cls, v):
+        if v is True or (v is not False and isinstance(v, (int, float)) and not 0 <= v <= 100):
+            raise ValueError("Input should be greater than or equal to 0 and less than or equal to 100 (points of "
+                             "ship %), or false to turn the rule off")
+        return v
 
 
 class LocalModel(BaseModel):
