@@ -132,7 +132,8 @@ _RSS_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[2
                 "sys.exit(r.returncode)")
 
 
-def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float, str]:
+def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = None,
+                 ok: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
     """Run a whole process; (wall seconds, its peak RSS in MiB, stdout). A one-line wrapper reads the peak."""
     with tempfile.NamedTemporaryFile(suffix=".rss") as rss:
         t0 = time.perf_counter()
@@ -140,7 +141,7 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = Non
                            env={**os.environ, **(env or {})}, cwd=cwd)
         wall = time.perf_counter() - t0
         peak = int(Path(rss.name).read_text() or 0) / 1024
-    if r.returncode != 0:
+    if r.returncode not in ok:
         raise RuntimeError(f"{cmd[:3]} exited {r.returncode}: {r.stderr[-2000:]}")
     return wall, peak, r.stdout
 
@@ -310,16 +311,18 @@ def fig_memory_history(smoke: bool) -> None:
     record(f"M3. peak RSS of a {n}-tool batch: warehouse with {history:,} takes of history / empty warehouse",
            peaks["history"] / peaks["empty"], "ratio", "<= 1.2", peaks["history"] / peaks["empty"] <= 1.2,
            f"{peaks['history']:.0f} MiB vs {peaks['empty']:.0f} MiB (CLI process)")
+    # Two reviews against ten: both give every page a "what changed" section (that needs two verdicts);
+    # the ten give each chart five times the points, which a page does show.
     tools = 300 if smoke else 2_000
-    for label, reviews in (("one review per tool", 1), ("ten reviews per tool", 10)):
+    for reviews in (2, 10):
         with home():
             settings = load_settings()
             bulk_load(Warehouse(settings.warehouse_path), takes=tools * 5 * reviews, reviews_per_tool=reviews,
                       tools_per_category=15)
-            _, peaks[label], _ = run_measured([exe, "publish", "--full"])
-    ratio = peaks["ten reviews per tool"] / peaks["one review per tool"]
-    record(f"M4. peak RSS of publishing {tools:,} tools: ten reviews of history per tool / one", ratio, "ratio",
-           "<= 1.2", ratio <= 1.2, f"{peaks['ten reviews per tool']:.0f} MiB vs {peaks['one review per tool']:.0f} MiB")
+            _, peaks[reviews], _ = run_measured([exe, "publish", "--full"])
+    ratio = peaks[10] / peaks[2]
+    record(f"M4. peak RSS of publishing {tools:,} tools: ten reviews of history per tool / two", ratio, "ratio",
+           "<= 1.2", ratio <= 1.2, f"{peaks[10]:.0f} MiB vs {peaks[2]:.0f} MiB (the chart shows every review)")
 
 
 # -- figure 7: the bundled local model -----------------------------------------------------------------
@@ -399,8 +402,8 @@ def fig9_demo(smoke: bool) -> None:
     import duckdb
 
     exe = str(Path(sys.executable).parent / "toolpanel")
-    with home():
-        one, _, _ = run_measured([exe, "review", str(ROOT / "examples" / "tools" / "smolvlm2-turbo.md")])
+    with home():  # exit 3 (a take of the demo model failed validation) is a review all the same
+        one, _, _ = run_measured([exe, "review", str(ROOT / "examples" / "tools" / "smolvlm2-turbo.md")], ok=(0, 3))
     with home() as tmp:
         demo = [[exe, "review", str(ROOT / "examples" / "demo")], [exe, "publish"], [exe, "queue"],
                 [exe, "compare", "smolvlm2-turbo", "openrouter-model-fusion"]]  # as in `make demo`
