@@ -1,4 +1,7 @@
-"""`toolpanel eval` with the bundled local model on a small subset (2 gold items, 1 repeat)."""
+"""`toolpanel eval` with the bundled local model on one gold item, 1 repeat: the bundled path end to end.
+
+Figures over several items (accuracy, kappa, order flips, effective votes) are tested with scripted panels in
+tests/test_eval.py; this test proves the same command runs on the real local model and labels its figures."""
 
 from __future__ import annotations
 
@@ -12,18 +15,18 @@ from tests.helpers import ROOT, cli, rows
 pytestmark = pytest.mark.slow
 
 
-def test_bundled_model_eval_on_two_gold_items(tp_home, tmp_path):
+def test_bundled_model_eval_on_one_gold_item(tp_home, tmp_path):
     gold = ROOT / "eval" / "gold"
     env = {"TOOLPANEL_HOME": os.environ["TOOLPANEL_HOME"]}
-    r = cli("eval", str(gold / "smolvlm2-turbo.yaml"), str(gold / "ai-cofounder.yaml"), "--json", "--no-shuffle",
+    r = cli("eval", str(gold / "smolvlm2-turbo.yaml"), "--json", "--no-shuffle",
             env=env, cwd=tmp_path, timeout=1800)  # the 2-core machine may be busy
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["model"] == "smollm2-135m-instruct"  # figures are labelled with the model that produced them
     f = report["figures"]
-    assert f["items"] == 2 and f["panel"]["reviews"] == 2 and f["models"] == ["smollm2-135m-instruct"]
-    assert 0 <= f["panel"]["accuracy"] <= 1 and f["cost"]["calls"] == 10 and f["cost"]["tokens_in"] > 0
+    assert f["items"] == 1 and f["panel"]["reviews"] == 1 and f["models"] == ["smollm2-135m-instruct"]
+    assert f["panel"]["accuracy"] in (0, 1, None) and f["cost"]["calls"] == 5 and f["cost"]["tokens_in"] > 0
     db = tp_home / "warehouse.duckdb"
     assert rows(db, "SELECT model FROM eval_runs") == [("smollm2-135m-instruct",)]
-    assert rows(db, "SELECT count(*) FROM eval_takes")[0][0] == 10
+    assert rows(db, "SELECT count(*) FROM eval_takes")[0][0] == 5
     assert rows(db, "SELECT count(*) FROM takes")[0][0] == 0

@@ -27,7 +27,7 @@ class HoldSettings(BaseModel):
     failed_take: bool = True         # some persona's take failed (quorum reached without it)
     contradiction: bool = True       # a persona's verdict contradicts its own score
     # ship % moved this many points (ship <-> skip always); false turns the rule off, flips included
-    swing_pct: float | bool = 40
+    swing_pct: float | bool = 40.0
     new_tool: bool = False           # hold the first verdict of every tool
     hold_all: bool = False           # hold every verdict (publications that approve everything)
     injection_suspected: bool = True  # screening found vendor text addressed to the panel (docs/security.md)
