@@ -89,7 +89,17 @@ def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
                 note = modal.locator("div.p-label", has_text="Split Tool: note").first
                 note.locator("textarea, input").first.fill("two lenses disagree, fairly")
                 shot(page, shots, "3-queue-form-filled", expect=["approve"])
-                modal.get_by_role("button", name="Submit").click()
+                page.wait_for_load_state("networkidle")
+                for _ in range(3):  # a click that lands while the form is still validating is swallowed
+                    submit = modal.get_by_role("button", name="Submit")
+                    if not (submit.count() and submit.first.is_visible()):
+                        break  # the modal closed: the input was sent
+                    submit.first.click()
+                    deadline = time.monotonic() + 20
+                    while time.monotonic() < deadline and prefect_api(f"{api}/flow_runs/{run_id}")["state"]["name"] == "Suspended":
+                        time.sleep(0.5)
+                    if prefect_api(f"{api}/flow_runs/{run_id}")["state"]["name"] != "Suspended":
+                        break
                 state = _wait_state(api, run_id, ("COMPLETED", "FAILED", "CRASHED"))
                 assert state["type"] == "COMPLETED", state
                 page.reload()
