@@ -195,3 +195,31 @@ def test_run_ends_written_together_match_one_at_a_time(tmp_path):
     with store.connect() as con:
         published = published_of(con, ["a", "b"])
     assert {s: (v.verdict, v.ship_count) for s, v in published.items()} == {"a": ("ship", 5), "b": ("ship", 5)}
+
+
+def test_looks_queued_together_record_each_snapshot_once_and_split_the_cache(fake_model):
+    """First looks that a group commit merges: each tool recorded, a snapshot listed twice new only once,
+    cached takes handed to the look that asked (a forced look gets none), claims taken on the rest."""
+    from toolpanel.cards import load_card
+    from warehouse.groupcommit import Look
+
+    settings, [done] = review([SEED_A])
+    store = Warehouse(settings.warehouse_path)
+    a, b = load_card(SEED_A), load_card(SEED_B)
+    keys = {t.slug: [t.cache_key for t in done.takes] if t.slug == a.slug else [(b.snapshot_hash, "v", "p", "m")]
+            for t in (a, b)}
+
+    class NoCap:
+        def refresh(self, con):
+            pass
+
+    def look(tool, force=False):
+        return Look(store, tool, keys[tool.slug], force=force, claim=not force, lease=60, first=False, spend=NoCap())
+
+    with store.transaction() as con:
+        out = Look.many([look(a), look(a, force=True), look(b), look(b)], con)
+    assert [new for new, _, _ in out] == [False, False, True, False]
+    assert set(out[0][1]) == set(keys[a.slug]) and out[1][1] == {}  # the forced look pays on purpose
+    assert out[2][1] == {} and out[2][2] == {}  # nothing cached, nothing held by another process
+    assert rows(store.path, "SELECT count(*) FROM tool_snapshots WHERE slug = ?", [b.slug]) == [(1,)]
+    assert rows(store.path, "SELECT count(*) FROM take_claims") == [(1,)]  # b's one key, claimed once

@@ -18,7 +18,7 @@ from toolpanel.models import Persona, Take, Tool, Verdict
 from toolpanel.takeout import unsupported_quotes
 from warehouse import Warehouse
 from warehouse.changes import record_run_inputs, template_records
-from warehouse.store import FinishRun, GroupCommit, TakeInsert, new_id, now
+from warehouse.store import FinishRun, GroupCommit, Look, TakeInsert, new_id, now
 
 
 @dataclass
@@ -166,10 +166,9 @@ class Panel:
             held = self.store.claim_takes(wanted, self.claim_lease, con, have=found, sweep=sweep) if claim else {}
             return found, held
 
-        _, new_snapshot, (cached, held) = await self.commit.run(lambda con: (
-            first and self.store.close_abandoned(con),  # once per batch, inside the first transaction
-            self.store.record_tool(tool, con),
-            lookup(list(keys.values()), con, sweep=first)))  # stale claims: swept once, then when one is met
+        new_snapshot, cached, held = await self.commit.run(Look(
+            self.store, tool, list(keys.values()), force=request.force, claim=claim, lease=self.claim_lease,
+            first=first, spend=self.spend))
         for holder in held.values():  # counted once per take waited for, not per look
             self.waited[holder] = self.waited.get(holder, 0) + 1
         while held:  # another process is paying for these: wait for its takes rather than pay twice

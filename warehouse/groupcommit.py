@@ -51,6 +51,37 @@ class FinishRun:
         return reasons
 
 
+class Look:
+    """A GroupCommit op: a review's first look at the warehouse (its tool and snapshot recorded, cached takes,
+    claims on the rest). Queued looks share a few statements instead of a few each."""
+
+    def __init__(self, store: "Warehouse", tool, keys: list[tuple], *, force: bool, claim: bool, lease: float,
+                 first: bool, spend):
+        self.store, self.tool, self.keys = store, tool, keys
+        self.force, self.claim, self.lease, self.first, self.spend = force, claim, lease, first, spend
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> tuple[bool, dict, dict]:
+        return self.many([self], con)[0]
+
+    @staticmethod
+    def many(ops: list["Look"], con: duckdb.DuckDBPyConnection) -> list[tuple[bool, dict, dict]]:
+        """Per look: (snapshot is new, cached takes by key, keys another process holds → holder)."""
+        store = ops[0].store
+        if any(op.first for op in ops):  # once per batch, inside its first transaction
+            store.close_abandoned(con)
+        for spend in {id(op.spend): op.spend for op in ops}.values():
+            spend.refresh(con)  # today's spend by others (only with a daily cap)
+        new = store.record_tools([op.tool for op in ops], con)
+        wanted = list(dict.fromkeys(k for op in ops if not op.force for k in op.keys))
+        found = store.cached_takes(wanted, con) if wanted else {}
+        claiming = list(dict.fromkeys(k for op in ops if op.claim for k in op.keys))
+        # stale claims: swept by a batch's first look, then whenever one is met (the caller's wait loop)
+        held = store.claim_takes(claiming, max(op.lease for op in ops), con, have=set(found),
+                                 sweep=any(op.first for op in ops)) if claiming else {}
+        return [(is_new, {} if op.force else {k: found[k] for k in op.keys if k in found},
+                 {k: held[k] for k in op.keys if k in held} if op.claim else {}) for op, is_new in zip(ops, new)]
+
+
 def _journal_entry(op) -> dict | None:
     """The journal line for an op that records paid work; None for ops that cannot wait (reads, run starts)."""
     from warehouse import journal
@@ -102,13 +133,15 @@ class GroupCommit:
     def _apply_once(self, batch: list) -> None:
         try:
             with self.store.transaction() as con:
-                # Queued take inserts become one multi-row INSERT and queued run ends a few statements (before
-                # the other ops, so a look at claims sees the ones these ends release); other ops run in order.
+                # Queued take inserts become one multi-row INSERT, queued run ends and first looks a few
+                # statements each (ends before looks, so a look sees the claims they release); others in order.
                 takes = [item for op, _ in batch if isinstance(op, TakeInsert) for item in op.items]
                 self.store.add_takes(takes, con)
                 ends = [op for op, _ in batch if isinstance(op, FinishRun)]
-                ended = dict(zip(map(id, ends), FinishRun.many(ends, con))) if ends else {}
-                results = [None if isinstance(op, TakeInsert) else ended[id(op)] if isinstance(op, FinishRun)
+                done = dict(zip(map(id, ends), FinishRun.many(ends, con))) if ends else {}
+                looks = [op for op, _ in batch if isinstance(op, Look)]  # after the ends: they release claims
+                done.update(zip(map(id, looks), Look.many(looks, con)) if looks else {})
+                results = [None if isinstance(op, TakeInsert) else done[id(op)] if id(op) in done
                            else op(con) for op, _ in batch]
         except Exception:
             for op, fut in batch:

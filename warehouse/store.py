@@ -14,14 +14,14 @@ from pathlib import Path
 from warehouse import connection
 from warehouse.connection import Connections, LockStats, WarehouseBusy, holder_pid
 from warehouse.decisions import Decisions
-from warehouse.groupcommit import FinishRun, GroupCommit, TakeInsert
+from warehouse.groupcommit import FinishRun, GroupCommit, Look, TakeInsert
 from warehouse.migrations import migrate
 from warehouse.reads import Reads
 from warehouse.rows import TAKE_COLUMNS, _take, _tool, new_id, now
 from warehouse.snapshot import Snapshot
 from warehouse.writes import Writes
 
-__all__ = ["TAKE_COLUMNS", "FinishRun", "GroupCommit", "LockStats", "TakeInsert", "Warehouse", "WarehouseBusy",
+__all__ = ["TAKE_COLUMNS", "FinishRun", "GroupCommit", "Look", "LockStats", "TakeInsert", "Warehouse", "WarehouseBusy",
            "_take", "_tool", "holder_pid", "migrate", "new_id", "now"]
 
 

@@ -22,18 +22,26 @@ class Writes:
 
     def record_tool(self, tool: Tool, con: duckdb.DuckDBPyConnection | None = None) -> bool:
         """Record the tool and its snapshot; True if this snapshot is new."""
+        return self.record_tools([tool], con)[0]
+
+    def record_tools(self, tools: list[Tool], con: duckdb.DuckDBPyConnection | None = None) -> list[bool]:
+        """`record_tool` for several tools in three statements; a snapshot listed twice is new only once."""
         with self._tx(con) as con:
             ts = now()
-            con.execute("INSERT INTO tools VALUES (?, ?) ON CONFLICT DO NOTHING", [tool.slug, ts])
-            exists = con.execute("SELECT 1 FROM tool_snapshots WHERE slug = ? AND snapshot_hash = ?",
-                                 [tool.slug, tool.snapshot_hash]).fetchone()
-            if exists:
-                return False
-            con.execute(
-                "INSERT INTO tool_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [tool.slug, tool.snapshot_hash, tool.name, tool.url, tool.category, tool.tagline, tool.pricing,
-                 tool.entry, tool.launched, tool.description, tool.source, ts])
-            return True
+            _insert(con, "tools", list(dict.fromkeys((t.slug, ts) for t in tools)), tail=" ON CONFLICT DO NOTHING")
+            known = set(con.execute(
+                "SELECT slug, snapshot_hash FROM tool_snapshots WHERE snapshot_hash IN (SELECT unnest(?::VARCHAR[]))",
+                [sorted({t.snapshot_hash for t in tools})]).fetchall())
+            new, rows = [], []
+            for t in tools:
+                key = (t.slug, t.snapshot_hash)
+                new.append(key not in known)
+                if key not in known:
+                    known.add(key)
+                    rows.append((t.slug, t.snapshot_hash, t.name, t.url, t.category, t.tagline, t.pricing, t.entry,
+                                 t.launched, t.description, t.source, ts))
+            _insert(con, "tool_snapshots", rows)
+        return new
 
     def start_run(self, *, tool: Tool, trigger: str, reason: str | None, forced: bool, prompt_hash: str,
                   persona_versions: dict[str, str], models: dict[str, str], settings: dict,
