@@ -169,6 +169,9 @@ def test_migration_publishes_every_existing_verdict(tmp_path):
 @pytest.mark.parametrize("toml, parts", [
     ("[hold]\nsplitt = true\n", ["toolpanel.toml", "hold", "splitt"]),
     ("[hold]\nswing_pct = 140\n", ["toolpanel.toml", "hold", "swing_pct", "less than or equal to 100"]),
+    # a wrong type gets the same one message, not one per member of the number-or-false union
+    ("[hold]\nswing_pct = \"abc\"\n", ["[hold] swing_pct: Input should be", "or false to turn the rule off"]),
+    ("[hold]\nswing_pct = true\n", ["[hold] swing_pct: Input should be", "or false to turn the rule off"]),
 ])
 def test_hold_settings_mistakes_name_the_key(tp_home, toml, parts):
     from toolpanel.config import ConfigError, load_settings
@@ -177,4 +180,5 @@ def test_hold_settings_mistakes_name_the_key(tp_home, toml, parts):
     with pytest.raises(ConfigError) as exc:
         load_settings()
     assert all(p in str(exc.value) for p in parts), str(exc.value)
+    assert ".float" not in str(exc.value) and ".bool" not in str(exc.value)
     assert exc.value.code == 2

@@ -38,10 +38,17 @@ class HoldSettings(BaseModel):
     @field_validator("swing_pct", mode="before")
     @classmethod
     def _swing_points_or_false(cls, v):
-        if v is True or (v is not False and isinstance(v, (int, float)) and not 0 <= v <= 100):
+        """One message for every wrong value (the float | bool union would give two)."""
+        if v is False or (isinstance(v, str) and v.strip().lower() == "false"):
+            return False
+        try:
+            points = None if isinstance(v, bool) else float(v)
+        except (TypeError, ValueError):
+            points = None
+        if points is None or not 0 <= points <= 100:
             raise ValueError("Input should be greater than or equal to 0 and less than or equal to 100 (points of "
                              "ship %), or false to turn the rule off")
-        return v
+        return points
 
 
 class LocalModel(BaseModel):
