@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The demo set (examples/demo/: links to example cards, the two seeds among them) keeps `make demo` within
+# The demo set (examples/demo/: copies of four example cards, the two seeds among them) keeps `make demo` within
 # 5x one bundled review (bench/run.py --only 9); `toolpanel review examples/tools` reviews all ten.
 demo: install
 	@echo "== demo 1/4: reviewing the $$(ls examples/demo | wc -l) cards in examples/demo with the bundled model (a line per tool; ~5 model calls each)"

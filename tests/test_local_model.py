@@ -22,10 +22,10 @@ pytestmark = pytest.mark.slow
 def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
     env = {"TOOLPANEL_HOME": os.environ["TOOLPANEL_HOME"]}
     r = cli("review", str(SEED_A), env=env, cwd=tmp_path, timeout=600)
-    # 0, or 3 when the 135M model's output failed validation for some persona (said, never hidden)
-    assert r.returncode in (0, 3), r.stderr
-    if r.returncode == 3:
-        assert re.search(r" [1-5] failed takes", r.stdout) and " 1 incomplete" in r.stdout, r.stdout
+    # The grammar (JSON-safe characters, bounded lengths) and the repeat penalty leave the 135M model no
+    # reply that is not a take: before them, 1 to 3 of its 5 replies were not JSON at all.
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " 0 failed takes" in r.stdout, r.stdout
     assert "demo-grade model" in r.stderr and "OPENAI_API_KEY" in r.stderr
     # Five scorecard lines, each a real outcome: a score, an abstention, or a failure with its reason.
     lines = [ln for ln in r.stdout.splitlines()
@@ -44,11 +44,10 @@ def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
         assert mode == "json_object_schema"  # llama.cpp rejects json_schema; the schema becomes a grammar
         # the local model gets the compact profile, and its takes are versioned by that profile's hash
         assert phash == prompt_hash(PROMPTS, COMPACT) != prompt_hash(PROMPTS, DEFAULT)
-        assert (status == "failed") == (error_class is not None)
-        if status == "failed":  # a failure says why (fed to the repair, shown in the scorecard)
-            assert len(error or "") > 10, error
-        else:  # a counted take or an abstention holds the compact grammar's bounds
-            assert len((paragraph or "").strip()) <= COMPACT_BOUNDS["paragraph_max"], paragraph
+        assert status in ("ok", "abstained") and error_class is None, (status, error)
+        # a counted take or an abstention holds the compact grammar's bounds
+        assert len((paragraph or "").strip()) <= COMPACT_BOUNDS["paragraph_max"], paragraph
+        assert "\n" not in paragraph and "\u2026" not in paragraph, paragraph
     # the grammar makes every counted take coherent: a ship scores 60+, a skip below 60
     for score, verdict in rows(db, "SELECT score, verdict FROM takes WHERE status = 'ok'"):
         assert (verdict == "ship") == (score >= SHIP_THRESHOLD), (score, verdict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -76,17 +77,25 @@ def test_compact_grammar_is_tighter_than_the_take_contract_never_looser():
     compact = grammar_schema(COMPACT)
     assert grammar_schema(DEFAULT) is GRAMMAR_JSON_SCHEMA
     ship = compact["anyOf"][0]["properties"]
-    assert ship["paragraph"]["minLength"] == PARAGRAPH_MIN
-    assert PARAGRAPH_MIN < ship["paragraph"]["maxLength"] <= PARAGRAPH_MAX
-    assert 0 < ship["evidence"]["items"]["minLength"] < ship["evidence"]["items"]["maxLength"] <= QUOTE_MAX
-    assert compact["anyOf"][2]["properties"]["paragraph"]["maxLength"] == COMPACT_BOUNDS["paragraph_max"]
+    paragraph, quote = re.compile(ship["paragraph"]["pattern"]), re.compile(ship["evidence"]["items"]["pattern"])
+    abstained = re.compile(compact["anyOf"][2]["properties"]["paragraph"]["pattern"])
+    longest = "A" + "x" * (COMPACT_BOUNDS["paragraph_max"] - 2) + "."
+    assert paragraph.match(longest) and not paragraph.match(longest + "x")
+    assert paragraph.match("A" * PARAGRAPH_MIN) and not paragraph.match("A" * (PARAGRAPH_MIN - 1))
+    assert quote.match("q" * COMPACT_BOUNDS["quote_max"]) and not quote.match("q" * (COMPACT_BOUNDS["quote_max"] + 1))
+    assert not quote.match("q" * (COMPACT_BOUNDS["quote_min"] - 1))
+    assert abstained.match("Outside my lens.") and not abstained.match("A" * (COMPACT_BOUNDS["paragraph_max"] + 1))
+    # what a 135M model writes instead of JSON text: a raw newline inside the string (llama-cpp-python's own
+    # string rule lets it through), a curly quote or ellipsis in place of the closing quote, a blank start
+    for broken in ("Fine tool\nFuturist: more", "Fine tool”, “and more", "… filler text here", " Leading",
+                   'Half "quoted', "back\\slash"):
+        assert not paragraph.match(broken.ljust(PARAGRAPH_MIN, "x")), broken
     # the same fields in the same order as the default grammar: one contract, tighter bounds
     assert [list(b["properties"]) for b in compact["anyOf"]] == [list(b["properties"]) for b in GRAMMAR_JSON_SCHEMA["anyOf"]]
     # a take at the compact bounds is a valid take (validation is TakeOutput's, unchanged)
-    para = "x" * (COMPACT_BOUNDS["paragraph_max"] - 1) + "."
     take = parse_take(json.dumps({"verdict": "skip", "score": 12, "evidence": ["q" * COMPACT_BOUNDS["quote_max"]],
-                                  "paragraph": para}))
-    assert take.paragraph == para
+                                  "paragraph": longest}))
+    assert take.paragraph == longest
 
 
 def test_compact_grammar_converts_for_llama_cpp():

@@ -19,7 +19,7 @@ from openai import AsyncOpenAI
 from toolpanel.budget import BUDGET_EXHAUSTED
 from toolpanel.config import Price, Settings
 from toolpanel.prompts import profile_for
-from toolpanel.takeout import SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, grammar_schema, parse_take
+from toolpanel.takeout import COMPACT, SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, grammar_schema, parse_take
 
 # json_object_schema: json_object plus a "schema" key, which llama.cpp-style servers turn into a grammar
 # and others ignore; tried before plain json_object so small local models still produce our shape.
@@ -160,6 +160,8 @@ class LLM:
             kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema(profile_for(self.settings))}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
+        if profile_for(self.settings) == COMPACT:  # the local llama.cpp server's own knob, outside OpenAI's API
+            kwargs["extra_body"] = {"repeat_penalty": self.settings.local.repeat_penalty}
         return await client.chat.completions.create(**kwargs)
 
     async def _discover(self, messages: list[dict], model: str):

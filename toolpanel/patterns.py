@@ -28,6 +28,17 @@ def int_range_pattern(lo: int, hi: int) -> str:
     return "^(" + "|".join(alts) + ")$"
 
 
+# A JSON string's characters for a grammar: no quote, backslash or control character (llama-cpp-python's
+# converter lets raw newlines through, which is not JSON), and no curly quotes or ellipsis, which a small
+# model writes to "close" a string it never closed.
+GRAMMAR_TEXT_CHARS = r'[^"\\\x00-\x1f“”…]'
+
+
+def text_pattern(lo: int, hi: int, first: str = "[A-Za-z0-9]") -> str:
+    """A regex for lo..hi grammar-safe characters that start with `first` (not a blank or punctuation)."""
+    return f"^{first}{GRAMMAR_TEXT_CHARS}{{{max(lo - 1, 0)},{hi - 1}}}$"
+
+
 _QUOTE_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "`": "'", "\u00b4": "'",
                               "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',
                               "\u00bb": '"'})

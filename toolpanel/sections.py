@@ -57,6 +57,9 @@ class LocalModel(BaseModel):
     n_ctx: int = 4096
     n_threads: int | None = None
     startup_timeout: float = 120.0
+    # llama.cpp's penalty on repeated tokens: at its default (1.1) the 135M model loops ("v1.v1.v1…") until
+    # the length bound; 1.3 gives demo-grade sentences (docs/performance.md, "the bundled model's replies").
+    repeat_penalty: float = Field(default=1.3, ge=1.0, le=2.0)
 
 
 class Limits(BaseModel):

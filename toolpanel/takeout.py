@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from scoring.rules import SHIP_THRESHOLD
-from toolpanel.patterns import int_range_pattern, normalise, unsupported_quotes  # noqa: F401  (re-exported)
+from toolpanel.patterns import int_range_pattern, normalise, text_pattern, unsupported_quotes  # noqa: F401  (re-exported)
 
 PARAGRAPH_MIN = 40
 PARAGRAPH_MAX = 1500
@@ -194,19 +194,23 @@ COMPACT_BOUNDS = {"paragraph_max": 500, "quote_min": 8, "quote_max": 120}
 COMPACT_MAX_TOKENS = COMPACT_BOUNDS["paragraph_max"] + EVIDENCE_MAX * COMPACT_BOUNDS["quote_max"] + 100
 
 
+def _text(schema: dict, lo: int, hi: int, first: str) -> dict:
+    # A pattern rather than min/maxLength: the grammar's own string rule admits raw newlines (not JSON) and
+    # the curly quotes and ellipsis a 135M model writes in place of text (see patterns.GRAMMAR_TEXT_CHARS).
+    return {**{k: v for k, v in schema.items() if k not in ("minLength", "maxLength")},
+            "pattern": text_pattern(lo, hi, first)}
+
+
 def _compact_branch(branch: dict) -> dict:
     props = dict(branch["properties"])
+    least = PARAGRAPH_MIN if "evidence" in props else 1  # abstaining: one sentence, however short
+    paragraph = _text(props["paragraph"], least, COMPACT_BOUNDS["paragraph_max"], "[A-Z]")
+    props["paragraph"] = {**paragraph, "description": _describe_paragraph(COMPACT_BOUNDS["paragraph_max"])}
     if "evidence" in props:
-        items = {**props["evidence"]["items"], "minLength": COMPACT_BOUNDS["quote_min"],
-                 "maxLength": COMPACT_BOUNDS["quote_max"]}
+        items = _text(props["evidence"]["items"], COMPACT_BOUNDS["quote_min"], COMPACT_BOUNDS["quote_max"],
+                      "[A-Za-z0-9]")
         props["evidence"] = {**props["evidence"], "items": items,
                              "description": _describe_evidence(COMPACT_BOUNDS["quote_max"])}
-        props["paragraph"] = {**props["paragraph"], "minLength": PARAGRAPH_MIN,
-                              "maxLength": COMPACT_BOUNDS["paragraph_max"],
-                              "description": _describe_paragraph(COMPACT_BOUNDS["paragraph_max"])}
-    else:  # abstaining: one sentence, bounded too
-        props["paragraph"] = {**props["paragraph"], "maxLength": COMPACT_BOUNDS["paragraph_max"],
-                              "description": _describe_paragraph(COMPACT_BOUNDS["paragraph_max"])}
     return {**branch, "properties": props}
 
 
@@ -249,6 +253,7 @@ def prompt_contract(profile: str = DEFAULT) -> dict:
     return compact | {
         "fields": list(described.items()),
         "shapes": [_shape(ship), _shape(skip), _shape(abstain)],
+        "reply_fields": ", ".join(ship["properties"]),
         "rule": COHERENCE_RULE,
         "threshold": SHIP_THRESHOLD,
     }
