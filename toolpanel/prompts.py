@@ -88,8 +88,7 @@ def shared_messages(directory: Path, tool: Tool, marker: str, panel: list[Person
 
 def persona_message(directory: Path, persona: Persona, profile: str = DEFAULT) -> dict:
     return {"role": "user",
-            "content": _env(str(directory)).get_template(PROFILES[profile][2]).render(
-        persona=persona, take=prompt_contract(profile))}
+            "content": _env(str(directory)).get_template(PROFILES[profile][2]).render(persona=persona)}
 
 
 def repair_message(directory: Path, error: str, profile: str = DEFAULT) -> dict:

@@ -253,7 +253,6 @@ def prompt_contract(profile: str = DEFAULT) -> dict:
     return compact | {
         "fields": list(described.items()),
         "shapes": [_shape(ship), _shape(skip), _shape(abstain)],
-        "reply_fields": ", ".join(ship["properties"]),
         "rule": COHERENCE_RULE,
         "threshold": SHIP_THRESHOLD,
     }
