@@ -44,7 +44,7 @@ class ScriptedLLM:
         self.answer = answer
         self.calls: list[tuple[str, str, tuple[str, ...], str]] = []
 
-    async def take(self, messages, model, repair_message, may_repair=None) -> Completion:
+    async def take(self, messages, model, repair_message, may_repair=None, quotes=None) -> Completion:
         persona = PERSONA.search(messages[-1]["content"]).group(1)
         slug = SLUG.search(messages[1]["content"]).group(1)
         order = tuple(ORDER.findall(messages[0]["content"]))

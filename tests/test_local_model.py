@@ -11,6 +11,7 @@ import pytest
 from scoring import SHIP_THRESHOLD
 
 from tests.helpers import SEED_A, cli, rows
+from toolpanel.flags import Flag
 from toolpanel.prompts import prompt_hash
 from toolpanel.takeout import COMPACT, COMPACT_BOUNDS, DEFAULT
 
@@ -48,9 +49,54 @@ def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
         # a counted take or an abstention holds the compact grammar's bounds
         assert len((paragraph or "").strip()) <= COMPACT_BOUNDS["paragraph_max"], paragraph
         assert "\n" not in paragraph and "\u2026" not in paragraph, paragraph
-    # the grammar makes every counted take coherent: a ship scores 60+, a skip below 60
-    for score, verdict in rows(db, "SELECT score, verdict FROM takes WHERE status = 'ok'"):
+    # the grammar makes every counted take coherent (a ship scores 60+, a skip below 60) and grounded: it may
+    # quote only the card's own sentences, so no take is flagged "quote not in the card"
+    for score, verdict, evidence, flags in rows(db, "SELECT score, verdict, evidence, coalesce(flags, []) FROM takes "
+                                                    "WHERE status = 'ok'"):
         assert (verdict == "ship") == (score >= SHIP_THRESHOLD), (score, verdict)
+        assert evidence and Flag.UNGROUNDED not in flags, (evidence, flags)
+    assert "quote not in the card" not in r.stdout
     assert rows(db, "SELECT count(*) FROM run_history WHERE status IN ('complete', 'incomplete')")[0][0] == 1
     # the server was stopped: its log ends with a clean shutdown
     assert "Application shutdown complete" in (tp_home / "logs" / "local-model.log").read_text()
+
+
+def test_no_card_text_can_break_the_local_models_grammar():
+    """The compact grammar carries the card's sentences as the quotes a take may use. A grammar llama.cpp
+    cannot parse takes its server down (every later call of the batch fails), so vendor text must never
+    produce one: every example and attack card, and seeded random text, parses with llama.cpp's own parser."""
+    import json
+    import random
+    import string
+
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    from toolpanel.cards import load_card
+    from toolpanel.local_model import bundled_gguf
+    from toolpanel.takeout import compact_quotes, grammar_schema, quotable
+
+    model = llama_cpp.Llama(str(bundled_gguf()), vocab_only=True, verbose=False)
+    vocab = llama_cpp.llama_model_get_vocab(model.model)
+
+    def parses(quotes: list[str]) -> bool:
+        grammar = json_schema_to_gbnf(json.dumps(grammar_schema(COMPACT, quotes)))
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if sampler:
+            llama_cpp.llama_sampler_free(sampler)
+        return bool(sampler)
+
+    assert not parses(['He said "fast" on launch day.'])  # the check can fail: a straight quote breaks it
+    root = Path(__file__).resolve().parent.parent / "examples"
+    cards = [p for d in ("tools", "attacks") for p in sorted((root / d).glob("*"))
+             if p.suffix in (".md", ".yaml") and p.name != "manifest.yaml"]
+    assert len(cards) > 40
+    for path in cards:
+        quotes = compact_quotes(load_card(path))
+        assert parses(quotes), path
+    rng = random.Random(16)
+    alphabet = string.printable + "“”‘’…—–éß漢字😀\u00a0\u200b"
+    for _ in range(200):
+        text = "Start " + "".join(rng.choice(alphabet) for _ in range(rng.randint(20, 400)))
+        quotes = quotable([text], COMPACT_BOUNDS["quote_min"], COMPACT_BOUNDS["quote_max"])
+        assert not quotes or parses(quotes), quotes

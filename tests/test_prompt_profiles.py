@@ -14,7 +14,7 @@ from toolpanel.cards import load_card
 from toolpanel.config import load_settings
 from toolpanel.personas import load_personas
 from toolpanel.takeout import (COMPACT, COMPACT_BOUNDS, DEFAULT, GRAMMAR_JSON_SCHEMA, PARAGRAPH_MAX, PARAGRAPH_MIN,
-                               QUOTE_MAX, grammar_schema, parse_take)
+                               QUOTE_MAX, compact_quotes, grammar_schema, parse_take, quotable, unsupported_quotes)
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONAS = load_personas(ROOT / "personas")
@@ -102,3 +102,34 @@ def test_compact_grammar_converts_for_llama_cpp():
     gbnf = pytest.importorskip("llama_cpp.llama_grammar")
     grammar = gbnf.json_schema_to_gbnf(json.dumps(grammar_schema(COMPACT)))
     assert "paragraph" in grammar and "evidence" in grammar
+
+
+def test_compact_grammar_quotes_only_the_cards_own_sentences():
+    cards = sorted((ROOT / "examples" / "tools").iterdir())
+    for path in cards:
+        tool = load_card(path)
+        quotes = compact_quotes(tool)
+        assert len(quotes) >= 5, path
+        # every quote the grammar offers is on the card, within the compact bounds, and grammar-safe
+        assert unsupported_quotes(quotes, tool.card_text()) == [], path
+        for q in quotes:
+            assert COMPACT_BOUNDS["quote_min"] <= len(q) <= COMPACT_BOUNDS["quote_max"], q
+            assert '"' not in q and "\\" not in q and "\n" not in q, q
+        ship, skip, abstain = grammar_schema(COMPACT, quotes)["anyOf"]
+        assert ship["properties"]["evidence"]["items"] == {"type": "string", "enum": quotes}
+        assert skip["properties"]["evidence"]["items"]["enum"] == quotes and "evidence" not in abstain["properties"]
+    # a long sentence is cut at a clause break (or a word), never mid-word; straight quotes are left out
+    long = ("Marrow DB is an embedded database that runs inside the application process, like SQLite or DuckDB, "
+            "and stores columnar data in a single file.")
+    assert quotable([long], 8, 120) == ["Marrow DB is an embedded database that runs inside the application "
+                                        "process, like SQLite or DuckDB"]
+    assert quotable(['It says "fast" on the box. Plain sentence here.'], 8, 120) == ["Plain sentence here."]
+    # the default profile and a call without quotes keep the free-text grammar
+    assert grammar_schema(DEFAULT, ["a quote from it"]) is GRAMMAR_JSON_SCHEMA
+    assert "pattern" in grammar_schema(COMPACT)["anyOf"][0]["properties"]["evidence"]["items"]
+
+
+def test_compact_grammar_with_quotes_converts_for_llama_cpp():
+    gbnf = pytest.importorskip("llama_cpp.llama_grammar")
+    grammar = gbnf.json_schema_to_gbnf(json.dumps(grammar_schema(COMPACT, compact_quotes(TOOL))))
+    assert compact_quotes(TOOL)[0] in grammar

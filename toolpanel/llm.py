@@ -144,7 +144,7 @@ class LLM:
     def mode_for(self, model: str) -> str | None:
         return self._forced_mode or self._modes.get(model)
 
-    async def _create(self, messages: list[dict], model: str, mode: str, client: AsyncOpenAI):
+    async def _create(self, messages: list[dict], model: str, mode: str, client: AsyncOpenAI, quotes=None):
         kwargs: dict = {
             "model": model,
             "messages": messages,
@@ -157,62 +157,65 @@ class LLM:
                 "json_schema": {"name": "take", "strict": True, "schema": TAKE_JSON_SCHEMA},
             }
         elif mode == "json_object_schema":
-            kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema(profile_for(self.settings))}
+            kwargs["response_format"] = {"type": "json_object",
+                                         "schema": grammar_schema(profile_for(self.settings), quotes)}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         if profile_for(self.settings) == COMPACT:  # the local llama.cpp server's own knob, outside OpenAI's API
             kwargs["extra_body"] = {"repeat_penalty": self.settings.local.repeat_penalty}
         return await client.chat.completions.create(**kwargs)
 
-    async def _discover(self, messages: list[dict], model: str):
+    async def _discover(self, messages: list[dict], model: str, quotes=None):
         """Try modes in order; the first that the endpoint accepts is remembered for this model."""
         lock = self._locks.setdefault(model, asyncio.Lock())
         async with lock:
             known = self.mode_for(model)
             if not known:
-                return await self._probe(messages, model)
-        return await self._create(messages, model, known, self.client), known
+                return await self._probe(messages, model, quotes)
+        return await self._create(messages, model, known, self.client, quotes), known
 
-    async def _probe(self, messages: list[dict], model: str):
+    async def _probe(self, messages: list[dict], model: str, quotes=None):
         probe = self.client.with_options(max_retries=0)
         for mode in MODES:
             try:
                 # A probe is not retried: a 500 here most likely means "unsupported format".
-                resp = await self._create(messages, model, mode, probe if mode != "text" else self.client)
+                resp = await self._create(messages, model, mode, probe if mode != "text" else self.client, quotes)
             except _FORMAT_REJECTIONS:
                 if mode == "text":
                     raise
                 continue
             except (openai.RateLimitError, openai.APIConnectionError):
-                resp = await self._create(messages, model, mode, self.client)
+                resp = await self._create(messages, model, mode, self.client, quotes)
             self._remember(model, mode)
             return resp, mode
         raise AssertionError("unreachable")
 
-    async def _call(self, messages: list[dict], model: str):
+    async def _call(self, messages: list[dict], model: str, quotes=None):
         mode = self.mode_for(model)
         if mode is None:
-            return await self._discover(messages, model)
+            return await self._discover(messages, model, quotes)
         try:
-            return await self._create(messages, model, mode, self.client), mode
+            return await self._create(messages, model, mode, self.client, quotes), mode
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             # A remembered mode the endpoint now rejects (server changed): forget it and discover again.
             if mode == "text" or self._forced_mode or "response_format" not in str(exc):
                 raise
             self._remember(model, None)
-            return await self._discover(messages, model)
+            return await self._discover(messages, model, quotes)
 
-    async def take(self, messages: list[dict], model: str, repair_message, may_repair=None) -> Completion:
+    async def take(self, messages: list[dict], model: str, repair_message, may_repair=None,
+                   quotes: list[str] | None = None) -> Completion:
         """Ask for a take; one repair call on invalid output; API failures become a failed Completion.
 
         `may_repair(messages)` (the budget, toolpanel.budget) is awaited before the repair call; False
-        leaves the take failed with error class `budget_exhausted` instead of sending it."""
+        leaves the take failed with error class `budget_exhausted` instead of sending it. `quotes` (the
+        card's sentences) bound what a grammar-constrained reply may quote (takeout.grammar_schema)."""
         result = Completion()
         started = time.perf_counter()
         convo = list(messages)
         try:
             for attempt in (1, 2):
-                resp, mode = await self._call(convo, model)
+                resp, mode = await self._call(convo, model, quotes)
                 result.mode = mode
                 result.response_model = getattr(resp, "model", None)
                 if resp.usage is not None:

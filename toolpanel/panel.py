@@ -15,7 +15,7 @@ from toolpanel.config import Settings
 from toolpanel.flags import Flag
 from toolpanel.llm import LLM, cost_usd
 from toolpanel.models import Persona, Take, Tool, Verdict
-from toolpanel.takeout import unsupported_quotes
+from toolpanel.takeout import COMPACT, compact_quotes, unsupported_quotes
 from warehouse import Warehouse
 from warehouse.changes import record_run_inputs, template_records
 from warehouse.store import FinishRun, GroupCommit, Look, TakeInsert, new_id, now
@@ -288,7 +288,8 @@ class Panel:
         try:
             async with self._semaphore:
                 c = await self.llm.take(messages, model,
-                                        lambda err: prompts.repair_message(self.settings.prompts_dir, err, self.profile), may_repair)
+                                        lambda err: prompts.repair_message(self.settings.prompts_dir, err, self.profile), may_repair,
+                                        **({"quotes": compact_quotes(tool)} if self.profile == COMPACT else {}))
         finally:
             await self.spend.settle(hold, c and c.tokens_in, c and c.tokens_out, replied=bool(c and c.raw is not None),
                                     calls=1 + len(repairs))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def int_range_pattern(lo: int, hi: int) -> str:
     """A regex for the integers lo..hi (0 <= lo <= hi <= 100) written without leading zeros."""
@@ -37,6 +39,28 @@ GRAMMAR_TEXT_CHARS = r'[^"\\\x00-\x1f“”…]'
 def text_pattern(lo: int, hi: int, first: str = "[A-Za-z0-9]") -> str:
     """A regex for lo..hi grammar-safe characters that start with `first` (not a blank or punctuation)."""
     return f"^{first}{GRAMMAR_TEXT_CHARS}{{{max(lo - 1, 0)},{hi - 1}}}$"
+
+
+_UNQUOTABLE = re.compile(r'["\\\x00-\x1f]')
+
+
+def quotable(texts: list[str], lo: int, hi: int, limit: int = 40) -> list[str]:
+    """The sentences of a card's texts as quotes of lo..hi characters (a longer one cut at a word): what a
+    grammar may let a model quote, so every quote it writes is on the card. At most `limit`, in order."""
+    out: list[str] = []
+    # a paragraph's wrapped lines are one text (the quote check ignores whitespace)
+    paragraphs = [" ".join(p.split()) for t in texts if t for p in re.split(r"\n\s*\n", t)]
+    for paragraph in paragraphs:
+        for sentence in re.split(r"(?<=[.!?])\s+", paragraph):
+            if len(sentence) > hi:  # at the last clause break that keeps half of it, else at a word
+                head = sentence[:hi + 1].rsplit(" ", 1)[0]
+                clause = max(head.rfind(", "), head.rfind("; "))
+                sentence = head[:clause] if clause >= hi // 2 else head
+            # no straight quote or backslash: llama-cpp-python writes them into the grammar unparseable,
+            # and a grammar that does not parse takes its server down
+            if lo <= len(sentence) <= hi and sentence not in out and not _UNQUOTABLE.search(sentence):
+                out.append(sentence)
+    return out[:limit]
 
 
 _QUOTE_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "`": "'", "\u00b4": "'",

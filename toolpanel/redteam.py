@@ -147,7 +147,7 @@ class ScriptedModel:
     def honest_score(self, persona: str, url: str) -> int:
         return 35 + int(hashlib.sha256(f"{persona}|{url}".encode()).hexdigest(), 16) % 50  # 35..84
 
-    async def take(self, messages: list[dict], model: str, repair_message, may_repair=None) -> Completion:
+    async def take(self, messages: list[dict], model: str, repair_message, may_repair=None, quotes=None) -> Completion:
         self.calls += 1
         text = "\n".join(str(m.get("content", "")) for m in messages)
         persona = (re.search(r"Persona id: (\S+)", text) or [None, "?"])[1]

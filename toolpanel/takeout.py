@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from scoring.rules import SHIP_THRESHOLD
-from toolpanel.patterns import int_range_pattern, normalise, text_pattern, unsupported_quotes  # noqa: F401  (re-exported)
+from toolpanel.patterns import (int_range_pattern, normalise, quotable, text_pattern,  # noqa: F401  (re-exported)
+                                unsupported_quotes)
 
 PARAGRAPH_MIN = 40
 PARAGRAPH_MAX = 1500
@@ -214,11 +215,30 @@ def _compact_branch(branch: dict) -> dict:
     return {**branch, "properties": props}
 
 
-def grammar_schema(profile: str = DEFAULT) -> dict:
-    """The grammar schema a profile sends to llama.cpp-style servers (the compact one with its bounds)."""
+def grammar_schema(profile: str = DEFAULT, quotes: list[str] | None = None) -> dict:
+    """The grammar schema a profile sends to llama.cpp-style servers (the compact one with its bounds).
+    With `quotes` (the card's sentences, patterns.quotable), the compact grammar lets each evidence item
+    be only one of them: a 135M model otherwise invents its quotes."""
     if profile == COMPACT:
-        return {"anyOf": [_compact_branch(b) for b in GRAMMAR_JSON_SCHEMA["anyOf"]]}
+        branches = [_compact_branch(b) for b in GRAMMAR_JSON_SCHEMA["anyOf"]]
+        if quotes:
+            ship, skip, abstain = branches
+            branches = [_quoting(ship, quotes), _quoting(skip, quotes), abstain]
+        return {"anyOf": branches}
     return GRAMMAR_JSON_SCHEMA
+
+
+def compact_quotes(tool) -> list[str]:
+    """What the compact grammar lets a take quote: the sentences of the tool's tagline, description and
+    pricing, within the compact quote bounds."""
+    return quotable([tool.tagline, tool.description, tool.pricing], COMPACT_BOUNDS["quote_min"],
+                    COMPACT_BOUNDS["quote_max"])
+
+
+def _quoting(branch: dict, quotes: list[str]) -> dict:
+    evidence = branch["properties"]["evidence"]
+    return {**branch, "properties": {**branch["properties"],
+                                     "evidence": {**evidence, "items": {"type": "string", "enum": list(quotes)}}}}
 
 
 def _placeholder(schema: dict) -> str:
