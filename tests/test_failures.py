@@ -46,7 +46,10 @@ def test_abstentions_without_quorum_are_not_a_provider_failure(env, provider_env
     fake.script("abstain")
     r = cli("review", str(SEED_A), "--json", env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert _summary(r.stdout)["incomplete_verdicts"] == 0
+    assert (_summary(r.stdout)["incomplete_verdicts"], _summary(r.stdout)["without_quorum"]) == (0, 1)
+    plain = cli("review", str(SEED_A), env=env, cwd=tmp_path)  # the line says why the tool shows Incomplete
+    assert "1 reviewed, 0 rejected, 0 failed, 0 held, 0 incomplete, 1 without quorum (too many abstained) · " \
+        in plain.stdout, plain.stdout
 
 
 @pytest.mark.fake_openai(json_schema="500", json_object_schema="ignored")
