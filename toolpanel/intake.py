@@ -51,9 +51,15 @@ def classify(store: Warehouse, tools: list[Tool], panel: PanelVersion | None = N
     version is stale."""
     if not store.path.exists():
         return [Intake(t, "new") for t in tools]
-    known = {t.slug: t for t in store.all_tools()}
-    reviewed = {(r["slug"], r["snapshot_hash"]) for r in store.query("SELECT slug, snapshot_hash FROM verdicts")}
-    outdated = _outdated(store, panel) if panel else {}
+    # Only this batch's tools are read: memory follows the batch, not the warehouse's history.
+    slugs = sorted({t.slug for t in tools})
+    known = {t.slug: t for t in store.latest_tools(slugs)}
+    reviewed = {(r["slug"], r["snapshot_hash"]) for r in store.query(
+        "SELECT DISTINCT slug, snapshot_hash FROM verdicts WHERE slug IN (SELECT unnest(?::VARCHAR[]))", [slugs])}
+    # Only an unchanged, reviewed tool can be stale: new and changed ones need no look at the takes table.
+    settled = sorted({t.slug for t in tools if (t.slug, t.snapshot_hash) in reviewed
+                      and known.get(t.slug) is not None and known[t.slug].snapshot_hash == t.snapshot_hash})
+    outdated = _outdated(store, panel, settled) if panel and settled else {}
     out = []
     for tool in tools:
         prev = known.get(tool.slug)
@@ -71,13 +77,14 @@ def classify(store: Warehouse, tools: list[Tool], panel: PanelVersion | None = N
     return out
 
 
-def _outdated(store: Warehouse, panel: PanelVersion) -> dict[tuple[str, str], dt.datetime]:
-    """(slug, snapshot) -> verdict time, for latest verdicts resting on a take from another prompt or persona
-    version (a persona no longer on the panel does not count)."""
+def _outdated(store: Warehouse, panel: PanelVersion, slugs: list[str]) -> dict[tuple[str, str], dt.datetime]:
+    """(slug, snapshot) -> verdict time, for these tools' latest verdicts resting on a take from another
+    prompt or persona version (a persona no longer on the panel does not count)."""
     rows = store.query("""
         SELECT v.slug, v.snapshot_hash, v.created_at, t.prompt_hash, t.persona_id, t.persona_version
-        FROM (SELECT slug, snapshot_hash, created_at, unnest(take_ids) AS take_id FROM latest_verdicts) v
-        JOIN takes t USING (take_id)""")
+        FROM (SELECT slug, snapshot_hash, created_at, unnest(take_ids) AS take_id FROM latest_verdicts
+              WHERE slug IN (SELECT unnest(?::VARCHAR[]))) v
+        JOIN takes t USING (take_id)""", [slugs])
     out: dict[tuple[str, str], dt.datetime] = {}
     for r in rows:
         current = panel.persona_versions.get(r["persona_id"])

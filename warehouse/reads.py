@@ -78,8 +78,10 @@ class Reads:
         rows = self.query("SELECT * FROM latest_snapshot WHERE slug = ?", [slug])
         return _tool(rows[0]) if rows else None
 
-    def all_tools(self) -> list[Tool]:
-        return [_tool(r) for r in self.query("SELECT * FROM latest_snapshot ORDER BY slug")]
+    def latest_tools(self, slugs: list[str]) -> list[Tool]:
+        """The latest snapshot of each of these tools (a batch reads its own, whatever the history)."""
+        return [_tool(r) for r in self.query("SELECT * FROM latest_snapshot WHERE slug IN "
+                                             "(SELECT unnest(?::VARCHAR[])) ORDER BY slug", [sorted(set(slugs))])]
 
     def slugs(self) -> list[str]:
         return [r["slug"] for r in self.query("SELECT slug FROM tools ORDER BY slug")]
