@@ -61,7 +61,9 @@ def index_pages(w: Writer, env: jinja2.Environment, render, pages: list[ToolPage
 
     cats: dict[str, dict] = {}
     by_cat: dict[str, list[ToolPage]] = {}
-    latest = sorted(pages, key=SORTS[0][2])
+    # newest first, ties by slug (pages come sorted by slug; a reversed sort keeps ties in order): the same
+    # order as SORTS[0]'s key without its datetime arithmetic for every page
+    latest = sorted(pages, key=lambda p: p.reviewed_at or EPOCH, reverse=True)
     for p in latest:
         name = p.tool.category or "Uncategorised"
         slug = slugify(name) or "uncategorised"

@@ -58,7 +58,6 @@ class Writer:
     def page(self, rel: str, fingerprint: object | None, render) -> None:
         """`fingerprint` None: render and compare bytes (aggregate pages); otherwise skip on equal inputs."""
         self.report.pages += 1
-        target = self.out / rel
         if fingerprint is not None:
             if not self.needs(rel, fingerprint):
                 self.report.skipped += 1
@@ -70,6 +69,7 @@ class Writer:
             if not self.full and rel in self.existing and self.old.get(rel) == self.new[rel]:
                 self.report.skipped += 1
                 return
+        target = self.out / rel  # only for pages written: 20k Path joins cost a tenth of a republish
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(data)
