@@ -55,7 +55,7 @@ def classify(store: Warehouse, tools: list[Tool], panel: PanelVersion | None = N
     slugs = sorted({t.slug for t in tools})
     known = {t.slug: t for t in store.latest_tools(slugs)}
     reviewed = {(r["slug"], r["snapshot_hash"]) for r in store.query(
-        "SELECT DISTINCT slug, snapshot_hash FROM verdicts WHERE slug IN (SELECT unnest(?::VARCHAR[]))", [slugs])}
+        "SELECT DISTINCT slug, snapshot_hash FROM verdicts WHERE list_contains(?::VARCHAR[], slug)", [slugs])}
     # Only an unchanged, reviewed tool can be stale: new and changed ones need no look at the takes table.
     settled = sorted({t.slug for t in tools if (t.slug, t.snapshot_hash) in reviewed
                       and known.get(t.slug) is not None and known[t.slug].snapshot_hash == t.snapshot_hash})
@@ -83,7 +83,7 @@ def _outdated(store: Warehouse, panel: PanelVersion, slugs: list[str]) -> dict[t
     rows = store.query("""
         SELECT v.slug, v.snapshot_hash, v.created_at, t.prompt_hash, t.persona_id, t.persona_version
         FROM (SELECT slug, snapshot_hash, created_at, unnest(take_ids) AS take_id FROM latest_verdicts
-              WHERE slug IN (SELECT unnest(?::VARCHAR[]))) v
+              WHERE list_contains(?::VARCHAR[], slug)) v
         JOIN takes t USING (take_id)""", [slugs])
     out: dict[tuple[str, str], dt.datetime] = {}
     for r in rows:

@@ -20,9 +20,11 @@ class Reads:
         together (so the memory is what the batch needs, whatever the warehouse's history)."""
         with self._tx(con) as con:
             rows = con.execute(
-                "SELECT t.persona_id, CASE WHEN t.slug IN (SELECT unnest(?::VARCHAR[])) THEN t.slug END AS own, "
-                "count(*), sum(t.score), sum(t.score * t.score) FROM takes t JOIN runs r ON r.run_id = t.run_id "
-                "WHERE t.status = 'ok' AND t.score IS NOT NULL AND r.trigger <> 'differential' "
+                # differential runs as a small anti-join, not a join with every run: half the memory
+                "SELECT t.persona_id, CASE WHEN list_contains(?::VARCHAR[], t.slug) THEN t.slug END AS own, "
+                "count(*), sum(t.score), sum(t.score * t.score) FROM takes t "
+                "WHERE t.status = 'ok' AND t.score IS NOT NULL "
+                "AND t.run_id NOT IN (SELECT run_id FROM runs WHERE trigger = 'differential') "
                 "AND NOT list_contains(?::VARCHAR[], t.run_id) GROUP BY ALL",
                 [list(slugs), list(exclude_runs)]).fetchall()
         return {(pid, own): (n, float(total), float(squares)) for pid, own, n, total, squares in rows}
@@ -80,8 +82,9 @@ class Reads:
 
     def latest_tools(self, slugs: list[str]) -> list[Tool]:
         """The latest snapshot of each of these tools (a batch reads its own, whatever the history)."""
-        return [_tool(r) for r in self.query("SELECT * FROM latest_snapshot WHERE slug IN "
-                                             "(SELECT unnest(?::VARCHAR[])) ORDER BY slug", [sorted(set(slugs))])]
+        # list_contains, not IN (subquery): DuckDB then filters below the view's window (half the memory)
+        return [_tool(r) for r in self.query("SELECT * FROM latest_snapshot WHERE list_contains(?::VARCHAR[], slug) "
+                                             "ORDER BY slug", [sorted(set(slugs))])]
 
     def slugs(self) -> list[str]:
         return [r["slug"] for r in self.query("SELECT slug FROM tools ORDER BY slug")]
