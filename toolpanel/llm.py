@@ -145,6 +145,7 @@ class LLM:
         return self._forced_mode or self._modes.get(model)
 
     async def _create(self, messages: list[dict], model: str, mode: str, client: AsyncOpenAI, quotes=None):
+        profile = profile_for(self.settings)
         kwargs: dict = {
             "model": model,
             "messages": messages,
@@ -157,11 +158,10 @@ class LLM:
                 "json_schema": {"name": "take", "strict": True, "schema": TAKE_JSON_SCHEMA},
             }
         elif mode == "json_object_schema":
-            kwargs["response_format"] = {"type": "json_object",
-                                         "schema": grammar_schema(profile_for(self.settings), quotes)}
+            kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema(profile, quotes)}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
-        if profile_for(self.settings) == COMPACT:  # the local llama.cpp server's own knob, outside OpenAI's API
+        if profile == COMPACT:  # the local llama.cpp server's own knob, outside OpenAI's API
             kwargs["extra_body"] = {"repeat_penalty": self.settings.local.repeat_penalty}
         return await client.chat.completions.create(**kwargs)
 

@@ -289,7 +289,7 @@ class Panel:
             async with self._semaphore:
                 c = await self.llm.take(messages, model,
                                         lambda err: prompts.repair_message(self.settings.prompts_dir, err, self.profile), may_repair,
-                                        **({"quotes": compact_quotes(tool)} if self.profile == COMPACT else {}))
+                                        quotes=compact_quotes(tool) if self.profile == COMPACT else None)
         finally:
             await self.spend.settle(hold, c and c.tokens_in, c and c.tokens_out, replied=bool(c and c.raw is not None),
                                     calls=1 + len(repairs))

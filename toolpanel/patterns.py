@@ -33,7 +33,8 @@ def int_range_pattern(lo: int, hi: int) -> str:
 # A JSON string's characters for a grammar: no quote, backslash or control character (llama-cpp-python's
 # converter lets raw newlines through, which is not JSON), and no curly quotes or ellipsis, which a small
 # model writes to "close" a string it never closed.
-GRAMMAR_TEXT_CHARS = r'[^"\\\x00-\x1f“”…]'
+_GRAMMAR_UNSAFE = r'"\\\x00-\x1f'  # straight quote, backslash, control characters (a regex class body)
+GRAMMAR_TEXT_CHARS = f"[^{_GRAMMAR_UNSAFE}“”…]"
 
 
 def text_pattern(lo: int, hi: int, first: str = "[A-Za-z0-9]") -> str:
@@ -41,7 +42,7 @@ def text_pattern(lo: int, hi: int, first: str = "[A-Za-z0-9]") -> str:
     return f"^{first}{GRAMMAR_TEXT_CHARS}{{{max(lo - 1, 0)},{hi - 1}}}$"
 
 
-_UNQUOTABLE = re.compile(r'["\\\x00-\x1f]')
+_UNQUOTABLE = re.compile(f"[{_GRAMMAR_UNSAFE}]")
 
 
 def quotable(texts: list[str], lo: int, hi: int, limit: int = 40) -> list[str]:
