@@ -1,4 +1,5 @@
-"""Everything the site shows, read from the warehouse in a few bulk queries (no per-page queries)."""
+"""Everything the site shows, read from the warehouse in a few bulk queries (no per-page queries): a light
+listing of every tool, and the full page data only of the tools whose pages are rendered."""
 
 from __future__ import annotations
 
@@ -36,9 +37,9 @@ class ToolPage:
     tool: Tool
     snapshot_hash: str
     verdict: Verdict | None            # the latest complete verdict, as stored with its run
-    takes: dict[str, Take]             # persona id -> take behind that verdict (filled by fill_takes)
+    takes: dict[str, Take]             # persona id -> take behind that verdict (filled by load_pages)
     reviewed_at: dt.datetime | None
-    models: list[str]                  # filled by fill_takes
+    models: list[str]                  # filled by load_pages
     in_progress: bool                  # the latest run did not complete: a re-review is under way
     history: list[HistoryPoint]
     community: dict | None             # {"ship_votes", "skip_votes", "votes", "ship_pct"}
@@ -49,46 +50,81 @@ class ToolPage:
     vendor_text_removed: bool = False
 
 
+@dataclass(slots=True)
+class Listing:
+    """A tool as the site's shared pages see it (index order, comparison pairs, feeds, persona pages),
+    read for every tool without its text or takes. `fp` fingerprints everything the tool's own page and
+    its index row show: a tool whose `fp` is unchanged need not be loaded at all."""
+    slug: str
+    name: str
+    category: str | None
+    tagline: str | None
+    reviewed_at: dt.datetime | None
+    verdict: str | None                # "ship"/"skip" of the published verdict; None: none published
+    ship_pct: float | None
+    mean_score: float | None
+    in_progress: bool
+    editor_wait: str | None            # as ToolPage.editor_wait
+    screened: bool                     # screening held vendor text: name and tagline are the neutralised ones
+    history: list[HistoryPoint]
+    fp: str
+
+
 @dataclass
 class SiteData:
-    tools: dict[str, ToolPage]
+    tools: dict[str, Listing]
     personas: list[Persona]
     persona_stats: dict[str, dict]
-    persona_recent: dict[str, list[tuple[Take, Tool]]] = field(default_factory=dict)
+    persona_recent: dict[str, list[tuple[Take, Listing]]] = field(default_factory=dict)
+
+
+def _in(column: str, values: list[str]) -> str:
+    """A filter on `column` for `values` (passed as the query's parameter). DuckDB pushes `list_contains`
+    below the views' windows, which is quick for a republish's few tools but compares each row with the
+    whole list; for long lists an IN subquery (a hash join) is the quicker."""
+    return f"list_contains(?::VARCHAR[], {column})" if len(values) <= 64 else f"{column} IN (SELECT unnest(?::VARCHAR[]))"
+
+
+# One row per tool: what the shared pages need, and a fingerprint of every input of the tool's own page
+# (its snapshot, the published verdict's takes, the latest run's status, the published history, community
+# votes, editor holds, screening findings), computed in the warehouse so that unchanged tools cost no Python.
+_LISTINGS = """
+WITH pv AS (SELECT slug, verdict, ship_pct, mean_score, take_ids, created_at FROM published_verdicts),
+     runs AS (SELECT slug, arg_max(status, (started_at, run_id)) AS status FROM run_history GROUP BY slug),
+     -- a set digest: published verdicts never change, and their order is their creation time
+     hist AS (SELECT slug, sum(hash(verdict_id, trigger, reason)) AS h, count(*) AS n
+              FROM published_history GROUP BY slug),
+     held AS (SELECT DISTINCT slug FROM held_verdicts),
+     decided AS (SELECT DISTINCT slug FROM verdicts),
+     found AS (SELECT slug, snapshot_hash, list(DISTINCT (field, span, rule) ORDER BY (field, span, rule)) AS f
+               FROM findings WHERE layer = 'screening' AND severity = 'hold' GROUP BY slug, snapshot_hash)
+SELECT s.slug, s.name, s.category, s.tagline, pv.verdict, pv.ship_pct, pv.mean_score, pv.created_at,
+       runs.status, held.slug IS NOT NULL, decided.slug IS NOT NULL, found.slug IS NOT NULL,
+       left(md5(row(s.snapshot_hash, s.name, s.source, list_sort(pv.take_ids), pv.created_at, runs.status, hist.h, hist.n,
+                     c.ship_votes, c.skip_votes, held.slug IS NOT NULL, decided.slug IS NOT NULL, found.f)::VARCHAR), 16)
+FROM latest_snapshot s
+LEFT JOIN pv USING (slug) LEFT JOIN runs USING (slug) LEFT JOIN hist USING (slug) LEFT JOIN held USING (slug)
+LEFT JOIN decided USING (slug) LEFT JOIN community_tally c USING (slug)
+LEFT JOIN found ON found.slug = s.slug AND found.snapshot_hash = s.snapshot_hash
+ORDER BY s.slug"""
 
 
 def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona: int = 12) -> SiteData:
-    """Tools, published verdicts, history, votes and persona stats; takes are loaded per page (fill_takes).
-    Only what `published_verdicts` / `published_history` say is published reaches a page; held verdicts
-    show up only as "awaiting editor check" / "a newer review waits for an editor"."""
+    """Every tool's listing, its published history, and persona stats; a page's text and takes are loaded
+    only for the pages rendered (load_pages). Only what `published_verdicts` / `published_history` say is
+    published reaches a page; held verdicts show up only as "awaiting editor check" / "a newer review waits
+    for an editor"."""
     with store.connect() as con:
-        def q(sql: str, params: list | None = None) -> list[dict]:
-            cur = con.execute(sql, params or [])
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-        snaps = {r["slug"]: r for r in q("SELECT * FROM latest_snapshot")}
-        latest = {r["slug"]: r for r in q(
-            "SELECT slug, verdict, ship_count, skip_count, abstain_count, failed_count, ship_pct, mean_score, "
-            "median_score, spread, split_panel, take_ids, created_at FROM published_verdicts")}
-        held = {r["slug"] for r in q("SELECT DISTINCT slug FROM held_verdicts")}
-        decided = {r["slug"] for r in q("SELECT DISTINCT slug FROM verdicts")}
-        runs = {r["slug"]: r["status"] for r in q(
-            "SELECT slug, status FROM (SELECT slug, status, row_number() OVER (PARTITION BY slug ORDER BY "
-            "started_at DESC, run_id DESC) AS rn FROM run_history) WHERE rn = 1")}
+        rows = con.execute(_LISTINGS).fetchall()
         history = defaultdict(list)
-        for r in q("SELECT slug, verdict_id, created_at, verdict, ship_count, skip_count, ship_pct, mean_score, "
-                   "spread, split_panel, trigger, reason FROM published_history ORDER BY slug, created_at, verdict_id"):
-            slug = r.pop("slug")
-            history[slug].append(HistoryPoint(at=r.pop("created_at"), **r))
-        community = {r["slug"]: r for r in q("SELECT * FROM community_tally")}
-        addressed = defaultdict(list)  # (slug, snapshot) -> screening findings that hold
-        for r in q("SELECT DISTINCT slug, snapshot_hash, field, span, rule FROM findings "
-                   "WHERE layer = 'screening' AND severity = 'hold'"):
-            addressed[(r["slug"], r["snapshot_hash"])].append(Finding(field=r["field"], span=r["span"], rule=r["rule"]))
+        for r in con.execute("SELECT slug, verdict_id, created_at, verdict, ship_count, skip_count, ship_pct, "
+                             "mean_score, spread, split_panel, trigger, reason FROM published_history "
+                             "ORDER BY slug, created_at, verdict_id").fetchall():
+            history[r[0]].append(HistoryPoint(*r[1:]))
+        screened = _tools(con, [r[0] for r in rows if r[11]])
         # persona pages: only takes behind published verdicts (a held verdict's takes wait with it)
         shown = "(SELECT DISTINCT unnest(take_ids) FROM published_history)"
-        stats = {r["persona_id"]: r for r in q(
+        cur = con.execute(
             "SELECT persona_id, count(*) FILTER (WHERE status = 'ok') AS ok, "
             "count(*) FILTER (WHERE status = 'abstained') AS abstained, "
             "round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok') "
@@ -99,54 +135,89 @@ def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona
             "AND NOT list_contains(coalesce(flags, []), 'ungrounded')) "
             "/ nullif(count(*) FILTER (WHERE status = 'ok' AND evidence IS NOT NULL), 0), 1) AS grounded_pct "
             f"FROM takes WHERE take_id IN {shown} "
-            "GROUP BY persona_id")}
+            "GROUP BY persona_id")
+        cols = [d[0] for d in cur.description]
+        stats = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
+        # the newest takes per persona picked on narrow columns, then only their wide rows read
         recent_rows = con.execute(
-            f"SELECT {', '.join(TAKE_COLUMNS)} FROM (SELECT *, row_number() OVER (PARTITION BY persona_id "
-            f"ORDER BY created_at DESC, take_id DESC) AS rn FROM takes WHERE status = 'ok' AND take_id IN {shown}) "
-            "WHERE rn <= ? ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
+            f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE take_id IN (SELECT take_id FROM (SELECT take_id, "
+            "row_number() OVER (PARTITION BY persona_id ORDER BY created_at DESC, take_id DESC) AS rn FROM takes "
+            f"WHERE status = 'ok' AND take_id IN {shown}) WHERE rn <= ?) "
+            "ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
 
-    pages: dict[str, ToolPage] = {}
-    for slug, row in snaps.items():
-        v = latest.get(slug)
-        verdict = None
-        if v:
-            # The stored verdict is scoring.verdict's output at write time; no need to recompute it.
-            verdict = Verdict(tool_slug=slug, ship_count=v["ship_count"], skip_count=v["skip_count"],
-                              abstain_count=v["abstain_count"], failed_count=v["failed_count"], ship_pct=v["ship_pct"],
-                              verdict=v["verdict"], mean_score=v["mean_score"], median_score=v["median_score"],
-                              spread=v["spread"], split_panel=v["split_panel"], quorum_met=True,
-                              take_ids=sorted(v["take_ids"]))
-        status = runs.get(slug)
-        found = addressed.get((slug, row["snapshot_hash"]))
-        pages[slug] = ToolPage(
-            tool=neutralise(_tool(row), found) if found else _tool(row), vendor_text_removed=bool(found),
-            snapshot_hash=row["snapshot_hash"], verdict=verdict, takes={},
-            reviewed_at=v["created_at"] if v else None, models=[],
-            in_progress=verdict is not None and status is not None and status != "complete",
-            history=history.get(slug, []), community=community.get(slug),
-            editor_wait=("newer" if slug in held else None) if verdict else
-                        ("awaiting" if slug in held or slug in decided else None))
+    listings: dict[str, Listing] = {}
+    for slug, name, category, tagline, verdict, ship_pct, mean, at, status, held, decided, found, fp in rows:
+        if found:
+            name, tagline = screened[slug][0].name, screened[slug][0].tagline
+        listings[slug] = Listing(
+            slug=slug, name=name, category=category, tagline=tagline, reviewed_at=at, verdict=verdict,
+            ship_pct=ship_pct, mean_score=mean, in_progress=verdict is not None and status not in (None, "complete"),
+            editor_wait=("newer" if held else None) if verdict else ("awaiting" if held or decided else None),
+            screened=found, history=history.get(slug, []), fp=fp)
     recent: dict[str, list] = defaultdict(list)
     for row in recent_rows:
         t = _take(row)
-        if t.tool_slug in pages:
-            recent[t.persona_id].append((t, pages[t.tool_slug].tool))
-    return SiteData(tools=pages, personas=personas, persona_stats=stats, persona_recent=dict(recent))
+        if t.tool_slug in listings:
+            recent[t.persona_id].append((t, listings[t.tool_slug]))
+    return SiteData(tools=listings, personas=personas, persona_stats=stats, persona_recent=dict(recent))
 
 
-def fill_takes(store: Warehouse, pages: list[ToolPage]) -> None:
-    """Load the takes behind the shown verdicts of these pages, in one query."""
-    ids = [i for p in pages if p.verdict for i in p.verdict.take_ids]
-    if not ids:
-        return
+def _tools(con, slugs: list[str]) -> dict[str, tuple[Tool, str]]:
+    """These tools' latest snapshots and their hashes, neutralised where screening held vendor text
+    addressed to the panel."""
+    if not slugs:
+        return {}
+    cur = con.execute(f"SELECT * FROM latest_snapshot WHERE {_in('slug', slugs)}", [slugs])
+    cols = [d[0] for d in cur.description]
+    snaps = [dict(zip(cols, r)) for r in cur.fetchall()]
+    addressed = defaultdict(list)  # (slug, snapshot) -> screening findings that hold
+    for slug, snapshot, name, span, rule in con.execute(
+            "SELECT DISTINCT slug, snapshot_hash, field, span, rule FROM findings "
+            f"WHERE layer = 'screening' AND severity = 'hold' AND {_in('slug', slugs)}", [slugs]).fetchall():
+        addressed[(slug, snapshot)].append(Finding(field=name, span=span, rule=rule))
+    out = {}
+    for row in snaps:
+        found = addressed.get((row["slug"], row["snapshot_hash"]))
+        out[row["slug"]] = (neutralise(_tool(row), found) if found else _tool(row), row["snapshot_hash"])
+    return out
+
+
+def load_pages(store: Warehouse, listings: dict[str, Listing], slugs: list[str]) -> dict[str, ToolPage]:
+    """Everything the pages of these tools show: text, published verdict, the takes behind it, votes."""
+    if not slugs:
+        return {}
+    # a published verdict is the last point of the published history
+    ids = [listings[s].history[-1].verdict_id for s in slugs if listings[s].verdict is not None]
     with store.connect() as con:
-        rows = con.execute(f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE take_id IN "
-                           "(SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()
-    by_slug: dict[str, list[Take]] = defaultdict(list)
-    for row in rows:
-        t = _take(row)
-        by_slug[t.tool_slug].append(t)
-    for p in pages:
-        takes = by_slug.get(p.tool.slug, [])
-        p.takes = {t.persona_id: t for t in takes}
-        p.models = sorted({t.model for t in takes})
+        tools = _tools(con, slugs)
+        cur = con.execute(
+            "SELECT slug, verdict, ship_count, skip_count, abstain_count, failed_count, ship_pct, mean_score, "
+            f"median_score, spread, split_panel, take_ids FROM verdicts WHERE {_in('verdict_id', ids)}", [ids])
+        cols = [d[0] for d in cur.description]
+        latest = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
+        cur = con.execute(f"SELECT * FROM community_tally WHERE {_in('slug', slugs)}", [slugs])
+        cols = [d[0] for d in cur.description]
+        community = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
+        take_ids = [i for v in latest.values() for i in v["take_ids"]]
+        takes: dict[str, list[Take]] = defaultdict(list)
+        for row in con.execute(f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE {_in('take_id', take_ids)}",
+                               [take_ids]).fetchall():
+            t = _take(row)
+            takes[t.tool_slug].append(t)
+    pages = {}
+    for slug in slugs:
+        listing, v = listings[slug], latest.get(slug)
+        # The stored verdict is scoring.verdict's output at write time; no need to recompute it.
+        verdict = v and Verdict(tool_slug=slug, ship_count=v["ship_count"], skip_count=v["skip_count"],
+                                abstain_count=v["abstain_count"], failed_count=v["failed_count"],
+                                ship_pct=v["ship_pct"], verdict=v["verdict"], mean_score=v["mean_score"],
+                                median_score=v["median_score"], spread=v["spread"], split_panel=v["split_panel"],
+                                quorum_met=True, take_ids=sorted(v["take_ids"]))
+        shown = takes.get(slug, []) if verdict else []
+        tool, snapshot = tools[slug]
+        pages[slug] = ToolPage(
+            tool=tool, snapshot_hash=snapshot, verdict=verdict, takes={t.persona_id: t for t in shown},
+            reviewed_at=listing.reviewed_at, models=sorted({t.model for t in shown}), in_progress=listing.in_progress,
+            history=listing.history, community=community.get(slug), editor_wait=listing.editor_wait,
+            vendor_text_removed=listing.screened)
+    return pages

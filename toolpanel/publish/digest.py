@@ -10,8 +10,7 @@ from toolpanel.publish.render import STYLESHEET
 from toolpanel.publish.writer import Writer
 
 
-def digest(w: Writer, env: jinja2.Environment, events: list[dict], base: str, fps: dict[str, str],
-            th: str, why=None) -> None:
+def digest(w: Writer, env: jinja2.Environment, events: list[dict], base: str, th: str, why=None) -> None:
     """This week's verdicts: the ISO week of the newest verdict (not the clock: same warehouse, same site)."""
     if events:
         y, wk, _ = events[0]["at"].isocalendar()

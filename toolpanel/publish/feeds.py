@@ -14,13 +14,13 @@ FEED_ITEMS = 50
 def events_of(data: SiteData) -> list[dict]:
     """Every verdict as an event, newest first, with the previous verdict of the same tool."""
     out = []
-    for slug, p in data.tools.items():
+    for slug, t in data.tools.items():
         prev = None
-        for h in p.history:
-            out.append({"id": h.verdict_id, "slug": slug, "name": p.tool.name, "at": h.at, "verdict": h.verdict,
+        for h in t.history:
+            out.append({"id": h.verdict_id, "slug": slug, "name": t.name, "at": h.at, "verdict": h.verdict,
                         "label": h.label, "ship": scorecard.pct(h.ship_pct), "spread": h.spread, "split": h.split_panel,
                         "previous": prev and prev.verdict, "previous_id": prev and prev.verdict_id,
-                        "tagline": p.tool.tagline, "reason": h.reason})
+                        "tagline": t.tagline, "reason": h.reason})
             prev = h
     out.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
     return out

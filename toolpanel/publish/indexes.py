@@ -10,72 +10,76 @@ import json
 import jinja2
 from markupsafe import Markup
 
-from toolpanel.publish.data import ToolPage
+from toolpanel.publish.data import Listing, ToolPage
 from toolpanel.publish.writer import Writer
 from toolpanel.text import slugify
 
 EPOCH = dt.datetime(1970, 1, 1)
 SORTS = [("index.html", "Latest",
-          lambda p: (-((p.reviewed_at - EPOCH).total_seconds() if p.reviewed_at else 0), p.tool.slug)),
-         ("index-ship.html", "Panel ship %", lambda p: (-(p.verdict.ship_pct or 0) if p.verdict else 1, p.tool.slug)),
-         ("index-score.html", "Mean score", lambda p: (-(p.verdict.mean_score or 0) if p.verdict else 1, p.tool.slug)),
-         ("index-name.html", "Name", lambda p: (p.tool.name.lower(), p.tool.slug))]
+          lambda t: (-((t.reviewed_at - EPOCH).total_seconds() if t.reviewed_at else 0), t.slug)),
+         ("index-ship.html", "Panel ship %", lambda t: (-(t.ship_pct or 0) if t.verdict else 1, t.slug)),
+         ("index-score.html", "Mean score", lambda t: (-(t.mean_score or 0) if t.verdict else 1, t.slug)),
+         ("index-name.html", "Name", lambda t: (t.name.lower(), t.slug))]
 
 
 ROWS_CACHE = ".rows.json"
 
 
-def index_pages(w: Writer, env: jinja2.Environment, render, pages: list[ToolPage], fps: dict[str, str],
-                 th: str) -> None:
+def cached_rows(w: Writer, th: str) -> dict[str, list]:
+    """The index table rows of the last publish: slug -> [the tool's fingerprint, its row's HTML]."""
+    path = w.out / ROWS_CACHE
+    if w.full or not path.is_file():
+        return {}
+    try:
+        cache = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    return cache.get("rows", {}) if cache.get("templates") == th else {}
+
+
+def index_pages(w: Writer, env: jinja2.Environment, render, listings: list[Listing], pages: dict[str, ToolPage],
+                cached: dict[str, list], th: str) -> None:
     """Latest-verdict tables: pre-sorted variants, one page per category and per verdict (all at the root,
-    so a tool's table row is one HTML fragment, rendered once and cached by the tool's fingerprint)."""
-    cache_path = w.out / ROWS_CACHE
-    cache: dict = {}
-    if cache_path.is_file() and not w.full:
-        try:
-            cache = json.loads(cache_path.read_text())
-            cache = cache if cache.get("templates") == th else {}
-        except ValueError:
-            cache = {}
-    old_rows = cache.get("rows", {})
+    so a tool's table row is one HTML fragment, rendered once and cached by the tool's fingerprint; a row
+    not in the cache is rendered from its loaded page)."""
     row_tpl = env.get_template("row.html.j2")
     rows_html: dict[str, str] = {}
     rendered = 0
-    for p in pages:
-        hit = old_rows.get(p.tool.slug)
-        if hit and hit[0] == fps[p.tool.slug]:
-            rows_html[p.tool.slug] = hit[1]
+    for t in listings:
+        hit = cached.get(t.slug)
+        if hit and hit[0] == t.fp:
+            rows_html[t.slug] = hit[1]
         else:
-            rows_html[p.tool.slug] = row_tpl.render(p=p)
+            rows_html[t.slug] = row_tpl.render(p=pages[t.slug])
             rendered += 1
-    if rendered or len(old_rows) != len(rows_html):
-        cache_path.write_text(json.dumps({"templates": th, "rows": {k: [fps[k], v] for k, v in sorted(rows_html.items())}},
-                                         ensure_ascii=False))
+    if rendered or len(cached) != len(rows_html):
+        (w.out / ROWS_CACHE).write_text(json.dumps(
+            {"templates": th, "rows": {t.slug: [t.fp, rows_html[t.slug]] for t in listings}}, ensure_ascii=False))
 
-    def ids(rows: list[ToolPage]) -> str:
+    def ids(rows: list[Listing]) -> str:
         # a digest of the ordered row fingerprints: cheaper to fingerprint than the 10k-item list itself
-        return hashlib.sha256("\n".join(fps[p.tool.slug] for p in rows).encode()).hexdigest()
+        return hashlib.sha256("\n".join(t.fp for t in rows).encode()).hexdigest()
 
-    def table(rows: list[ToolPage]) -> Markup:
-        return Markup("".join(rows_html[p.tool.slug] for p in rows))
+    def table(rows: list[Listing]) -> Markup:
+        return Markup("".join(rows_html[t.slug] for t in rows))
 
     cats: dict[str, dict] = {}
-    by_cat: dict[str, list[ToolPage]] = {}
+    by_cat: dict[str, list[Listing]] = {}
     # newest first, ties by slug (pages come sorted by slug; a reversed sort keeps ties in order): the same
     # order as SORTS[0]'s key without its datetime arithmetic for every page
-    latest = sorted(pages, key=lambda p: p.reviewed_at or EPOCH, reverse=True)
-    for p in latest:
-        name = p.tool.category or "Uncategorised"
+    latest = sorted(listings, key=lambda t: t.reviewed_at or EPOCH, reverse=True)
+    for t in latest:
+        name = t.category or "Uncategorised"
         slug = slugify(name) or "uncategorised"
         c = cats.setdefault(slug, {"slug": slug, "name": name, "count": 0})
         c["count"] += 1
-        by_cat.setdefault(slug, []).append(p)
+        by_cat.setdefault(slug, []).append(t)
     categories = sorted(cats.values(), key=lambda c: c["name"].lower())
     common = {"categories": categories}
     cat_fp = hashlib.sha256(repr([(c["slug"], c["name"], c["count"]) for c in categories]).encode()).hexdigest()
     for path, label, key in SORTS:
         sorts = [{"path": p, "label": lbl, "current": p == path} for p, lbl, _ in SORTS]
-        rows = latest if path == SORTS[0][0] else sorted(pages, key=key)
+        rows = latest if path == SORTS[0][0] else sorted(listings, key=key)
         w.page(path, [th, path, cat_fp, ids(rows)],
                lambda rows=rows, sorts=sorts: render(
                    "index.html.j2", "", heading="Latest panel verdicts", rows_html=table(rows), sorts=sorts,
@@ -87,7 +91,7 @@ def index_pages(w: Writer, env: jinja2.Environment, render, pages: list[ToolPage
                    "index.html.j2", "", heading=f"{c['name']}: panel verdicts", rows_html=table(rows), sorts=[],
                    current_category=c["slug"], current_verdict=None, **common))
     for v, heading in (("ship", "Ship verdicts"), ("skip", "Skip verdicts"), ("pending", "No verdict yet")):
-        rows = [p for p in latest if (p.verdict.verdict if p.verdict else "pending") == v]
+        rows = [t for t in latest if (t.verdict or "pending") == v]
         w.page(f"verdict-{v}.html", [th, v, cat_fp, ids(rows)],
                lambda rows=rows, v=v, heading=heading: render(
                    "index.html.j2", "", heading=heading, rows_html=table(rows), sorts=[], current_category=None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import itertools
 from pathlib import Path
@@ -10,10 +12,10 @@ from scoring import compare
 from toolpanel.config import Settings
 from toolpanel.personas import load_personas
 from toolpanel.publish.chart import chart_svg
-from toolpanel.publish.data import SiteData, ToolPage, fill_takes, load_site_data
+from toolpanel.publish.data import Listing, SiteData, ToolPage, load_pages, load_site_data
 from toolpanel.publish.digest import digest
 from toolpanel.publish.feeds import FEED_ITEMS, events_of, json_feed, rss
-from toolpanel.publish.indexes import index_pages
+from toolpanel.publish.indexes import cached_rows, index_pages
 from toolpanel.publish.render import STYLESHEET, env as _env, safe_url, templates_hash
 from toolpanel.publish.writer import Writer
 from toolpanel.text import slugify
@@ -47,27 +49,39 @@ def comparison_pairs(data: SiteData, editor_pairs: list) -> tuple[list[tuple[str
         if frozenset((a, b)) not in seen and a != b:
             seen.add(frozenset((a, b)))
             pairs.append((a, b))
-    by_cat: dict[str, list[ToolPage]] = {}
-    for p in data.tools.values():
-        if p.verdict is not None and p.tool.category:
-            by_cat.setdefault(p.tool.category, []).append(p)
+    by_cat: dict[str, list[Listing]] = {}
+    for t in data.tools.values():
+        if t.verdict is not None and t.category:
+            by_cat.setdefault(t.category, []).append(t)
     for cat in sorted(by_cat):
-        recent = sorted(by_cat[cat], key=lambda p: (p.reviewed_at, p.tool.slug), reverse=True)[:AUTO_PAIRS_PER_CATEGORY]
-        for a, b in itertools.combinations(sorted(p.tool.slug for p in recent), 2):
+        recent = sorted(by_cat[cat], key=lambda t: (t.reviewed_at, t.slug), reverse=True)[:AUTO_PAIRS_PER_CATEGORY]
+        for a, b in itertools.combinations(sorted(t.slug for t in recent), 2):
             if frozenset((a, b)) not in seen:
                 seen.add(frozenset((a, b)))
                 pairs.append((a, b))
     return pairs, warnings
 
 
-def _page_fp(p: ToolPage) -> list:
-    return [p.snapshot_hash, p.tool.name, p.tool.slug, p.tool.source, p.verdict.take_ids if p.verdict else [],
-            str(p.reviewed_at), p.in_progress, [(h.verdict_id, h.trigger, h.reason) for h in p.history],
-            p.community and {k: p.community[k] for k in ("ship_votes", "skip_votes")}, p.editor_wait, p.vendor_text_removed]
+@contextlib.contextmanager
+def _without_gc_passes():
+    """The site's data is ~10^5 long-lived objects with no reference cycles; the collector's full passes
+    over them cost a quarter of an incremental publish. Pages are freed by reference counting anyway."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def publish_site(settings: Settings, *, full: bool = False, out: Path | None = None) -> dict:
     """Render the site into TOOLPANEL_HOME/site (or `out`); returns counts written/skipped/removed."""
+    with _without_gc_passes():
+        return _publish(settings, full, out)
+
+
+def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
     store = Warehouse(settings.warehouse_path)
     if not settings.warehouse_path.exists():
         raise PublishError(f"{settings.warehouse_path}: no warehouse yet — review some tools first "
@@ -82,49 +96,51 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
     w = Writer(out, full)
     pairs, warnings = comparison_pairs(data, settings.publish.pairs)
     w.report.warnings = warnings
-    persona_fp = [(p.id, p.name) for p in personas]
+    # what every page depends on: templates and the panel's names (a page's own inputs follow it)
+    site_fp = hashlib.sha256(repr([th, [(p.id, p.name) for p in personas]]).encode()).hexdigest()[:12]
 
     def render(name: str, root: str, **ctx) -> str:
         return env.get_template(name).render(root=root, personas=personas, **ctx)
 
-    pages = sorted(data.tools.values(), key=lambda p: p.tool.slug)
+    listings = sorted(data.tools.values(), key=lambda t: t.slug)
+    tools = data.tools
     pair_links: dict[str, list[dict]] = {}
     pair_meta = []
     for a, b in pairs:
-        title = f"{data.tools[a].tool.name} vs {data.tools[b].tool.name}"
-        meta = {"a": a, "b": b, "path": f"{a}-vs-{b}.html", "title": title,
-                "category": data.tools[a].tool.category if data.tools[a].tool.category == data.tools[b].tool.category else None}
+        meta = {"a": a, "b": b, "path": f"{a}-vs-{b}.html", "title": f"{tools[a].name} vs {tools[b].name}",
+                "category": tools[a].category if tools[a].category == tools[b].category else None}
         pair_meta.append(meta)
         pair_links.setdefault(a, []).append(meta)
         pair_links.setdefault(b, []).append(meta)
 
-    fps = {p.tool.slug: hashlib.sha256(repr(_page_fp(p)).encode()).hexdigest()[:16] for p in pages}
-    tool_fp = {p.tool.slug: [th, persona_fp, fps[p.tool.slug], [m["path"] for m in pair_links.get(p.tool.slug, [])]]
-               for p in pages}
-    pair_fp = {m["path"]: [th, persona_fp, fps[m["a"]], fps[m["b"]]] for m in pair_meta}
-    # Only pages that will be rendered need their takes: one query for all of them.
-    wanted = {p.tool.slug for p in pages if w.needs(f"tools/{p.tool.slug}.html", tool_fp[p.tool.slug])}
+    tool_fp = {t.slug: site_fp + t.fp + "|".join(m["path"] for m in pair_links.get(t.slug, ())) for t in listings}
+    pair_fp = {m["path"]: site_fp + tools[m["a"]].fp + tools[m["b"]].fp for m in pair_meta}
+    rows = cached_rows(w, th)
+    # Only the tools whose own page, a comparison page or an index row is rendered are loaded in full.
+    wanted = {t.slug for t in listings if w.needs(f"tools/{t.slug}.html", tool_fp[t.slug])
+              or rows.get(t.slug, ("",))[0] != t.fp}
     for m in pair_meta:
         if w.needs(f"compare/{m['path']}", pair_fp[m["path"]]):
             wanted.update((m["a"], m["b"]))
-    fill_takes(store, [data.tools[s] for s in sorted(wanted)])
+    pages = load_pages(store, tools, sorted(wanted))
     # "What changed since the last verdict": a function of the last two verdict ids (in the page fingerprint).
-    changed = explain_pairs(store, [(p.history[-2].verdict_id, p.history[-1].verdict_id) for p in pages
-                                    if p.tool.slug in wanted and len(p.history) > 1], personas)
+    changed = explain_pairs(store, [(p.history[-2].verdict_id, p.history[-1].verdict_id) for p in pages.values()
+                                    if len(p.history) > 1], personas)
 
     w.page("style.css", [th], lambda: STYLESHEET.read_bytes())
-    for p in pages:
-        links = pair_links.get(p.tool.slug, [])
-        w.page(f"tools/{p.tool.slug}.html", tool_fp[p.tool.slug],
-               lambda p=p, links=links: render("tool.html.j2", "../", p=p, chart=chart_svg(p) if p.history else "",
-                                               comparisons=links, category_slug=slugify(p.tool.category or "uncategorised"),
-                                               change=changed.get(p.history[-1].verdict_id) if p.history else None))
+    for t in listings:
+        links = pair_links.get(t.slug, [])
+        w.page(f"tools/{t.slug}.html", tool_fp[t.slug],
+               lambda p=pages.get(t.slug), links=links: render(
+                   "tool.html.j2", "../", p=p, chart=chart_svg(p) if p.history else "", comparisons=links,
+                   category_slug=slugify(p.tool.category or "uncategorised"),
+                   change=changed.get(p.history[-1].verdict_id) if p.history else None))
     for m in pair_meta:
-        a, b = data.tools[m["a"]], data.tools[m["b"]]
-        w.page(f"compare/{m['path']}", pair_fp[m["path"]], lambda a=a, b=b: _render_compare(render, a, b, personas))
+        w.page(f"compare/{m['path']}", pair_fp[m["path"]],
+               lambda m=m: _render_compare(render, pages[m["a"]], pages[m["b"]], personas))
     w.page("compare/index.html", [th, [(m["path"], m["title"], m["category"]) for m in pair_meta]],
            lambda: render("compare_index.html.j2", "../", pairs=pair_meta))
-    index_pages(w, env, render, pages, fps, th)
+    index_pages(w, env, render, listings, pages, rows, th)
     w.page("personas/index.html", None, lambda: render("personas.html.j2", "../"))
     for persona in personas:
         w.page(f"personas/{persona.id}.html", None, lambda persona=persona: render(
@@ -134,8 +150,8 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
     feed_fp = [th, base, [(e["id"], e["name"], e["tagline"]) for e in events[:FEED_ITEMS]]]
     w.page("feed.xml", feed_fp, lambda: rss(events[:FEED_ITEMS], base))
     w.page("feed.json", feed_fp, lambda: json_feed(events[:FEED_ITEMS], base))
-    digest(w, env, events, base, fps, th, why=lambda pairs: explain_pairs(store, pairs, personas))
-    waiting = sorted(p.tool.slug for p in pages if p.editor_wait)
+    digest(w, env, events, base, th, why=lambda pairs: explain_pairs(store, pairs, personas))
+    waiting = [t.slug for t in listings if t.editor_wait]
     return w.finish().as_dict() | {"base_url": base, "awaiting_editor": waiting}
 
 

@@ -45,6 +45,9 @@ class Writer:
         self.existing = {(d[len(root) + 1:] + "/" + f) if d != root else f for d, _, files in os.walk(root) for f in files}
 
     def _fp(self, rel: str, fingerprint: object) -> str:
+        if isinstance(fingerprint, str):  # already a digest of the page's inputs
+            self.new[rel] = fingerprint
+            return fingerprint
         fp = self.new.get(rel)
         if fp is None:
             # repr of nested lists/tuples of str/int/None is deterministic and much cheaper than JSON
@@ -80,5 +83,6 @@ class Writer:
         for rel in sorted(set(self.old) - set(self.new)):
             (self.out / rel).unlink(missing_ok=True)
             self.report.removed += 1
-        (self.out / MANIFEST).write_text(json.dumps(self.new, indent=0, sort_keys=True))
+        # compact: with `indent` json falls back to its pure-Python encoder (a tenth of a republish)
+        (self.out / MANIFEST).write_text(json.dumps(self.new, sort_keys=True, separators=(",", ":")))
         return self.report
