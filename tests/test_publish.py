@@ -181,6 +181,53 @@ def test_same_warehouse_gives_byte_identical_site_and_incremental_skips(seed_sit
     assert full["written"] == full["pages"]
 
 
+def test_incremental_republish_equals_a_full_rebuild_after_each_kind_of_change(seed_site, provider_env, tmp_path):
+    """The incremental publish loads only tools whose warehouse fingerprint changed: after a vote, a held
+    re-review, an editor's approval and a changed card, it must still equal a full rebuild byte for byte."""
+    from toolpanel import votes
+    from warehouse import Warehouse
+
+    site, _ = seed_site
+    settings = load_settings()
+    store = Warehouse(settings.warehouse_path)
+    card = write_card(tmp_path / "cards", "flip-tool", name="Flip Tool", category="Vision")
+    review([card])
+    publish_site(settings)
+
+    def changed_pages() -> dict:
+        report = publish_site(settings)
+        rebuilt = tmp_path / f"full-{len(list(tmp_path.glob('full-*')))}"
+        publish_site(settings, full=True, out=rebuilt)
+        cmp = filecmp.dircmp(site, rebuilt, ignore=[])
+
+        def diff(c, at=""):
+            return ([at + f for f in c.diff_files + c.left_only + c.right_only]
+                    + [f for name, sub in c.subdirs.items() for f in diff(sub, f"{at}{name}/")])
+        assert diff(cmp) == []
+        return report
+
+    assert votes.add_vote(store, "flip-tool", "skip") is None
+    report = changed_pages()
+    assert 1 <= report["written"] < report["pages"] / 2
+    assert "1 skip" in read(site, "tools/flip-tool.html").text
+
+    provider_env.script("valid", tool="flip-tool", score=20, verdict="skip",
+                        paragraph="Now a skip: the tool broke its main promise and the docs are gone.")
+    review([card], force=True, reason="vendor changed pricing")
+    changed_pages()
+    assert "A newer review waits for an editor" in read(site, "tools/flip-tool.html").text
+
+    store.decide("flip-tool", "approved", editor="Ada", note="the docs are gone")
+    changed_pages()
+    assert "Skip · 0 ship / 5 skip" in read(site, "tools/flip-tool.html").text
+    assert "Flip Tool" in read(site, "verdict-skip.html").text and "Flip Tool" not in read(site, "verdict-ship.html").text
+
+    write_card(tmp_path / "cards", "flip-tool", name="Flip Tool Pro", category="Vision")
+    review([card])
+    changed_pages()
+    assert "Flip Tool Pro" in read(site, "index.html").text
+
+
 def test_every_field_with_a_payload_yields_inert_pages(tp_home, provider_env, tmp_path):
     payload = '"><script>alert(1)</script><img src=x onerror=alert(2)><a href="javascript:alert(3)">x</a>'
     card = write_card(tmp_path / "cards", "evil", description=f"Evil tool. {payload}",

@@ -8,7 +8,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
-from warehouse import Warehouse
 from toolpanel.screening import Finding, neutralise
 from warehouse.rows import TAKE_COLUMNS, _take, _tool
 
@@ -86,11 +85,11 @@ def _in(column: str, values: list[str]) -> str:
 
 
 # One row per tool: what the shared pages need, and a fingerprint of every input of the tool's own page
-# (its snapshot, the published verdict's takes, the latest run's status, the published history, community
-# votes, editor holds, screening findings), computed in the warehouse so that unchanged tools cost no Python.
+# (its snapshot, the latest run's status, the published history and so the published verdict and its takes,
+# community votes, editor holds, screening findings), computed in the warehouse so that unchanged tools
+# cost no Python.
 _LISTINGS = """
-WITH pv AS (SELECT slug, verdict, ship_pct, mean_score, take_ids, created_at FROM published_verdicts),
-     runs AS (SELECT slug, arg_max(status, (started_at, run_id)) AS status FROM run_history GROUP BY slug),
+WITH runs AS (SELECT slug, arg_max(status, (started_at, run_id)) AS status FROM run_history GROUP BY slug),
      -- a set digest: published verdicts never change, and their order is their creation time
      hist AS (SELECT slug, sum(hash(verdict_id, trigger, reason)) AS h, count(*) AS n
               FROM published_history GROUP BY slug),
@@ -98,62 +97,66 @@ WITH pv AS (SELECT slug, verdict, ship_pct, mean_score, take_ids, created_at FRO
      decided AS (SELECT DISTINCT slug FROM verdicts),
      found AS (SELECT slug, snapshot_hash, list(DISTINCT (field, span, rule) ORDER BY (field, span, rule)) AS f
                FROM findings WHERE layer = 'screening' AND severity = 'hold' GROUP BY slug, snapshot_hash)
-SELECT s.slug, s.name, s.category, s.tagline, pv.verdict, pv.ship_pct, pv.mean_score, pv.created_at,
-       runs.status, held.slug IS NOT NULL, decided.slug IS NOT NULL, found.slug IS NOT NULL,
-       left(md5(row(s.snapshot_hash, s.name, s.source, list_sort(pv.take_ids), pv.created_at, runs.status, hist.h, hist.n,
-                     c.ship_votes, c.skip_votes, held.slug IS NOT NULL, decided.slug IS NOT NULL, found.f)::VARCHAR), 16)
+SELECT s.slug, s.name, s.category, s.tagline, runs.status, held.slug IS NOT NULL, decided.slug IS NOT NULL,
+       found.slug IS NOT NULL,
+       left(md5(row(s.snapshot_hash, s.name, s.source, runs.status, hist.h, hist.n, c.ship_votes, c.skip_votes,
+                     held.slug IS NOT NULL, decided.slug IS NOT NULL, found.f)::VARCHAR), 16)
 FROM latest_snapshot s
-LEFT JOIN pv USING (slug) LEFT JOIN runs USING (slug) LEFT JOIN hist USING (slug) LEFT JOIN held USING (slug)
+LEFT JOIN runs USING (slug) LEFT JOIN hist USING (slug) LEFT JOIN held USING (slug)
 LEFT JOIN decided USING (slug) LEFT JOIN community_tally c USING (slug)
 LEFT JOIN found ON found.slug = s.slug AND found.snapshot_hash = s.snapshot_hash
 ORDER BY s.slug"""
 
 
-def load_site_data(store: Warehouse, personas: list[Persona], recent_per_persona: int = 12) -> SiteData:
+def load_site_data(con, personas: list[Persona], recent_per_persona: int = 12) -> SiteData:
     """Every tool's listing, its published history, and persona stats; a page's text and takes are loaded
     only for the pages rendered (load_pages). Only what `published_verdicts` / `published_history` say is
     published reaches a page; held verdicts show up only as "awaiting editor check" / "a newer review waits
     for an editor"."""
-    with store.connect() as con:
-        rows = con.execute(_LISTINGS).fetchall()
-        history = defaultdict(list)
-        for r in con.execute("SELECT slug, verdict_id, created_at, verdict, ship_count, skip_count, ship_pct, "
-                             "mean_score, spread, split_panel, trigger, reason FROM published_history "
-                             "ORDER BY slug, created_at, verdict_id").fetchall():
-            history[r[0]].append(HistoryPoint(*r[1:]))
-        screened = _tools(con, [r[0] for r in rows if r[11]])
-        # persona pages: only takes behind published verdicts (a held verdict's takes wait with it)
-        shown = "(SELECT DISTINCT unnest(take_ids) FROM published_history)"
-        cur = con.execute(
-            "SELECT persona_id, count(*) FILTER (WHERE status = 'ok') AS ok, "
-            "count(*) FILTER (WHERE status = 'abstained') AS abstained, "
-            "round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok') "
-            "/ nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct, "
-            "round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score, "
-            # the same grounded share as the persona_stats view (m012), over published takes only
-            "round(100.0 * count(*) FILTER (WHERE status = 'ok' AND len(evidence) > 0 "
-            "AND NOT list_contains(coalesce(flags, []), 'ungrounded')) "
-            "/ nullif(count(*) FILTER (WHERE status = 'ok' AND evidence IS NOT NULL), 0), 1) AS grounded_pct "
-            f"FROM takes WHERE take_id IN {shown} "
-            "GROUP BY persona_id")
-        cols = [d[0] for d in cur.description]
-        stats = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
-        # the newest takes per persona picked on narrow columns, then only their wide rows read
-        recent_rows = con.execute(
-            f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE take_id IN (SELECT take_id FROM (SELECT take_id, "
-            "row_number() OVER (PARTITION BY persona_id ORDER BY created_at DESC, take_id DESC) AS rn FROM takes "
-            f"WHERE status = 'ok' AND take_id IN {shown}) WHERE rn <= ?) "
-            "ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
+    rows = con.execute(_LISTINGS).fetchall()
+    history = defaultdict(list)
+    for r in con.execute("SELECT slug, verdict_id, created_at, verdict, ship_count, skip_count, ship_pct, "
+                         "mean_score, spread, split_panel, trigger, reason FROM published_history "
+                         "ORDER BY slug, created_at, verdict_id").fetchall():
+        history[r[0]].append(HistoryPoint(*r[1:]))
+    screened = _tools(con, [r[0] for r in rows if r[7]])
+    # persona pages: only takes behind published verdicts (a held verdict's takes wait with it)
+    shown = "(SELECT DISTINCT unnest(take_ids) FROM published_history)"
+    cur = con.execute(
+        "SELECT persona_id, count(*) FILTER (WHERE status = 'ok') AS ok, "
+        "count(*) FILTER (WHERE status = 'abstained') AS abstained, "
+        "round(100.0 * count(*) FILTER (WHERE verdict = 'ship' AND status = 'ok') "
+        "/ nullif(count(*) FILTER (WHERE status = 'ok'), 0), 1) AS ship_rate_pct, "
+        "round(avg(score) FILTER (WHERE status = 'ok'), 1) AS mean_score, "
+        # the same grounded share as the persona_stats view (m012), over published takes only
+        "round(100.0 * count(*) FILTER (WHERE status = 'ok' AND len(evidence) > 0 "
+        "AND NOT list_contains(coalesce(flags, []), 'ungrounded')) "
+        "/ nullif(count(*) FILTER (WHERE status = 'ok' AND evidence IS NOT NULL), 0), 1) AS grounded_pct "
+        f"FROM takes WHERE take_id IN {shown} "
+        "GROUP BY persona_id")
+    cols = [d[0] for d in cur.description]
+    stats = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
+    # the newest takes per persona picked on narrow columns, then only their wide rows read
+    recent_rows = con.execute(
+        f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE take_id IN (SELECT take_id FROM (SELECT take_id, "
+        "row_number() OVER (PARTITION BY persona_id ORDER BY created_at DESC, take_id DESC) AS rn FROM takes "
+        f"WHERE status = 'ok' AND take_id IN {shown}) WHERE rn <= ?) "
+        "ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
 
     listings: dict[str, Listing] = {}
-    for slug, name, category, tagline, verdict, ship_pct, mean, at, status, held, decided, found, fp in rows:
+    for slug, name, category, tagline, status, held, decided, found, fp in rows:
         if found:
             name, tagline = screened[slug][0].name, screened[slug][0].tagline
+        points = history.get(slug, [])
+        # the published verdict (published_verdicts) is the last point of the published history
+        last = points[-1] if points else None
+        verdict = last and last.verdict
         listings[slug] = Listing(
-            slug=slug, name=name, category=category, tagline=tagline, reviewed_at=at, verdict=verdict,
-            ship_pct=ship_pct, mean_score=mean, in_progress=verdict is not None and status not in (None, "complete"),
+            slug=slug, name=name, category=category, tagline=tagline, reviewed_at=last and last.at,
+            verdict=verdict, ship_pct=last and last.ship_pct, mean_score=last and last.mean_score,
+            in_progress=verdict is not None and status not in (None, "complete"),
             editor_wait=("newer" if held else None) if verdict else ("awaiting" if held or decided else None),
-            screened=found, history=history.get(slug, []), fp=fp)
+            screened=found, history=points, fp=fp)
     recent: dict[str, list] = defaultdict(list)
     for row in recent_rows:
         t = _take(row)
@@ -182,28 +185,27 @@ def _tools(con, slugs: list[str]) -> dict[str, tuple[Tool, str]]:
     return out
 
 
-def load_pages(store: Warehouse, listings: dict[str, Listing], slugs: list[str]) -> dict[str, ToolPage]:
+def load_pages(con, listings: dict[str, Listing], slugs: list[str]) -> dict[str, ToolPage]:
     """Everything the pages of these tools show: text, published verdict, the takes behind it, votes."""
     if not slugs:
         return {}
     # a published verdict is the last point of the published history
     ids = [listings[s].history[-1].verdict_id for s in slugs if listings[s].verdict is not None]
-    with store.connect() as con:
-        tools = _tools(con, slugs)
-        cur = con.execute(
-            "SELECT slug, verdict, ship_count, skip_count, abstain_count, failed_count, ship_pct, mean_score, "
-            f"median_score, spread, split_panel, take_ids FROM verdicts WHERE {_in('verdict_id', ids)}", [ids])
-        cols = [d[0] for d in cur.description]
-        latest = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
-        cur = con.execute(f"SELECT * FROM community_tally WHERE {_in('slug', slugs)}", [slugs])
-        cols = [d[0] for d in cur.description]
-        community = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
-        take_ids = [i for v in latest.values() for i in v["take_ids"]]
-        takes: dict[str, list[Take]] = defaultdict(list)
-        for row in con.execute(f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE {_in('take_id', take_ids)}",
-                               [take_ids]).fetchall():
-            t = _take(row)
-            takes[t.tool_slug].append(t)
+    tools = _tools(con, slugs)
+    cur = con.execute(
+        "SELECT slug, verdict, ship_count, skip_count, abstain_count, failed_count, ship_pct, mean_score, "
+        f"median_score, spread, split_panel, take_ids FROM verdicts WHERE {_in('verdict_id', ids)}", [ids])
+    cols = [d[0] for d in cur.description]
+    latest = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
+    cur = con.execute(f"SELECT * FROM community_tally WHERE {_in('slug', slugs)}", [slugs])
+    cols = [d[0] for d in cur.description]
+    community = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
+    take_ids = [i for v in latest.values() for i in v["take_ids"]]
+    takes: dict[str, list[Take]] = defaultdict(list)
+    for row in con.execute(f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE {_in('take_id', take_ids)}",
+                           [take_ids]).fetchall():
+        t = _take(row)
+        takes[t.tool_slug].append(t)
     pages = {}
     for slug in slugs:
         listing, v = listings[slug], latest.get(slug)

@@ -68,9 +68,10 @@ def index_pages(w: Writer, env: jinja2.Environment, render, listings: list[Listi
     # newest first, ties by slug (pages come sorted by slug; a reversed sort keeps ties in order): the same
     # order as SORTS[0]'s key without its datetime arithmetic for every page
     latest = sorted(listings, key=lambda t: t.reviewed_at or EPOCH, reverse=True)
+    slugs: dict[str, str] = {}  # a category's name -> its slug (10k tools, a few hundred categories)
     for t in latest:
         name = t.category or "Uncategorised"
-        slug = slugify(name) or "uncategorised"
+        slug = slugs.get(name) or slugs.setdefault(name, slugify(name) or "uncategorised")
         c = cats.setdefault(slug, {"slug": slug, "name": name, "count": 0})
         c["count"] += 1
         by_cat.setdefault(slug, []).append(t)

@@ -35,10 +35,15 @@ def _date(value) -> str:
     return value.strftime("%Y-%m-%d") if isinstance(value, (dt.date, dt.datetime)) else str(value)
 
 
-def env() -> jinja2.Environment:
+def env(cache: Path | None = None) -> jinja2.Environment:
+    """The site's templates; with `cache`, compiled templates are kept there (keyed by their source, so an
+    edited template is recompiled): compiling them is a tenth of an incremental republish."""
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
+                             keep_trailing_newline=True,
+                             bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache)) if cache else None)
     env.filters.update(safe_url=safe_url, host=_host, date=_date)
     env.globals.update(awaiting=AWAITING, verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label,
                        pct=scorecard.pct, change_lines=detail_lines, shown_flags=take_flags.shown,

@@ -87,42 +87,40 @@ def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
         raise PublishError(f"{settings.warehouse_path}: no warehouse yet — review some tools first "
                            "(toolpanel review examples/tools)")
     personas = load_personas(settings.personas_dir)
-    data = load_site_data(store, personas)
     base = settings.publish.root
     out = out or settings.site_dir
     out.mkdir(parents=True, exist_ok=True)
-    env = _env()
+    env = _env(settings.home / "cache" / "templates")
     th = templates_hash()
     w = Writer(out, full)
-    pairs, warnings = comparison_pairs(data, settings.publish.pairs)
-    w.report.warnings = warnings
     # what every page depends on: templates and the panel's names (a page's own inputs follow it)
     site_fp = hashlib.sha256(repr([th, [(p.id, p.name) for p in personas]]).encode()).hexdigest()[:12]
+    with store.connect() as con:  # one short read of the warehouse, closed before any page is rendered
+        data = load_site_data(con, personas)
+        tools = data.tools
+        listings = sorted(tools.values(), key=lambda t: t.slug)
+        pairs, w.report.warnings = comparison_pairs(data, settings.publish.pairs)
+        pair_meta = [{"a": a, "b": b, "path": f"{a}-vs-{b}.html", "title": f"{tools[a].name} vs {tools[b].name}",
+                      "category": tools[a].category if tools[a].category == tools[b].category else None}
+                     for a, b in pairs]
+        pair_links: dict[str, list[dict]] = {}
+        for m in pair_meta:
+            pair_links.setdefault(m["a"], []).append(m)
+            pair_links.setdefault(m["b"], []).append(m)
+        tool_fp = {t.slug: site_fp + t.fp + "|".join(m["path"] for m in pair_links.get(t.slug, ())) for t in listings}
+        pair_fp = {m["path"]: site_fp + tools[m["a"]].fp + tools[m["b"]].fp for m in pair_meta}
+        rows = cached_rows(w, th)
+        # Only the tools whose own page, a comparison page or an index row is rendered are loaded in full.
+        wanted = {t.slug for t in listings if w.needs(f"tools/{t.slug}.html", tool_fp[t.slug])
+                  or rows.get(t.slug, ("",))[0] != t.fp}
+        for m in pair_meta:
+            if w.needs(f"compare/{m['path']}", pair_fp[m["path"]]):
+                wanted.update((m["a"], m["b"]))
+        pages = load_pages(con, tools, sorted(wanted))
 
     def render(name: str, root: str, **ctx) -> str:
         return env.get_template(name).render(root=root, personas=personas, **ctx)
 
-    listings = sorted(data.tools.values(), key=lambda t: t.slug)
-    tools = data.tools
-    pair_links: dict[str, list[dict]] = {}
-    pair_meta = []
-    for a, b in pairs:
-        meta = {"a": a, "b": b, "path": f"{a}-vs-{b}.html", "title": f"{tools[a].name} vs {tools[b].name}",
-                "category": tools[a].category if tools[a].category == tools[b].category else None}
-        pair_meta.append(meta)
-        pair_links.setdefault(a, []).append(meta)
-        pair_links.setdefault(b, []).append(meta)
-
-    tool_fp = {t.slug: site_fp + t.fp + "|".join(m["path"] for m in pair_links.get(t.slug, ())) for t in listings}
-    pair_fp = {m["path"]: site_fp + tools[m["a"]].fp + tools[m["b"]].fp for m in pair_meta}
-    rows = cached_rows(w, th)
-    # Only the tools whose own page, a comparison page or an index row is rendered are loaded in full.
-    wanted = {t.slug for t in listings if w.needs(f"tools/{t.slug}.html", tool_fp[t.slug])
-              or rows.get(t.slug, ("",))[0] != t.fp}
-    for m in pair_meta:
-        if w.needs(f"compare/{m['path']}", pair_fp[m["path"]]):
-            wanted.update((m["a"], m["b"]))
-    pages = load_pages(store, tools, sorted(wanted))
     # "What changed since the last verdict": a function of the last two verdict ids (in the page fingerprint).
     changed = explain_pairs(store, [(p.history[-2].verdict_id, p.history[-1].verdict_id) for p in pages.values()
                                     if len(p.history) > 1], personas)

@@ -40,6 +40,7 @@ class Writer:
             except ValueError:
                 self.old = {}
         self.new: dict[str, str] = {}
+        self._needs: dict[str, bool] = {}  # asked before the page itself (to load only what is rendered)
         self.report = Report(site=str(out))
         root = str(out)
         self.existing = {(d[len(root) + 1:] + "/" + f) if d != root else f for d, _, files in os.walk(root) for f in files}
@@ -55,8 +56,11 @@ class Writer:
         return fp
 
     def needs(self, rel: str, fingerprint: object) -> bool:
-        fp = self._fp(rel, fingerprint)  # always recorded: the manifest must hold every page
-        return self.full or self.old.get(rel) != fp or rel not in self.existing
+        known = self._needs.get(rel)
+        if known is None:
+            fp = self._fp(rel, fingerprint)  # always recorded: the manifest must hold every page
+            known = self._needs[rel] = self.full or self.old.get(rel) != fp or rel not in self.existing
+        return known
 
     def page(self, rel: str, fingerprint: object | None, render) -> None:
         """`fingerprint` None: render and compare bytes (aggregate pages); otherwise skip on equal inputs."""
