@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import filecmp
 import html.parser
+import json
 import re
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SEED_A, SEED_B, write_card
+from tests.helpers import SEED_A, SEED_B, cli, write_card
 from tests.test_panel import review
 from toolpanel.config import load_settings
 from toolpanel.publish import publish_site, safe_url
@@ -228,6 +229,30 @@ def test_incremental_republish_equals_a_full_rebuild_after_each_kind_of_change(s
     assert "Flip Tool Pro" in read(site, "index.html").text
 
 
+@pytest.mark.parametrize("damage", [
+    {".manifest.json": b"[1, 2]", ".rows.json": b'{"templates": "x", "rows": []}'},
+    {".manifest.json": b"\xff\xfe not json", ".rows.json": b"\xff"},
+    {".rows.json": None},  # the rows' cache with its own templates hash but rows of the wrong shape
+])
+def test_a_damaged_site_state_file_costs_a_rewrite_not_a_traceback(seed_site, tmp_path, damage):
+    site, _ = seed_site
+    settings = load_settings()
+    for name, data in damage.items():
+        if data is None:
+            cache = json.loads((site / name).read_text(encoding="utf-8"))
+            cache["rows"] = {slug: "not a row" for slug in cache["rows"]} | {"smolvlm2-turbo": [None, 7]}
+            data = json.dumps(cache).encode()
+        (site / name).write_bytes(data)
+    for junk in (settings.home / "cache" / "templates").glob("*"):
+        junk.write_bytes(b"\x00garbage")
+    r = cli("publish")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    publish_site(settings, full=True, out=tmp_path / "full")
+    assert (site / "index.html").read_bytes() == (tmp_path / "full" / "index.html").read_bytes()
+    assert (site / ".rows.json").read_bytes() == (tmp_path / "full" / ".rows.json").read_bytes()
+    assert "SmolVLM2 Turbo" in read(site, "index.html").text
+
+
 def test_every_field_with_a_payload_yields_inert_pages(tp_home, provider_env, tmp_path):
     payload = '"><script>alert(1)</script><img src=x onerror=alert(2)><a href="javascript:alert(3)">x</a>'
     card = write_card(tmp_path / "cards", "evil", description=f"Evil tool. {payload}",
@@ -398,8 +423,6 @@ def test_held_rereview_keeps_the_published_verdict(tp_home, provider_env, tmp_pa
      "pairs = [[\"slug-a\", \"slug-b\"]]"),
 ])
 def test_publish_settings_mistake_is_one_line_naming_the_key(tp_home, toml, message):
-    from tests.helpers import cli
-
     tp_home.mkdir(parents=True, exist_ok=True)
     (tp_home / "toolpanel.toml").write_text(toml)
     r = cli("publish", env={"TOOLPANEL_HOME": str(tp_home)}, cwd=tp_home)

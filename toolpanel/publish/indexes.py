@@ -25,36 +25,45 @@ SORTS = [("index.html", "Latest",
 ROWS_CACHE = ".rows.json"
 
 
-def cached_rows(w: Writer, th: str) -> dict[str, list]:
-    """The index table rows of the last publish: slug -> [the tool's fingerprint, its row's HTML]."""
+def cached_rows(w: Writer, th: str, listings: list[Listing]) -> dict[str, str]:
+    """The index table rows of the last publish that are still current: slug -> its row's HTML (a row is
+    current when the tool's fingerprint and the templates are those it was rendered with)."""
     path = w.out / ROWS_CACHE
     if w.full or not path.is_file():
         return {}
     try:
-        cache = json.loads(path.read_text())
-    except ValueError:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
         return {}
-    return cache.get("rows", {}) if cache.get("templates") == th else {}
+    rows = cache.get("rows") if isinstance(cache, dict) and cache.get("templates") == th else None
+    if not isinstance(rows, dict):  # absent, stale or not ours: every row is rendered again
+        return {}
+    out = {}
+    for t in listings:
+        hit = rows.get(t.slug)
+        if isinstance(hit, list) and len(hit) == 2 and hit[0] == t.fp and isinstance(hit[1], str):
+            out[t.slug] = hit[1]
+    return out
 
 
 def index_pages(w: Writer, env: jinja2.Environment, render, listings: list[Listing], pages: dict[str, ToolPage],
-                cached: dict[str, list], th: str) -> None:
+                current: dict[str, str], th: str) -> None:
     """Latest-verdict tables: pre-sorted variants, one page per category and per verdict (all at the root,
     so a tool's table row is one HTML fragment, rendered once and cached by the tool's fingerprint; a row
-    not in the cache is rendered from its loaded page)."""
+    not `current` (cached_rows) is rendered from its loaded page)."""
     row_tpl = env.get_template("row.html.j2")
     rows_html: dict[str, str] = {}
     rendered = 0
     for t in listings:
-        hit = cached.get(t.slug)
-        if hit and hit[0] == t.fp:
-            rows_html[t.slug] = hit[1]
-        else:
-            rows_html[t.slug] = row_tpl.render(p=pages[t.slug])
+        html = current.get(t.slug)
+        if html is None:
+            html = row_tpl.render(p=pages[t.slug])
             rendered += 1
-    if rendered or len(cached) != len(rows_html):
+        rows_html[t.slug] = html
+    if rendered or w.full or not (w.out / ROWS_CACHE).is_file():
         (w.out / ROWS_CACHE).write_text(json.dumps(
-            {"templates": th, "rows": {t.slug: [t.fp, rows_html[t.slug]] for t in listings}}, ensure_ascii=False))
+            {"templates": th, "rows": {t.slug: [t.fp, rows_html[t.slug]] for t in listings}}, ensure_ascii=False),
+            encoding="utf-8")
 
     def ids(rows: list[Listing]) -> str:
         # a digest of the ordered row fingerprints: cheaper to fingerprint than the 10k-item list itself

@@ -109,10 +109,9 @@ def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
             pair_links.setdefault(m["b"], []).append(m)
         tool_fp = {t.slug: site_fp + t.fp + "|".join(m["path"] for m in pair_links.get(t.slug, ())) for t in listings}
         pair_fp = {m["path"]: site_fp + tools[m["a"]].fp + tools[m["b"]].fp for m in pair_meta}
-        rows = cached_rows(w, th)
+        rows = cached_rows(w, th, listings)
         # Only the tools whose own page, a comparison page or an index row is rendered are loaded in full.
-        wanted = {t.slug for t in listings if w.needs(f"tools/{t.slug}.html", tool_fp[t.slug])
-                  or rows.get(t.slug, ("",))[0] != t.fp}
+        wanted = {t.slug for t in listings if w.needs(f"tools/{t.slug}.html", tool_fp[t.slug]) or t.slug not in rows}
         for m in pair_meta:
             if w.needs(f"compare/{m['path']}", pair_fp[m["path"]]):
                 wanted.update((m["a"], m["b"]))

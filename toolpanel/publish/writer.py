@@ -36,8 +36,10 @@ class Writer:
         path = out / MANIFEST
         if path.is_file() and not full:
             try:
-                self.old = json.loads(path.read_text())
-            except ValueError:
+                self.old = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                self.old = {}
+            if not isinstance(self.old, dict):  # not a manifest of ours: every page is written again
                 self.old = {}
         self.new: dict[str, str] = {}
         self._needs: dict[str, bool] = {}  # asked before the page itself (to load only what is rendered)
@@ -88,5 +90,5 @@ class Writer:
             (self.out / rel).unlink(missing_ok=True)
             self.report.removed += 1
         # compact: with `indent` json falls back to its pure-Python encoder (a tenth of a republish)
-        (self.out / MANIFEST).write_text(json.dumps(self.new, sort_keys=True, separators=(",", ":")))
+        (self.out / MANIFEST).write_text(json.dumps(self.new, sort_keys=True, separators=(",", ":")), encoding="utf-8")
         return self.report
