@@ -12,14 +12,40 @@ from __future__ import annotations
 import os
 import re
 from contextlib import asynccontextmanager
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from toolpanel.config import Settings
+from toolpanel.provider import OPENAI_DEFAULT, is_loopback, uses_local_server
+
+# A quantisation suffix of a GGUF file name (".Q4_1", "-q8_0", ".IQ4_XS", ".f16"): the same model's limit.
+_QUANT = re.compile(r"[.-](?:i?q\d\w*|f16|f32|bf16)$", re.IGNORECASE)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def limit_name(settings: Settings) -> str:
-    host = urlparse(settings.base_url or "https://api.openai.com/v1").netloc or "local"
-    return "toolpanel-llm-" + re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")
+    """The provider actually configured, named as `endpoint_identity` (toolpanel.provider) sees it: the local
+    model by its file ("toolpanel-llm-local-smollm2-135m-instruct"), before or after its server started; a
+    base_url by its host, with the port only off loopback (a loopback port is never another provider); the
+    OpenAI default only when no base_url is set."""
+    if uses_local_server(settings):
+        from toolpanel.local_model import configured_name
+
+        stem = configured_name(settings).removesuffix(".gguf")
+        return "toolpanel-llm-local-" + (_slug(_QUANT.sub("", stem)) or "model")
+    parts = urlsplit(settings.base_url or OPENAI_DEFAULT)
+    host = parts.hostname or "unknown"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if is_loopback(host) or port == {"http": 80, "https": 443}.get(parts.scheme.lower()):
+        port = None
+    if is_loopback(host):
+        host = "localhost"
+    return "toolpanel-llm-" + _slug(host + (f"-{port}" if port else ""))
 
 
 def server_present() -> bool:

@@ -94,11 +94,11 @@ def deployments(settings: Settings) -> list:
     return [
         daily_review.to_deployment(name="daily", schedules=[Cron(cron, timezone=tz)], tags=["toolpanel"],
                                    description=f"Reviews new and changed tools every day ({cron} {tz})."),
-        re_review.to_deployment(name="editor", tags=["toolpanel", "editor"],
+        re_review.to_deployment(name="re-review", tags=["toolpanel", "editor"],
                                 description="Re-review tools with a reason, a persona subset or another model."),
         publish.to_deployment(name="site", tags=["toolpanel"],
                               description="Re-render the site from the warehouse (full=true rewrites every page)."),
-        review_queue.to_deployment(name="editor", tags=["toolpanel", "editor"],
+        review_queue.to_deployment(name="review-queue", tags=["toolpanel", "editor"],
                                    description="A form over every held verdict: approve, reject or re-review each."),
     ]
 
@@ -123,7 +123,8 @@ def serve(settings: Settings, echo=print) -> None:
             asyncio.run(ensure_limit(settings))
             ui = api.removesuffix("/api")
             echo(f"Prefect UI: {ui}   (API {api})")
-            echo(f"Editors: {ui}/deployments — open 'editor' (re-review), then Run › Custom run")
+            echo(f"Editors: {ui}/deployments — open 're-review/re-review', then Run › Custom run; held verdicts "
+                 "wait in 'review-queue/review-queue' runs")
             echo(f"global concurrency limit '{limit_name(settings)}' = {settings.concurrency}")
             prefect_serve(*deployments(settings), print_starting_message=True)
 

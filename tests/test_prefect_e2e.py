@@ -91,7 +91,7 @@ def test_editor_re_review_through_the_api(stack):
         async with get_client() as client:
             daily = await _wait(client, (await _start(client, "daily-review/daily", {})).id)
             assert daily.state.is_completed(), daily.state.message
-            run = await _start(client, "re-review/editor", {
+            run = await _start(client, "re-review/re-review", {
                 "slugs": ["smolvlm2-turbo"], "reason": "vendor shipped v2", "personas": [], "model": "",
                 "force": True, "publish": True})
             done = await _wait(client, run.id)
@@ -119,7 +119,7 @@ def test_invalid_parameters_are_rejected_readably(stack):
     async def go():
         async with get_client() as client:
             with pytest.raises(PrefectHTTPStatusError) as exc:
-                await _start(client, "re-review/editor", {"slugs": ["smolvlm2-turbo"], "reason": "   "})
+                await _start(client, "re-review/re-review", {"slugs": ["smolvlm2-turbo"], "reason": "   "})
             return str(exc.value)
 
     message = _prefect(go, stack["api"])
@@ -144,7 +144,7 @@ def test_daily_and_editor_runs_at_the_same_time_both_succeed(stack):
     async def go():
         async with get_client() as client:
             a = await _start(client, "daily-review/daily", {})
-            b = await _start(client, "re-review/editor", {
+            b = await _start(client, "re-review/re-review", {
                 "slugs": ["openrouter-model-fusion"], "reason": "editor while daily runs"})
             return await _wait(client, a.id), await _wait(client, b.id)
 

@@ -102,7 +102,7 @@ def test_daily_run_holds_a_split_and_the_form_publishes_it(stack):  # noqa: F811
 
 
 def test_editor_deployment_re_reviews_what_the_form_asks(stack):  # noqa: F811
-    """`review-queue/editor` started by hand shows everything held; "re-review" asks the panel again and
+    """`review-queue/review-queue` started by hand shows everything held; "re-review" asks the panel again and
     the new verdict goes through the hold rules again (a split stays a split: held anew)."""
     from prefect.client.orchestration import get_client
     from prefect.flow_runs import aresume_flow_run
@@ -115,7 +115,7 @@ def test_editor_deployment_re_reviews_what_the_form_asks(stack):  # noqa: F811
         async with get_client() as client:
             daily = await _wait(client, (await _start(client, "daily-review/daily", {})).id)
             assert daily.state.is_completed(), daily.state.message
-            by_hand = await _start(client, "review-queue/editor", {})
+            by_hand = await _start(client, "review-queue/review-queue", {})
             deadline = time.monotonic() + 120
             while not (run := await client.read_flow_run(by_hand.id)).state.is_paused():
                 assert time.monotonic() < deadline and not run.state.is_final(), run.state

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from toolpanel.changewords import causes, detail_lines, markdown, moves, summary, take_word, unchanged
 from toolpanel.models import (Change, FieldChange, ModelChange, PersonaChange, Take, TakeDelta, TakeSide,
                               panel_label)
+from toolpanel.provider import normalise_endpoint, same_endpoint
 from toolpanel.textdiff import diff_phrase, excerpt, word_diff
 
 __all__ = ["VerdictFacts", "attribute", "causes", "detail_lines", "diff_phrase", "excerpt", "markdown", "moves",
@@ -21,6 +22,7 @@ __all__ = ["VerdictFacts", "attribute", "causes", "detail_lines", "diff_phrase",
 
 CARD_FIELDS = ("name", "url", "category", "tagline", "pricing", "entry", "launched")
 SETTINGS_SHOWN = {"temperature": "temperature", "max_tokens": "max_tokens", "base_url": "provider endpoint"}
+ENDPOINT = SETTINGS_SHOWN["base_url"]
 
 
 class VerdictFacts(BaseModel):
@@ -112,7 +114,10 @@ def attribute(a: VerdictFacts, b: VerdictFacts, *, name: str | None = None, orde
     models = [ModelChange(persona_id=p, name=nm[p], before=a.models[p], after=b.models[p])
               for p in pids if p in a.models and p in b.models and a.models[p] != b.models[p]]
     settings = [FieldChange(field=label, before=_s(a.settings.get(k)), after=_s(b.settings.get(k)))
-                for k, label in SETTINGS_SHOWN.items() if _s(a.settings.get(k)) != _s(b.settings.get(k))]
+                for k, label in SETTINGS_SHOWN.items()
+                if k != "base_url" and _s(a.settings.get(k)) != _s(b.settings.get(k))]
+    if (endpoint := _endpoint_change(a, b)) is not None:
+        settings.append(endpoint)
 
     identical = (a.snapshot_hash == b.snapshot_hash and not templates_changed and not personas and not models
                  and not settings)
@@ -130,6 +135,17 @@ def attribute(a: VerdictFacts, b: VerdictFacts, *, name: str | None = None, orde
         templates_changed=templates_changed, templates=templates, model_changed=bool(models), models=models,
         settings=settings, forced=b.forced, identical_inputs=identical, forced_identical=b.forced and identical,
         takes=takes)
+
+
+def _endpoint_change(a: VerdictFacts, b: VerdictFacts) -> FieldChange | None:
+    """The provider endpoint, compared as identities (toolpanel.provider): a loopback port or the local
+    model server's port is never a change; the local model is its file (name and hash). A run that did not
+    record an endpoint (older rows) is not claimed to differ."""
+    if "base_url" not in a.settings or "base_url" not in b.settings:
+        return None
+    ea = normalise_endpoint(a.settings["base_url"], a.models)
+    eb = normalise_endpoint(b.settings["base_url"], b.models)
+    return None if same_endpoint(ea, eb) else FieldChange(field=ENDPOINT, before=ea, after=eb)
 
 
 def _s(value) -> str | None:

@@ -3,7 +3,8 @@ tool page, and Markdown for artifacts."""
 
 from __future__ import annotations
 
-from toolpanel.models import Change, TakeDelta, TakeSide
+from toolpanel.models import Change, FieldChange, TakeDelta, TakeSide
+from toolpanel.provider import describe_endpoint, endpoint_change_phrase
 from toolpanel.textdiff import diff_phrase
 
 MAX_MOVES = 3
@@ -77,8 +78,13 @@ def causes(c: Change) -> list[str]:
         else:
             out.append(_join([f"{m.name}'s model changed ({m.before} → {m.after})" for m in c.models]))
     for s in c.settings:
-        out.append(f"the {s.field} changed ({_q(s.before)} → {_q(s.after)})")
+        out.append(endpoint_change_phrase(s.before, s.after) if _is_endpoint(s)
+                   else f"the {s.field} changed ({_q(s.before)} → {_q(s.after)})")
     return out
+
+
+def _is_endpoint(s: FieldChange) -> bool:
+    return s.field == "provider endpoint"  # toolpanel.changes.ENDPOINT (changes imports this module)
 
 
 def unchanged(c: Change) -> list[str]:
@@ -150,7 +156,11 @@ def detail_lines(c: Change) -> list[tuple[str, str]]:
     else:
         lines += [("Model", f"{m.name}: {m.before} → {m.after}") for m in c.models]
     for s in c.settings:
-        lines.append(("Settings", f"{s.field}: {s.before or 'none'} → {s.after or 'none'}"))
+        if _is_endpoint(s):
+            lines.append(("Settings", f"{s.field}: {describe_endpoint(s.before or 'none')} → "
+                                      f"{describe_endpoint(s.after or 'none')}"))
+        else:
+            lines.append(("Settings", f"{s.field}: {s.before or 'none'} → {s.after or 'none'}"))
     if c.forced_identical:
         lines.append(("Re-review", "forced, identical inputs: any difference is provider variance"))
     elif c.identical_inputs:

@@ -5,9 +5,12 @@ Started and stopped by toolpanel; reached through the same openai seam as any pr
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -43,12 +46,75 @@ def bundled_gguf() -> Path:
     return path
 
 
-@contextmanager
-def local_server(settings: Settings):
-    """Start the llama.cpp server for the configured (or bundled) GGUF; yield its base URL; stop it."""
+def configured_name(settings: Settings) -> str:
+    """The local model's file name as configured, without touching the file (`[local] gguf` or the bundled one)."""
+    return Path(settings.local.gguf).expanduser().name if settings.local.gguf else BUNDLED_GGUF
+
+
+def model_file(settings: Settings) -> Path:
+    """The configured (or bundled) GGUF; LocalModelError when it is missing."""
     gguf = Path(settings.local.gguf).expanduser() if settings.local.gguf else bundled_gguf()
     if not gguf.is_file():
         raise LocalModelError(f"[local] gguf = {gguf}: file not found — fix the path in {settings.config_path}")
+    return gguf
+
+
+# (resolved path, size, mtime_ns) -> sha256 hex: a model file is hashed once per process at most, and once per
+# TOOLPANEL_HOME while it is unchanged (cache/model-hashes.json); later calls cost one stat.
+_hashes: dict[tuple[str, int, int], str] = {}
+_hash_lock = threading.Lock()
+HASH_CACHE = "model-hashes.json"
+
+
+def model_hash(path: Path, cache_dir: Path | None = None) -> str:
+    """The sha256 of a model file's content (what identifies the local model in provenance)."""
+    path = path.resolve()
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key in _hashes:
+        return _hashes[key]
+    with _hash_lock:
+        if key in _hashes:
+            return _hashes[key]
+        cache_file = cache_dir / HASH_CACHE if cache_dir else None
+        stored = _read_hashes(cache_file)
+        entry = stored.get(key[0])
+        if entry and entry.get("size") == key[1] and entry.get("mtime_ns") == key[2] and entry.get("sha256"):
+            digest = str(entry["sha256"])
+        else:
+            with path.open("rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+            if cache_file:
+                stored[key[0]] = {"size": key[1], "mtime_ns": key[2], "sha256": digest}
+                _write_hashes(cache_file, stored)
+        _hashes[key] = digest
+        return digest
+
+
+def _read_hashes(cache_file: Path | None) -> dict:
+    if cache_file is None:
+        return {}
+    try:
+        data = json.loads(cache_file.read_text("utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_hashes(cache_file: Path, data: dict) -> None:
+    try:  # a cache: a read-only or full disk costs a re-hash next time, never the run
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", "utf-8")
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass
+
+
+@contextmanager
+def local_server(settings: Settings):
+    """Start the llama.cpp server for the configured (or bundled) GGUF; yield its base URL; stop it."""
+    gguf = model_file(settings)
     if importlib.util.find_spec("llama_cpp") is None:
         raise LocalModelError("llama-cpp-python is not installed — run `make install` (it compiles once, ~9 min)")
     port = free_port()
