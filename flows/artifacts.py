@@ -7,6 +7,9 @@ vendor text are data: every cell goes through `scorecard.md_cell`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+
+import scoring
 
 from toolpanel import scorecard
 from toolpanel.config import Settings
@@ -64,12 +67,55 @@ def cost(run: RunSummary) -> str:
     return "unknown (no price configured)" if run.cost_usd is None else f"${run.cost_usd:.4f}"
 
 
-def verdict_lines(settings: Settings, tools: list[Tool], results: list, published: bool) -> Markdown:
-    """One line per tool for a summary: its verdict (or failure) and a link to its page."""
-    lines = []
-    for t, r in zip(tools, results):
-        page = f" — {link(settings, t.slug)}" if published else ""
-        what = (f"{r.verdict.label}, ship {scorecard.ship_pct_label(r.verdict)}" if not isinstance(r, BaseException)
-                else f"failed: {r}")
-        lines.append(f"{scorecard.md_cell(t.name)}: {scorecard.md_cell(what)}{page}")
+@dataclass
+class Outcome:
+    """What became of one tool's review, told where the editor is (the run's log and summary artifact)."""
+
+    slug: str
+    kind: str  # published | held | incomplete | unchanged | pending | failed
+    what: str  # plain words
+    markdown: Markdown  # the same, with links, for an artifact
+
+    @property
+    def text(self) -> str:
+        """The log line."""
+        return f"{self.slug}: {self.what}"
+
+
+def outcome(settings: Settings, tool: Tool, result, site_published: bool, queue_run=None) -> Outcome:
+    """The one reading of a review's result: published (with the page), held (the reasons and the
+    review-queue run that holds it), incomplete (what is missing), unchanged, pending (budget) or failed."""
+    from toolpanel.budget import BudgetStopped
+
+    name = scorecard.md_cell(tool.name)
+    if isinstance(result, BudgetStopped):
+        kind, text = "pending", f"pending: {result.reason}; reviewed by the next run"
+    elif isinstance(result, BaseException):
+        kind, text = "failed", f"failed: {result}"
+    elif not result.verdict.quorum_met:
+        kind, text = "incomplete", (f"incomplete, nothing published: {scoring.shortfall(result.verdict)}; "
+                                    "the page keeps the published verdict")
+    elif result.run_id is None:
+        kind, text = "unchanged", f"unchanged: {result.verdict.label} from the same takes is already on record"
+    elif result.held:
+        where = (f"review-queue run {queue_run.name}" if queue_run is not None
+                 else "the review queue (toolpanel queue; no review-queue run could be started)")
+        kind, text = "held", (f"held for an editor: {result.verdict.label}; {'; '.join(result.held)} — "
+                              f"it waits in {where}")
+    else:
+        kind, text = "published", f"published: {result.verdict.label}, ship {scorecard.ship_pct_label(result.verdict)}"
+    carried = getattr(getattr(result, "verdict", None), "carried", None)
+    if carried and kind in ("published", "held", "unchanged"):
+        text += f" (carried {', '.join(c.persona_id for c in carried)} from run {carried[0].from_run_id})"
+    md = f"{name}: {scorecard.md_cell(text)}"
+    if kind == "published":
+        md += f" — {link(settings, tool.slug)}" if site_published else " — the site was not re-rendered (publish off)"
+    if kind == "held" and queue_run is not None and queue_run.url:
+        md += f" — [open the review-queue form]({queue_run.url})"
+    return Outcome(tool.slug, kind, text, Markdown(md))
+
+
+def verdict_lines(settings: Settings, tools: list[Tool], results: list, published: bool, queue_run=None) -> Markdown:
+    """One line per tool for a summary: what became of its review, with its page or its review-queue run."""
+    lines = [outcome(settings, t, r, published, queue_run).markdown for t, r in zip(tools, results)]
     return Markdown("; ".join(lines) or "—")

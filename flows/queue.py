@@ -10,7 +10,9 @@ so the verdicts stay held and appear in the next form.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pydantic
@@ -20,6 +22,7 @@ from prefect.input import RunInput
 from prefect.input.actions import acreate_flow_run_input, aread_flow_run_input
 from prefect.runtime import flow_run
 
+from flows import artifacts
 from toolpanel.config import load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.personas import load_personas
@@ -29,8 +32,32 @@ from warehouse import Warehouse
 Action = Literal["leave held", "approve", "reject", "re-review"]
 SHOWN_KEY = "review-queue-items"  # what this run's form shows, stored with the run so a resume sees the same
 PAUSE_KEY = "editor-decisions"
-DEPLOYMENT = "review-queue/editor"
+DEPLOYMENT = "review-queue/review-queue"
 _MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+class SuspensionIsNormal(logging.Filter):
+    """Prefect 3.9's async flow engine ends every run with `Finished in state …` on the `prefect.flow_runs`
+    logger, at ERROR unless the state is Completed (prefect/flow_engine.py, AsyncFlowRunEngine.start):
+    this flow's suspension, which only waits for an editor's form, read as a failure in the run's log.
+    There is no setting for it; this filter downgrades exactly that record to INFO."""
+
+    PREFIX = "Finished in state Suspended("
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO and str(record.msg).startswith(self.PREFIX):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+def quiet_suspension() -> None:
+    """Install `SuspensionIsNormal` on the flow-run logger (once per process)."""
+    logger = logging.getLogger("prefect.flow_runs")
+    if not any(isinstance(f, SuspensionIsNormal) for f in logger.filters):
+        logger.addFilter(SuspensionIsNormal())
+
+
+quiet_suspension()  # loading this flow (a served run's process does) installs it before the engine logs
 
 
 def _md(text: str) -> str:
@@ -94,6 +121,7 @@ async def review_queue() -> dict:
     from flows.panel import flow_panel
     from toolpanel.panel import ReviewRequest, ReviewResult
 
+    quiet_suspension()  # and again should logging have been set up anew since this module was loaded
     logger = get_run_logger()
     settings = load_settings()
     items = await _shown(settings)
@@ -129,13 +157,11 @@ async def review_queue() -> dict:
                 trigger="editor", force=True, flow_run_id=run_id,
                 reason=f"re-review asked in the review queue by {editor}" + (f": {note}" if note else "")))
                 for t, (_, note) in zip(tools, again)), return_exceptions=True)
-        for (i, _), r in zip(again, results):
+        held_again = sum(1 for r in results if isinstance(r, ReviewResult) and r.held and r.verdict.quorum_met)
+        queue_run = await start_queue_run(logger, held_again)  # the next form shows what was held again
+        for (i, _), r, t in zip(again, results, tools):
             row = next(x for x in rows if x["tool"] == i.name)
-            if isinstance(r, ReviewResult):
-                row["decision"] = f"re-reviewed: {r.verdict.label}" + (f" (held again: {'; '.join(r.held)})"
-                                                                       if r.held else " (published)")
-            else:
-                row["decision"] = f"re-review failed: {r}"
+            row["decision"] = "re-reviewed, " + artifacts.outcome(settings, t, r, True, queue_run).what
     report = await asyncio.to_thread(refresh, settings)
     await acreate_table_artifact(key="review-queue", table=rows, description=f"Review queue decisions by {editor}")
     for r in rows:
@@ -144,11 +170,29 @@ async def review_queue() -> dict:
     return {"held": len(items), "editor": editor, "decisions": rows}
 
 
-async def start_queue_run(logger, held: int) -> str | None:
-    """End of a daily run that held something: start the form (needs the served deployment)."""
+@dataclass
+class QueueRun:
+    """The review-queue run that now shows an editor the held verdicts."""
+
+    id: str
+    name: str
+    url: str | None  # the run's page in the Prefect UI
+    replaced: list[str] = field(default_factory=list)  # older waiting forms this one supersedes
+
+
+async def start_queue_run(logger, held: int) -> QueueRun | None:
+    """A run held something: start a review-queue form over every held verdict (needs the served
+    deployment). An older form still waiting is cancelled in its favour, so an editor has exactly one
+    form, and it shows the new holds too."""
     if not held:
         return None
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId, FlowRunFilter,
+                                                FlowRunFilterState, FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
+    from prefect.states import Cancelled
+    from prefect.utilities.urls import url_for
 
     try:
         run = await run_deployment(DEPLOYMENT, timeout=0, as_subflow=False)
@@ -156,5 +200,22 @@ async def start_queue_run(logger, held: int) -> str | None:
         logger.warning(f"{held} verdict(s) held; could not start {DEPLOYMENT} ({exc.__class__.__name__}) — "
                        "clear the queue with: toolpanel queue, toolpanel approve SLUG --editor NAME")
         return None
-    logger.info(f"{held} verdict(s) held for an editor: review-queue run {run.name} ({run.id}) waits for the form")
-    return str(run.id)
+    out = QueueRun(id=str(run.id), name=run.name, url=url_for(run))
+    try:
+        async with get_client() as client:
+            waiting = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[run.deployment_id])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.PAUSED, StateType.SCHEDULED, StateType.PENDING]))))
+            for old in waiting:
+                if old.id != run.id:
+                    await client.set_flow_run_state(old.id, Cancelled(
+                        message=f"superseded by review-queue run {run.name}, which shows every held verdict"),
+                        force=True)
+                    out.replaced.append(old.name)
+    except Exception as exc:  # noqa: BLE001 - the new form is there; an old one left waiting only repeats it
+        logger.warning(f"could not cancel older review-queue forms ({exc.__class__.__name__}: {exc})")
+    logger.info(f"{held} verdict(s) held for an editor: review-queue run {run.name} waits for the form"
+                + (f" at {out.url}" if out.url else f" ({run.id})")
+                + (f"; it replaces the waiting form(s) {', '.join(out.replaced)}" if out.replaced else ""))
+    return out

@@ -165,7 +165,8 @@ async def daily_review() -> dict:
         elif isinstance(r, BaseException):
             logger.error(f"{i.tool.slug}: review failed: {r}")
     from flows.queue import start_queue_run  # held verdicts wait in a review-queue form for an editor
-    summary["review_queue_run"] = await start_queue_run(logger, summary["held"])
+    queue_run = await start_queue_run(logger, summary["held"])
+    summary["review_queue_run"] = queue_run and queue_run.id
     published = await asyncio.to_thread(_publish, settings, logger) if settings.warehouse_path.exists() else None
     rows = []
     for i, r in zip(todo, results):
@@ -191,7 +192,7 @@ async def daily_review() -> dict:
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
     await _summary_artifact("daily-review", f"Daily review: {run.reviewed} reviewed, {run.errored} failed", [
         ("Trigger", "daily"), ("Reasons", why), ("Counts", line),
-        ("Tools", artifacts.verdict_lines(settings, [i.tool for i in todo], results, bool(published))),
+        ("Tools", artifacts.verdict_lines(settings, [i.tool for i in todo], results, bool(published), queue_run)),
         ("Published", f"{published['written']} pages written, {published['skipped']} unchanged" if published
          else "nothing to publish yet"),
         ("Date", artifacts.now_label())])
@@ -278,21 +279,29 @@ async def re_review(
         await _summary_artifact("re-review", "Re-review failed", [
             *context, ("Tools", ", ".join(slugs)), ("Problem", str(exc)), ("Date", artifacts.now_label())])
         return Failed(message=str(exc))
-    for t, r in zip(tools, results):
-        if isinstance(r, ReviewResult):
-            logger.info(f"{t.slug}: {r.verdict.label} (panel ship {scorecard.ship_pct_label(r.verdict)}; "
-                        f"{r.paid_calls} paid, {r.cached_takes} cached)")
     run = _summary(results, sent)
+    # Told where the editor is: what became of each tool; a held one waits in a review-queue form.
+    from flows.queue import start_queue_run
+
+    queue_run = await start_queue_run(logger, run.held)
+    outcomes = [artifacts.outcome(settings, t, r, publish, queue_run) for t, r in zip(tools, results)]
+    for t, r, o in zip(tools, results, outcomes):
+        paid = (f" ({r.paid_calls} paid, {r.cached_takes} cached, {len(r.carried)} carried)"
+                if isinstance(r, ReviewResult) else "")
+        (logger.info if o.kind in ("published", "held", "unchanged") else logger.warning)(o.text + paid)
     failed = [(str(r) if isinstance(r, BudgetStopped) else f"{t.slug}: {r}")
               + ("; tick 'Exceed the daily budget' on the form to pass the daily cap"
                                   if isinstance(r, BudgetStopped) and "per_day" in r.reason else "")
               for t, r in zip(tools, results) if isinstance(r, BaseException)]
     logger.info(f"re-review summary (reason: {reason}): {run.line()}")
-    await _summary_artifact("re-review", f"Re-review: {run.reviewed} reviewed, {run.errored} failed", [
-        *context, ("Tools", artifacts.verdict_lines(settings, tools, results, publish)),
+    kinds = [o.kind for o in outcomes]
+    title = "Re-review: " + ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
+    await _summary_artifact("re-review", title, [
+        *context, ("Outcome", artifacts.verdict_lines(settings, tools, results, publish, queue_run)),
         ("Takes", f"{run.paid_takes} paid, {run.cached_takes} cached, {run.failed_takes} failed"),
         ("Cost", artifacts.cost(run)), ("Date", artifacts.now_label())])
     if failed:
         return Failed(message="re-review failed for " + "; ".join(failed)[:400])
     return {"tools": [t.slug for t in tools], "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
-            **run.model_dump(), "exit_code": int(run.exit_code)}
+            "outcomes": {t.slug: o.kind for t, o in zip(tools, outcomes)},
+            "review_queue_run": queue_run and queue_run.id, **run.model_dump(), "exit_code": int(run.exit_code)}

@@ -2,6 +2,8 @@
 
 - ship % is over personas that took a position (status ok); abstained and failed takes don't count.
 - Quorum: at least QUORUM ok takes, else the verdict is "incomplete".
+- A partial re-review is a whole-panel verdict: the personas asked again, plus the other personas'
+  current takes carried over (panel_verdict); a persona with neither is "missing".
 - Majority decides ship/skip. Tie rule: on equal ship and skip counts the mean score decides:
   ship if mean >= SHIP_THRESHOLD, else skip.
 - Split panel: the minority side holds at least 40% of the positions, or scores spread 40+ points.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from toolpanel.models import Comparison, HeadToHead, Take, Verdict
+from toolpanel.models import CarriedTake, Comparison, HeadToHead, Take, Verdict
 
 QUORUM = 3
 SHIP_THRESHOLD = 60
@@ -56,6 +58,31 @@ def verdict(slug: str, takes: Sequence[Take]) -> Verdict:
         quorum_met=quorum,
         take_ids=sorted(t.take_id for t in takes),
     )
+
+
+def panel_verdict(slug: str, takes: Sequence[Take], panel: Sequence[str],
+                  carried: Sequence[tuple[Take, CarriedTake]] = ()) -> Verdict:
+    """The verdict of the whole panel `panel` (persona ids): the takes just asked for (or cached) and the
+    carried ones count alike; personas with neither are listed as missing."""
+    v = verdict(slug, [*takes, *(t for t, _ in carried)])
+    have = {t.persona_id for t in takes} | {c.persona_id for _, c in carried}
+    rank = {pid: i for i, pid in enumerate(panel)}
+    return v.model_copy(update={"carried": sorted((c for _, c in carried), key=lambda c: rank.get(c.persona_id, 99)),
+                                "missing": [p for p in panel if p not in have]})
+
+
+def shortfall(v: Verdict) -> str | None:
+    """Why a verdict has no quorum, in a reader's words (None when it has): what is missing, never a
+    guess such as "too many abstained" when nobody abstained."""
+    if v.quorum_met:
+        return None
+    parts = [f"{v.failed_count} failed" if v.failed_count else "",
+             f"{v.abstain_count} abstained" if v.abstain_count else "",
+             (f"{len(v.missing)} had no current take to carry ({', '.join(v.missing)})" if v.missing else "")]
+    counted = v.ship_count + v.skip_count
+    detail = "; ".join(p for p in parts if p)
+    return (f"{counted} position{'' if counted == 1 else 's'} of the {QUORUM} a verdict needs"
+            + (f": {detail}" if detail else ""))
 
 
 def _head_to_head(persona_ids: Sequence[str], a: Sequence[Take], b: Sequence[Take]) -> list[HeadToHead]:

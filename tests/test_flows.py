@@ -86,7 +86,11 @@ def test_daily_review_publishes_artifacts(flow_env, tp_home):
     assert row["why"] == "new tool" and row["page"] == f"[tools/smolvlm2-turbo.html]({page.as_uri()})"
     summary = found["daily-review-summary"]
     assert summary.startswith("# Daily review: 2 reviewed, 0 failed")
-    assert "| Reasons | new tool |" in summary and "tools/openrouter-model-fusion.html" in summary
+    assert "| Reasons | new tool |" in summary and "tools/smolvlm2-turbo.html" in summary
+    # the fusion panel splits: no page link, the reasons and where it waits (no review-queue deployment here)
+    assert ("OpenRouter Model Fusion: held for an editor: Skip · 1 ship / 4 skip; split panel (1 ship / 4 skip, "
+            "scores spread 46 points)") in summary
+    assert "it waits in the review queue (toolpanel queue; no review-queue run could be started)" in summary
 
 
 def test_page_links_use_the_published_base_url(flow_env, tp_home, tmp_path):
@@ -99,13 +103,14 @@ def test_page_links_use_the_published_base_url(flow_env, tp_home, tmp_path):
     assert "| Page | [tools/smolvlm2-turbo.html](https://reviews.example.com/panel/tools/smolvlm2-turbo.html) |" in card
 
 
-def test_re_review_records_editor_run_with_reason(flow_env, tp_home, caplog):
+def test_re_review_records_editor_run_with_reason(flow_env, tp_home):
     from flows.reviews import daily_review, re_review
 
     fake, _ = flow_env
     _run(daily_review())
-    result = _run(re_review(slugs=[" smolvlm2-turbo "], reason="  vendor shipped v2 ",
-                            personas=["builder", "skeptic", "founder"], model="other-model"))
+    state = _run(re_review(slugs=[" smolvlm2-turbo "], reason="  vendor shipped v2 ",
+                           personas=["builder", "skeptic", "founder"], model="other-model", return_state=True))
+    result = state.result()
     assert result["tools"] == ["smolvlm2-turbo"] and result["reviewed"] == 1
     assert fake.calls() == 13 and fake.calls(persona="creator") == 2  # only the chosen personas, forced
     db = tp_home / "warehouse.duckdb"
@@ -117,16 +122,77 @@ def test_re_review_records_editor_run_with_reason(flow_env, tp_home, caplog):
     found = _artifacts("review-smolvlm2-turbo", "re-review-summary")
     card = found["review-smolvlm2-turbo"]
     assert "| Trigger | editor |" in card and "| Reason | vendor shipped v2 |" in card
-    assert "| Models | other-model |" in card
+    assert "| Models | fake-model-1, other-model |" in card  # the verdict counts the carried takes too
+    assert card.count("_carried from run run_") == 2
     summary = found["re-review-summary"]
-    assert summary.startswith("# Re-review: 1 reviewed, 0 failed")
+    assert summary.startswith("# Re-review: 1 published")
+    # three personas asked again, the creator's and the futurist's current takes carried: a whole verdict
+    assert re.search(r"\| Outcome \| SmolVLM2 Turbo: published: Ship · \d ship / \d skip, ship \d+% "
+                     r"\(carried futurist, creator from run run_\w+\) — \[tools/smolvlm2-turbo.html\]", summary), summary
     assert "| Reason | vendor shipped v2 |" in summary and "| Personas | builder, skeptic, founder |" in summary
     assert "| Takes | 3 paid, 0 cached, 0 failed |" in summary
-    # the log repeats the reason at the start and in the summary line
-    said = [r.getMessage() for r in caplog.records if "vendor shipped v2" in r.getMessage()]
+    # the run's log (as the UI shows it) repeats the reason at the start and in the summary line
+    logs = [m for _, m in _run_logs(state.state_details.flow_run_id)]
+    said = [m for m in logs if "vendor shipped v2" in m]
     assert any(m.startswith("re-review of smolvlm2-turbo requested; reason: vendor shipped v2") for m in said)
     assert any(m.startswith("re-review summary (reason: vendor shipped v2): 1 reviewed, 0 rejected, 0 failed")
                for m in said)
+    assert any(m.startswith("smolvlm2-turbo: published: Ship") for m in logs)
+
+
+def _run_logs(flow_run_id) -> list[tuple[int, str]]:
+    """What the run's log says in the Prefect UI: (level, message), read back from the API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    async def go():
+        await APILogHandler.aflush()
+        async with get_client() as client:
+            logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+            return [(x.level, x.message) for x in logs]
+
+    return _run(go())
+
+
+def test_held_re_review_tells_the_editor_why_and_where_it_waits(flow_env, tp_home):
+    """Issue 22: a re-review the hold rules stop says so in the run's summary artifact and log, with the
+    reasons; an incomplete one says what is missing; neither says "published"."""
+    from flows.reviews import daily_review, re_review
+
+    fake, _ = flow_env
+    for p in ("builder", "futurist", "founder"):  # the fusion card gets no complete verdict: nothing to carry
+        fake.script("malformed", persona=p, tool="openrouter-model-fusion")
+    _run(daily_review())
+    for p in ("skeptic", "founder", "creator"):
+        fake.script("valid", persona=p, tool="smolvlm2-turbo", score=12, verdict="skip")
+    state = _run(re_review(slugs=["smolvlm2-turbo"], reason="pricing changed", return_state=True))
+    result = state.result()
+    assert result["outcomes"] == {"smolvlm2-turbo": "held"} and result["held"] == 1
+    summary = _artifacts("re-review-summary")["re-review-summary"]
+    assert summary.startswith("# Re-review: 1 held")
+    outcome = re.search(r"\| Outcome \| (.*) \|", summary).group(1)
+    assert outcome.startswith("SmolVLM2 Turbo: held for an editor: Skip · 2 ship / 3 skip; ")
+    assert "split panel (2 ship / 3 skip" in outcome and "verdict flipped ship 80% → skip 40%" in outcome
+    assert "published" not in outcome
+    assert outcome.endswith("it waits in the review queue (toolpanel queue; no review-queue run could be started)")
+    logs = _run_logs(state.state_details.flow_run_id)
+    said = [m for level, m in logs if m.startswith("smolvlm2-turbo: held for an editor")]
+    assert len(said) == 1 and "(5 paid, 0 cached, 0 carried)" in said[0]
+    # the published page still shows the published verdict, with one notice
+    page = (tp_home / "site" / "tools" / "smolvlm2-turbo.html").read_text()
+    assert page.count('class="notice"') == 1 and "A newer review waits for an editor" in page
+
+    # two personas asked again with nothing to carry for a new tool: incomplete, and why
+    state = _run(re_review(slugs=["openrouter-model-fusion"], reason="second look", personas=["skeptic"],
+                           return_state=True))
+    result = state.result()
+    assert result["outcomes"] == {"openrouter-model-fusion": "incomplete"}
+    summary = _artifacts("re-review-summary")["re-review-summary"]
+    assert "OpenRouter Model Fusion: incomplete, nothing published: " in summary and "abstained" not in summary
+    logs = _run_logs(state.state_details.flow_run_id)
+    assert any(level == 30 and m.startswith("openrouter-model-fusion: incomplete, nothing published: 1 position of "
+                                             "the 3 a verdict needs: 4 had no current take to carry") for level, m in logs)
 
 
 def test_re_review_unknown_slug_fails_in_one_line_with_close_matches(flow_env):

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+import scoring
 from toolpanel import scorecard
 from toolpanel.budget import BudgetStopped
 from toolpanel.config import ConfigError, Settings
@@ -39,7 +40,8 @@ def review(
     from toolpanel.runner import run_review
 
     settings = _settings()
-    personas = _personas(settings, persona)
+    _personas(settings, persona)  # an unknown --persona fails here, by name
+    personas = _personas(settings)  # the whole panel: a partial review carries the others' current takes
     from toolpanel.ingest import review_sources  # cards exactly as before, plus feeds and launch lists
     try:
         tools, errors = review_sources(settings, paths)
@@ -84,7 +86,8 @@ def review(
 
         try:
             batch = run_review(settings, personas, tools, trigger="cli", reason=reason, force=force,
-                               model_override=model, on_done=done, exceed_daily_budget=exceed_daily_budget)
+                               model_override=model, on_done=done, exceed_daily_budget=exceed_daily_budget,
+                               only=persona)
         except LocalModelError as exc:
             fail(str(exc), ExitCode.CONFIG)
 
@@ -163,15 +166,17 @@ def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
               + (f"    mean {verdict.mean_score:g}" if verdict and verdict.mean_score is not None else "")
               + ("    [yellow]split panel[/yellow]" if verdict and verdict.split_panel else ""))
     if verdict and not verdict.quorum_met:
-        out.print(f"[yellow]incomplete: fewer than 3 personas gave a take "
-                  f"({verdict.failed_count} failed, {verdict.abstain_count} abstained)[/yellow]")
+        out.print(f"[yellow]incomplete: {escape(scoring.shortfall(verdict))}[/yellow]")
     out.print("\n[bold]Reviewer scorecard[/bold]")
+    carried = {c.take_id: c.from_run_id for c in verdict.carried} if verdict else {}
     for t in order_takes(takes, personas):
         name = scorecard.persona_name(t.persona_id, personas)
         label = scorecard.take_label(t)
         plain = label[: len(label) - len(scorecard.flag_suffix(t))] if t.status == "ok" else label
+        origin = carried.get(t.take_id)
         out.print(f"[bold]{escape(name)}[/bold]  {escape(plain)}"
-                  + (f"[yellow]{escape(label[len(plain):])}[/yellow]" if label != plain else ""))
+                  + (f"[yellow]{escape(label[len(plain):])}[/yellow]" if label != plain else "")
+                  + (f"  [dim]carried from run {origin} (not asked again)[/dim]" if origin else ""))
         if t.status == "ok" and t.paragraph:
             out.print(f"  {escape(t.paragraph)}")
             for q in t.evidence:

@@ -30,6 +30,8 @@ _FORMAT_REJECTIONS = (openai.BadRequestError, openai.UnprocessableEntityError, o
 # Takes in a row whose reply broke the take's shape in one output mode before that mode is given up
 # (docs/failures.md). Content-rule failures (paragraph length, score range) do not count.
 DEMOTE_AFTER = 3
+# Provider failures worth another attempt (by an orchestrator's retry); anything else is final.
+TRANSIENT_ERRORS = frozenset({"RateLimitError", "APITimeoutError", "APIConnectionError", "InternalServerError"})
 
 
 @dataclass

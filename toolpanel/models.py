@@ -129,6 +129,18 @@ def panel_label(verdict: str, ship_count: int, skip_count: int) -> str:
     return f"{verdict.capitalize()} · {ship_count} ship / {skip_count} skip"
 
 
+class CarriedTake(BaseModel):
+    """A persona's current take that a partial re-review counted without asking again: which take, and the
+    verdict (and its run) it was carried from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    persona_id: str
+    take_id: str
+    from_verdict_id: str
+    from_run_id: str
+
+
 class Verdict(BaseModel):
     """The panel verdict derived from a set of takes (see scoring.verdict)."""
 
@@ -147,6 +159,10 @@ class Verdict(BaseModel):
     split_panel: bool
     quorum_met: bool
     take_ids: list[str]
+    # A partial re-review (issue 22): the other personas' current takes it was completed with, and the
+    # panel's personas that had no take to count or carry. Empty for a whole-panel review.
+    carried: list[CarriedTake] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
 
     @property
     def label(self) -> str:

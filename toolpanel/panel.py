@@ -7,14 +7,15 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scoring import verdict as score_verdict
+from scoring import panel_verdict
 from scoring.injection import ScoreHistory
 from toolpanel import injection, prompts
 from toolpanel.budget import BUDGET_EXHAUSTED, BudgetStopped, Hold, Spend
 from toolpanel.config import Settings
 from toolpanel.flags import Flag
-from toolpanel.llm import LLM, cost_usd
-from toolpanel.models import Persona, Take, Tool, Verdict
+from toolpanel.llm import LLM, TRANSIENT_ERRORS, cost_usd
+from toolpanel.provider import endpoint_identity
+from toolpanel.models import CarriedTake, Persona, Take, Tool, Verdict
 from toolpanel.takeout import COMPACT, compact_quotes, unsupported_quotes
 from warehouse import Warehouse
 from warehouse.changes import record_run_inputs, template_records
@@ -42,14 +43,11 @@ class ReviewResult:
 
     paid_ids: set[str] = field(default_factory=set)
     held: list[str] = field(default_factory=list)  # hold reasons: the verdict waits for an editor
+    carried: list[Take] = field(default_factory=list)  # other personas' current takes a partial review counts
     # Issue 13: what screening, the differential review and the take checks found; the copy's takes.
     findings: list = field(default_factory=list)
     neutral_takes: list[Take] = field(default_factory=list)
     differential_calls: int = 0
-
-
-# Provider failures worth another attempt (by an orchestrator's retry); anything else is final.
-TRANSIENT_ERRORS = frozenset({"RateLimitError", "APITimeoutError", "APIConnectionError", "InternalServerError"})
 
 
 class TransientFailure(Exception):
@@ -92,6 +90,7 @@ class Panel:
         self.personas = personas
         self.profile = prompts.profile_for(settings)  # compact for the local model
         self.prompt_hash = prompts.prompt_hash(settings.prompts_dir, self.profile)
+        self.endpoint = endpoint_identity(settings)  # the bundled model by its file, never by its port
         # Read with the combined hash: each part's hash is recorded per run (warehouse.changes, `toolpanel why`).
         self.templates = template_records(prompts.template_sources(settings.prompts_dir, self.profile))
         self._inputs_stored: set[str] = set()  # hashes whose content a committed run of this panel stored
@@ -176,8 +175,11 @@ class Panel:
             more, held = await self.commit.run(lambda con: lookup(list(held), con))
             cached.update(more)
         mine = [k for k in keys.values() if k not in cached] if claim else []
+        others = [p.id for p in self.personas if p not in personas]  # a partial re-review carries their takes
         try:
-            return await self._review(tool, request, personas, models, keys, cached, new_snapshot, on_take)
+            carried = others and await self.commit.run(
+                lambda con: self.store.current_takes(tool.slug, tool.snapshot_hash, others, con))
+            return await self._review(tool, request, personas, models, keys, cached, new_snapshot, on_take, carried)
         except BaseException:
             if mine:  # a finished review releases them with its end; this one stopped early
                 with contextlib.suppress(Exception):
@@ -185,17 +187,17 @@ class Panel:
             raise
 
     async def _review(self, tool: Tool, request: ReviewRequest, personas: list[Persona], models: dict,
-                      keys: dict, cached: dict, new_snapshot: bool, on_take: Callable | None) -> ReviewResult:
+                      keys: dict, cached: dict, new_snapshot: bool, on_take: Callable | None,
+                      carried: list[tuple[Take, CarriedTake]]) -> ReviewResult:
         hits = {pid: cached[k] for pid, k in keys.items() if k in cached}
+        panel, carried_takes = [p.id for p in self.personas], [t for t, _ in carried]
 
         if len(hits) == len(personas):
-            takes = [hits[p.id] for p in personas]
-            verdict = score_verdict(tool.slug, takes)
-            already = await self.commit.run(
-                lambda con: self.store.verdict_with_takes(tool.slug, [t.take_id for t in takes], con))
+            verdict = panel_verdict(tool.slug, takes := [hits[p.id] for p in personas], panel, carried)
+            already = await self.commit.run(lambda con: self.store.verdict_with_takes(tool.slug, verdict.take_ids, con))
             if already or not verdict.quorum_met:
-                return ReviewResult(tool, takes, verdict, run_id=None, cached_takes=len(takes),
-                                    new_snapshot=new_snapshot)
+                return ReviewResult(tool, takes + carried_takes, verdict, None, 0, len(takes), new_snapshot,
+                                    carried=carried_takes)
 
         marker = prompts.new_marker()
         shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas, self.profile)
@@ -212,7 +214,7 @@ class Panel:
                 models=models, flow_run_id=request.flow_run_id, con=con,
                 settings={"timeout": self.settings.timeout, "max_retries": self.settings.max_retries,
                           "temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens,
-                          "base_url": self.settings.base_url or ("local" if self.settings.uses_local_model else None)})
+                          "base_url": self.endpoint})
             if hits:
                 self.store.link_cached(rid, hits.values(), con)
             self._read_history(con, tool.slug)  # here rather than a transaction of its own after the calls
@@ -239,10 +241,10 @@ class Panel:
 
         fresh = await asyncio.gather(*(one(p) for p in missing))
         by_id = {**hits, **{t.persona_id: t for t in fresh}}
-        takes = [by_id[p.id] for p in personas]
-        verdict = score_verdict(tool.slug, takes)
-        result = ReviewResult(tool, takes, verdict, run_id=run_id, paid_calls=len(fresh), cached_takes=len(hits),
-                              new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh})
+        verdict = panel_verdict(tool.slug, takes := [by_id[p.id] for p in personas], panel, carried)
+        result = ReviewResult(tool, takes + carried_takes, verdict, run_id=run_id, paid_calls=len(fresh),
+                              cached_takes=len(hits), new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh},
+                              carried=carried_takes)
         refused = [t for t in fresh if t.error_class == BUDGET_EXHAUSTED]
         if refused:  # a repair the budget refused: no verdict from part of a panel; the tool stays pending
             await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
@@ -257,11 +259,11 @@ class Panel:
         checked = await injection.check(self, tool, takes, request, run_id)
         result.findings, result.neutral_takes = checked.plain, checked.neutral_takes
         result.differential_calls = checked.calls
-        # Findings, the verdict, its decision (the hold rules see the findings) and the claims go in one
-        # transaction: a process that waited sees all or none.
+        # Findings, the verdict, its decision (the hold rules see the findings and every take counted,
+        # carried ones too) and the claims go in one transaction: a process that waited sees all or none.
         result.held = await self.commit.run(FinishRun(
             self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), claims=list(keys.values()),
-            takes=takes, hold=self.settings.hold, findings=checked.plain, layered=checked.findings))
+            takes=takes + carried_takes, hold=self.settings.hold, findings=checked.plain, layered=checked.findings))
         return result
 
     def _messages(self, shared: list[dict], persona: Persona) -> list[dict]:
@@ -295,9 +297,7 @@ class Panel:
                                     calls=1 + len(repairs))
         out = c.output
         status = "failed" if out is None else "abstained" if out.abstain else "ok"
-        flags: list[str] = []
-        if c.repaired:
-            flags.append(Flag.CONTRADICTION_REPAIRED if c.first_rule == "contradiction" else Flag.REPAIRED)
+        flags = [Flag.CONTRADICTION_REPAIRED if c.first_rule == "contradiction" else Flag.REPAIRED] if c.repaired else []
         evidence = list(out.evidence) if status == "ok" else []
         if evidence and unsupported_quotes(evidence, tool.card_text()):
             flags.append(Flag.UNGROUNDED)
@@ -309,12 +309,10 @@ class Panel:
             paragraph=out.paragraph.strip() if out else None, evidence=evidence, flags=[str(f) for f in flags],
             response_model=c.response_model, output_mode=c.mode, tokens_in=c.tokens_in, tokens_out=c.tokens_out,
             latency_ms=c.latency_ms, cost_usd=cost_usd(self.settings.prices.get(model), c.tokens_in, c.tokens_out),
-            error_class=c.error_class if out is None else None, error=c.error if out is None else None,
-            created_at=now())
+            error_class=c.error_class if out is None else None, error=c.error if out is None else None, created_at=now())
 
     def _failed(self, tool: Tool, persona: Persona, model: str, error_class: str, error: str) -> Take:
         """A take that was never asked for (the budget refused it): failed, with its reason, never counted."""
-        return Take(take_id=new_id("tk"), tool_slug=tool.slug, snapshot_hash=tool.snapshot_hash,
-                    persona_id=persona.id, persona_version=persona.version, model=model,
-                    prompt_hash=self.prompt_hash, status="failed", error_class=error_class, error=error,
-                    created_at=now())
+        return Take(take_id=new_id("tk"), tool_slug=tool.slug, snapshot_hash=tool.snapshot_hash, persona_id=persona.id,
+                    persona_version=persona.version, model=model, prompt_hash=self.prompt_hash, status="failed",
+                    error_class=error_class, error=error, created_at=now())

@@ -78,10 +78,11 @@ async def review_tools(settings: Settings, personas: list[Persona], tools: list[
 def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *, trigger: str = "cli",
                reason: str | None = None, force: bool = False, model_override: str | None = None,
                flow_run_id: str | None = None, on_done: Callable | None = None,
-               exceed_daily_budget: bool = False) -> Batch:
-    """Synchronous entry point (CLI): starts the local model when no provider is configured."""
+               exceed_daily_budget: bool = False, only: list[str] | None = None) -> Batch:
+    """Synchronous entry point (CLI): starts the local model when no provider is configured. `only` asks
+    some of `personas` again; the verdict carries the others' current takes (a partial re-review)."""
     request = ReviewRequest(trigger=trigger, reason=reason, force=force, model_override=model_override,
-                            flow_run_id=flow_run_id, exceed_daily_budget=exceed_daily_budget)
+                            flow_run_id=flow_run_id, exceed_daily_budget=exceed_daily_budget, personas=only or None)
     with resolved_settings(settings) as live:
         return asyncio.run(review_tools(live, personas, tools, request, on_done))
 

@@ -49,8 +49,10 @@ def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Per
         f"| Category | {md_cell(tool.category)} |",
         "", "## Reviewer scorecard", "",
     ]
+    carried = {c.take_id: c.from_run_id for c in verdict.carried}
     for t in takes:
-        lines.append(f"**{persona_name(t.persona_id, personas)}** — {take_label(t)}")
+        origin = f" · _carried from run {carried[t.take_id]}, not asked again_" if t.take_id in carried else ""
+        lines.append(f"**{persona_name(t.persona_id, personas)}** — {take_label(t)}{origin}")
         lines.append("")
         if t.status == "ok" and t.paragraph:
             lines += [_md_escape(t.paragraph), ""]

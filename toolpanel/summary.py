@@ -20,6 +20,8 @@ class RunSummary(BaseModel):
     failed_takes: int = 0
     incomplete_verdicts: int = 0  # tools left without quorum because takes failed
     without_quorum: int = 0  # tools left without quorum because too many personas abstained (not a failure)
+    # A partial re-review left without quorum because other personas had no current take to carry (issue 22)
+    short_panel: int = 0
     held: int = 0  # verdicts waiting for an editor (success: exit 0)
     journaled_takes: int = 0  # paid takes kept in TOOLPANEL_HOME/journal because the warehouse was held
     warehouse_busy: bool = False  # another process held the warehouse past the lock wait
@@ -43,7 +45,10 @@ class RunSummary(BaseModel):
             failed_takes=sum(1 for t in fresh if t.status == "failed"),
             # Quorum missed because takes failed; a panel that abstained is a complete answer.
             incomplete_verdicts=sum(1 for r in done if not r.verdict.quorum_met and r.verdict.failed_count),
-            without_quorum=sum(1 for r in done if not r.verdict.quorum_met and not r.verdict.failed_count),
+            without_quorum=sum(1 for r in done if not r.verdict.quorum_met and not r.verdict.failed_count
+                               and not r.verdict.missing),
+            short_panel=sum(1 for r in done if not r.verdict.quorum_met and not r.verdict.failed_count
+                            and r.verdict.missing),
             held=sum(1 for r in done if r.held and r.verdict.quorum_met), journaled_takes=journaled_takes, warehouse_busy=warehouse_busy,
             budget_stopped=len(stopped), budget_cap=stopped[0].reason if stopped else None,
             cost_usd=None if any(c is None for c in costs) else round(sum(costs), 6))
@@ -68,6 +73,9 @@ class RunSummary(BaseModel):
                  f"{self.held} held", f"{self.incomplete_verdicts} incomplete"]
         if self.without_quorum:  # said, so "0 incomplete" never sits beside a tool shown as Incomplete
             parts.append(f"{self.without_quorum} without quorum (too many abstained)")
+        if self.short_panel:
+            parts.append(f"{self.short_panel} without quorum (personas not asked had no current take to carry: "
+                         "re-review the whole panel)")
         line = (", ".join(parts) + f" · {self.requests} requests, {self.paid_takes} paid takes, "
                 f"{self.cached_takes} cached takes, {self.failed_takes} failed takes · cost {cost}")
         if self.budget_stopped:

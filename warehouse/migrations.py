@@ -191,6 +191,22 @@ def m013_stale_count(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE source_runs ADD COLUMN stale INTEGER DEFAULT 0")
 
 
+def m014_carried_takes(con: duckdb.DuckDBPyConnection) -> None:
+    """Issue 22: a partial re-review completes its verdict with the other personas' current takes. Which
+    take each run carried, for which persona, and from which verdict (and its run): `why`, the page and
+    analysts tell carried takes from the ones the run asked for."""
+    con.execute("""
+        CREATE TABLE carried_takes (
+            run_id VARCHAR NOT NULL,           -- the partial re-review
+            persona_id VARCHAR NOT NULL,
+            take_id VARCHAR NOT NULL,
+            from_verdict_id VARCHAR NOT NULL,  -- the verdict whose take it was (published, else latest complete)
+            from_run_id VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (run_id, persona_id)
+        )""")
+
+
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
               m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions, m011_injection_findings,
-              m012_take_evidence, m013_stale_count]
+              m012_take_evidence, m013_stale_count, m014_carried_takes]

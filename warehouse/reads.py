@@ -6,7 +6,7 @@ from contextlib import nullcontext
 
 import duckdb
 
-from toolpanel.models import Take, Tool
+from toolpanel.models import CarriedTake, Take, Tool
 from warehouse.rows import TAKE_COLUMNS, _take, _tool
 
 
@@ -56,6 +56,29 @@ class Reads:
             row = con.execute("SELECT 1 FROM verdicts WHERE slug = ? AND list_sort(take_ids) = list_sort(?::VARCHAR[]) "
                               "LIMIT 1", [slug, sorted(take_ids)]).fetchone()
         return row is not None
+
+    def current_takes(self, slug: str, snapshot_hash: str, persona_ids: list[str],
+                      con: duckdb.DuckDBPyConnection | None = None) -> list[tuple[Take, CarriedTake]]:
+        """These personas' current takes on this snapshot, for a partial re-review to carry: those of the
+        published verdict, else (nothing of this snapshot published) of the newest verdict an editor has
+        not rejected. Failed takes are not carried: they are no answer."""
+        if not persona_ids:
+            return []
+        with self._tx(con) as con:
+            row = con.execute(
+                "WITH st AS (SELECT verdict_id, arg_max(decision, (created_at, decision_id)) AS decision "
+                "FROM decisions WHERE slug = ? GROUP BY verdict_id) "
+                "SELECT v.verdict_id, v.run_id, v.take_ids FROM verdicts v JOIN st USING (verdict_id) "
+                "WHERE v.slug = ? AND v.snapshot_hash = ? AND st.decision <> 'rejected' "
+                "ORDER BY st.decision IN ('approved', 'auto') DESC, v.created_at DESC, v.verdict_id DESC LIMIT 1",
+                [slug, slug, snapshot_hash]).fetchone()
+            if row is None:
+                return []
+            verdict_id, run_id, ids = row
+            takes = [t for t in self.takes_by_id(list(ids), con)
+                     if t.persona_id in persona_ids and t.status != "failed"]
+        return [(t, CarriedTake(persona_id=t.persona_id, take_id=t.take_id, from_verdict_id=verdict_id,
+                                from_run_id=run_id)) for t in sorted(takes, key=lambda t: t.persona_id)]
 
     def takes_by_id(self, take_ids: list[str], con: duckdb.DuckDBPyConnection | None = None) -> list[Take]:
         if not take_ids:

@@ -135,6 +135,8 @@ class Writes:
                         published_now[slug] = verdict_id
                 out.append(reasons)
             _insert(con, "run_results", results)
+            _insert(con, "carried_takes", [(a[0], c.persona_id, c.take_id, c.from_verdict_id, c.from_run_id, ts)
+                                           for a, _ in ends for c in a[2].carried])
             _insert(con, "verdicts", verdicts)
             _insert(con, "decisions", decisions)
             self._supersede_older_many(con, published_now, "a newer verdict was published")
