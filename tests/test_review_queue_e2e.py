@@ -132,3 +132,82 @@ def test_editor_deployment_re_reviews_what_the_form_asks(stack):  # noqa: F811
     # the re-review split again: held anew; the queue shows the tool once, its newest verdict
     assert rows(snap, "SELECT count(*) FROM held_verdicts WHERE slug = 'again-tool'")[0][0] == 2
     assert rows(snap, "SELECT count(*) FROM published_verdicts WHERE slug = 'again-tool'")[0][0] == 0
+
+
+def _script(fake, tool: str, scores: dict[str, int]) -> None:
+    for pid, score in scores.items():
+        fake.script("valid", persona=pid, tool=tool, score=score, verdict="ship" if score >= 60 else "skip",
+                    paragraph=f"The {pid} take on {tool}: {score}, long enough to count as a real paragraph.")
+
+
+def test_partial_re_review_publishes_and_a_held_one_waits_in_the_one_form(stack):  # noqa: F811
+    """Issue 22 through the Prefect API: two personas asked again make a whole published verdict (three takes
+    carried); a whole-panel re-review that flips is held, starts a review-queue run (the older waiting form is
+    cancelled in its favour), the re-review's summary links to it, and approving it there publishes it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
+    from prefect.flow_runs import aresume_flow_run
+
+    home, fake = stack["home"], stack["fake"]
+    write_card(stack["cards"], "carry-tool", name="Carry Tool")
+    _script(fake, "carry-tool", {"builder": 82, "skeptic": 70, "futurist": 78, "founder": 74, "creator": 76})
+    page = home / "site" / "tools" / "carry-tool.html"
+    snap = home / "analyst.duckdb"
+
+    async def summary_of(client, run_id) -> str:
+        arts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["re-review-summary"])))
+        return next(a.data for a in arts if a.flow_run_id == run_id)
+
+    async def partial():
+        async with get_client() as client:
+            daily = await _wait(client, (await _start(client, "daily-review/daily", {})).id)
+            assert daily.state.is_completed(), daily.state.message
+            _script(fake, "carry-tool", {"skeptic": 90, "founder": 88})
+            run = await _start(client, "re-review/re-review", {
+                "slugs": ["carry-tool"], "reason": "second look at two lenses", "personas": ["skeptic", "founder"],
+                "model": "", "force": True, "publish": True})
+            done = await _wait(client, run.id)
+            return run.id, done, await summary_of(client, run.id)
+
+    run_id, done, summary = _prefect(partial, stack["api"])
+    assert done.state.is_completed(), done.state.message
+    assert "| Outcome | Carry Tool: published: Ship · 5 ship / 0 skip, ship 100% (carried builder, futurist, creator" \
+        in summary
+    assert rows(snap, "SELECT count(*) FROM carried_takes c JOIN runs r USING (run_id) WHERE r.flow_run_id = ?",
+                [str(run_id)]) == [(3,)]
+    text = Page(page.read_text()).text
+    assert "Ship · 5 ship / 0 skip" in text and "mean score 82.8" in text  # (82+90+78+88+76)/5
+
+    async def held():
+        async with get_client() as client:
+            before = await _suspended_queue_run(client)  # the daily run's form, still waiting
+            _script(fake, "carry-tool", {"skeptic": 12, "founder": 15, "creator": 10})
+            run = await _start(client, "re-review/re-review", {
+                "slugs": ["carry-tool"], "reason": "pricing changed", "personas": [], "model": "",
+                "force": True, "publish": True})
+            done = await _wait(client, run.id)
+            summary = await summary_of(client, run.id)
+            queue = await _suspended_queue_run(client)
+            old = (await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[before.id]))))[0]
+            return done, summary, before, old, queue
+
+    done, summary, before, old, queue = _prefect(held, stack["api"])
+    assert done.state.is_completed(), done.state.message
+    assert "| Outcome | Carry Tool: held for an editor: Skip · 2 ship / 3 skip; " in summary
+    assert f"it waits in review-queue run {queue.name}" in summary and f"/runs/flow-run/{queue.id})" in summary
+    assert queue.id != before.id and old.state.is_cancelled()
+    assert f"superseded by review-queue run {queue.name}" in old.state.message
+    text = Page(page.read_text()).text
+    assert "Ship · 5 ship / 0 skip" in text and "A newer review waits for an editor" in text
+
+    async def approve():
+        async with get_client() as client:
+            await aresume_flow_run(queue.id, run_input={"editor": "Ada", "tool_carry_tool": "approve",
+                                                        "tool_carry_tool_note": "pricing really changed"})
+            return await _wait(client, queue.id)
+
+    done = _prefect(approve, stack["api"])
+    assert done.state.is_completed(), done.state.message
+    text = Page(page.read_text()).text
+    assert "Skip · 2 ship / 3 skip" in text and "A newer review waits for an editor" not in text
