@@ -157,7 +157,8 @@ def test_flags_and_quotes_in_scorecard_and_compare_table(env, provider_env, tmp_
     assert "Skeptic  78/100 · ship (flagged: quote not in the card)" in r.stdout
     assert "Builder  30/100 · skip (flagged: verdict contradicted score, repaired)" in r.stdout
     assert "“the fastest tool of its kind, trusted by every Fortune 500 company”" in r.stdout
-    c = cli("compare", "smolvlm2-turbo", "openrouter-model-fusion", env=env, cwd=tmp_path)
+    # (flagged takes are held for an editor: --include-held shows those verdicts, marked)
+    c = cli("compare", "smolvlm2-turbo", "openrouter-model-fusion", "--include-held", env=env, cwd=tmp_path)
     assert c.returncode == 0, c.stderr
     flat = " ".join(c.stdout.split())
     assert "quote not in the card" in flat and "verdict contradicted score, repaired" in flat

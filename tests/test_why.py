@@ -47,21 +47,24 @@ def test_description_change_is_named_on_cli_page_digest_and_view(env, provider_e
     fake.script("valid", score=80, verdict="ship")
     fake.script("valid", persona="skeptic", score=78, verdict="ship")
     review(env, tmp_path)
-    assert "one verdict so far: nothing to compare yet" in why(env, tmp_path)
+    assert "one published verdict so far: nothing to compare yet" in why(env, tmp_path)
 
     card.write_text(card.read_text().replace(PRICING, ""))  # the vendor dropped its pricing paragraph
     for p in ("skeptic", "founder", "builder"):
         fake.script("valid", persona=p, score=45, verdict="skip")
     review(env, tmp_path)
 
-    out = why(env, tmp_path)
+    # the flip is held (holds are on by default): `why` explains it when asked to include held verdicts
+    assert "A newer verdict waits for an editor (Skip · 2 ship / 3 skip, held: " in why(env, tmp_path)
+    out = why(env, tmp_path, "--include-held")
+    assert "      held — waits for an editor: " in out
     assert ("Builder went ship → skip (80 → 45), Skeptic went ship → skip (78 → 45) and Founder went ship → skip "
             "(80 → 45) after the description lost 14 words ('Pricing: $20/month for the hosted tier, …'); personas, "
             "model and prompts unchanged.") in out
     assert "from  Ship · 5 ship / 0 skip" in out and "to    Skip · 2 ship / 3 skip" in out
     assert "Skeptic         ship 78 → skip 45      -33" in out
     assert "Futurist        ship 80 → ship 80" in out
-    data = json.loads(cli("why", SLUG, "--json", env=env, cwd=tmp_path).stdout)
+    data = json.loads(cli("why", SLUG, "--json", "--include-held", env=env, cwd=tmp_path).stdout)
     assert data["change"]["description_changed"] is True and data["change"]["description"]["removed_words"] == 14
     assert data["change"]["templates_changed"] is False and data["change"]["templates"] == []
 
@@ -73,7 +76,7 @@ def test_description_change_is_named_on_cli_page_digest_and_view(env, provider_e
                         "FROM verdict_changes WHERE slug = ?", [SLUG])
     assert row == ("ship", "skip", True, True, False, False, [], False, False, [-33])
 
-    # the flip is held (holds are on by default): the editor publishes it
+    # the editor publishes the flip
     assert cli("approve", SLUG, "--editor", "Ada", env=env, cwd=tmp_path).returncode == 0
     assert cli("publish", env=env, cwd=tmp_path).returncode == 0
     site = Path(env["TOOLPANEL_HOME"]) / "site"
@@ -89,7 +92,7 @@ def test_description_change_is_named_on_cli_page_digest_and_view(env, provider_e
 def test_persona_edit_names_persona_and_field(env, provider_env, tmp_path, card):
     personas = tmp_path / "personas"
     shutil.copytree(ROOT / "personas", personas)
-    (tmp_path / "toolpanel.toml").write_text('personas_dir = "personas"\n')
+    (tmp_path / "toolpanel.toml").write_text('personas_dir = "personas"\n[hold]\nsplit = false\n')  # attribution, not holds
     provider_env.script("valid", persona="skeptic", score=78, verdict="ship")
     review(env, tmp_path)
     f = personas / "skeptic.yaml"
@@ -103,6 +106,7 @@ def test_persona_edit_names_persona_and_field(env, provider_env, tmp_path, card)
 
 
 def test_forced_rereview_and_model_change(env, provider_env, tmp_path, card):
+    (tmp_path / "toolpanel.toml").write_text("[hold]\nsplit = false\n")  # attribution, not holds: all published
     provider_env.script("valid", persona="skeptic", score=78, verdict="ship")
     review(env, tmp_path)
     provider_env.script("valid", persona="skeptic", score=58, verdict="skip")

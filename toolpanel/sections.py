@@ -85,6 +85,9 @@ class FlowSettings(BaseModel):
     tools_per_task: int = Field(default=25, ge=1)
     # Tools whose verdict came from an older prompt or persona version, re-reviewed per daily run (oldest first).
     max_stale_per_run: int = Field(default=20, ge=0)
+    # A run still open (no result) this long after it started counts as dead: pages and the CLI stop saying
+    # "a re-review is in progress" for it.
+    stale_run_minutes: int = Field(default=120, ge=1)
 
 
 class ServeSettings(BaseModel):

@@ -114,17 +114,40 @@ def _attribute(a: VerdictFacts, b: VerdictFacts, personas: list[Persona] | None)
     return attribute(a, b, order=[p.id for p in personas], names={p.id: p.name for p in personas})
 
 
-def verdicts_of(store: Warehouse, slug: str) -> list[dict]:
-    """A tool's verdicts, oldest first (the order of verdict_history and the verdict_changes view)."""
-    return store.query("SELECT verdict_id, run_id, created_at, verdict FROM verdicts WHERE slug = ? "
-                       "ORDER BY created_at, verdict_id", [slug])
+PUBLISHED = ("approved", "auto")  # the decisions that publish a verdict (the published_* views)
 
 
-def explain(store: Warehouse, slug: str, from_ref: str | None = None, to_ref: str | None = None,
-            personas: list[Persona] | None = None) -> Change | None:
-    """Why the verdict `to_ref` differs from `from_ref` (run or verdict ids); by default the last two
-    verdicts. None when the tool has fewer than two verdicts and no refs were given."""
-    rows = verdicts_of(store, slug) if store.path.exists() else []
+def all_verdicts(store: Warehouse, slug: str) -> list[dict]:
+    """Every verdict of the tool, oldest first, with what became of it (its latest decision and reasons)."""
+    return store.query(
+        "WITH st AS (SELECT verdict_id, arg_max(decision, (created_at, decision_id)) AS decision, "
+        "arg_max(reasons, (created_at, decision_id)) AS reasons FROM decisions WHERE slug = ? GROUP BY verdict_id) "
+        "SELECT v.verdict_id, v.run_id, v.created_at, v.verdict, v.ship_count, v.skip_count, st.decision, st.reasons "
+        "FROM verdicts v "
+        "LEFT JOIN st USING (verdict_id) WHERE v.slug = ? ORDER BY v.created_at, v.verdict_id", [slug, slug])
+
+
+def _shown(rows: list[dict], include_held: bool) -> list[dict]:
+    """The published verdicts (as published_history); with `include_held`, then the newest held verdict newer
+    than the last published one (the one the review queue shows)."""
+    last = max((i for i, r in enumerate(rows) if r["decision"] in PUBLISHED), default=-1)
+    shown = [r for r in rows[:last + 1] if r["decision"] in PUBLISHED]
+    held = [r for r in rows[last + 1:] if r["decision"] == "held"]
+    return shown + held[-1:] if include_held else shown
+
+
+def verdicts_of(store: Warehouse, slug: str, *, include_held: bool = False) -> list[dict]:
+    """A tool's published verdicts, oldest first (the order of published_history), each with `decision` and
+    `reasons`; with `include_held`, the newest held verdict newer than the published one last."""
+    return _shown(all_verdicts(store, slug), include_held) if store.path.exists() else []
+
+
+def pick_pair(store: Warehouse, slug: str, from_ref: str | None = None, to_ref: str | None = None, *,
+              include_held: bool = False) -> tuple[dict, dict] | None:
+    """The two verdicts `why` compares (rows of `verdicts_of`, any decision when named by a ref): by default
+    the last two published ones; `include_held` makes a newer held verdict the "to" side. "from" defaults
+    to the published verdict before "to". None when there is nothing to compare and no refs were given."""
+    rows = all_verdicts(store, slug) if store.path.exists() else []
     if not rows:
         known = store.slugs() if store.path.exists() else []
         if slug not in known:
@@ -132,25 +155,46 @@ def explain(store: Warehouse, slug: str, from_ref: str | None = None, to_ref: st
             raise ToolpanelError(f"no tool '{slug}' in the warehouse",
                                  (f"did you mean {', '.join(close)}? " if close else "")
                                  + "(review its card first: toolpanel review CARD)")
-    to_i = _index(store, slug, rows, to_ref) if to_ref else len(rows) - 1
-    if from_ref:
-        from_i = _index(store, slug, rows, from_ref)
+    shown = _shown(rows, include_held)
+    if to_ref:
+        to = rows[_index(store, slug, rows, to_ref)]
+    elif shown:
+        to = shown[-1]
     else:
-        from_i = to_i - 1
-        if from_i < 0:
-            if to_ref:
-                raise ToolpanelError(f"run '{to_ref}' holds the first verdict of {slug}: there is nothing before it",
-                                     f"compare it with a later one: toolpanel why {slug} --from {to_ref}")
-            return None
-    a, b = rows[from_i]["verdict_id"], rows[to_i]["verdict_id"]
+        return None
+    if from_ref:
+        return rows[_index(store, slug, rows, from_ref)], to
+    key = (to["created_at"], to["verdict_id"])
+    before = [r for r in rows if r["decision"] in PUBLISHED and (r["created_at"], r["verdict_id"]) < key]
+    if before:
+        return before[-1], to
+    if to_ref and rows[0] is to:
+        raise ToolpanelError(f"run '{to_ref}' holds the first verdict of {slug}: there is nothing before it",
+                             f"compare it with a later one: toolpanel why {slug} --from {to_ref}")
+    if to_ref:
+        raise ToolpanelError(f"no verdict of {slug} was published before run '{to_ref}'",
+                             f"name the earlier one: toolpanel why {slug} --from RUN --to {to_ref} "
+                             f"(toolpanel history {slug} lists the runs)")
+    return None
+
+
+def explain(store: Warehouse, slug: str, from_ref: str | None = None, to_ref: str | None = None,
+            personas: list[Persona] | None = None, *, include_held: bool = False) -> Change | None:
+    """Why the verdict `to_ref` differs from `from_ref` (run or verdict ids); by default the last two
+    published verdicts (see pick_pair). None when there is nothing to compare and no refs were given."""
+    pair = pick_pair(store, slug, from_ref, to_ref, include_held=include_held)
+    if pair is None:
+        return None
+    a, b = pair[0]["verdict_id"], pair[1]["verdict_id"]
     return explain_pairs(store, [(a, b)], personas)[b]
 
 
 def explain_latest(store: Warehouse, slug: str, personas: list[Persona] | None = None) -> Change | None:
-    """Why the tool's newest verdict differs from the one before (None: nothing to compare yet). For the
-    review queue and held-verdict artifacts: `change.summary()` is the sentence, `change` the details."""
+    """Why the tool's newest verdict, held or not, differs from the published one before it (None: nothing to
+    compare yet). For the review queue and held-verdict artifacts: `change.summary()` is the sentence,
+    `change` the details."""
     try:
-        return explain(store, slug, personas=personas)
+        return explain(store, slug, personas=personas, include_held=True)
     except ToolpanelError:
         return None
 

@@ -95,6 +95,12 @@ class Decisions:
         return {"slug": slug, "verdict_id": target, "decision": decision, "decision_id": decision_id,
                 "superseded": superseded, "editor": editor, "note": note}
 
+    def verdict_outcomes(self, slug: str) -> dict[str, dict]:
+        """verdict id -> what became of it: its latest decision (approved | auto | held | rejected |
+        superseded), the hold reasons, the editor and when (one tool's verdict_status rows)."""
+        return {r["verdict_id"]: r for r in self.query(
+            "SELECT verdict_id, decision, reasons, editor, decided_at FROM verdict_status WHERE slug = ?", [slug])}
+
     def published_verdict(self, slug: str) -> dict | None:
         rows = self.query("SELECT * FROM published_verdicts WHERE slug = ?", [slug])
         return rows[0] if rows else None

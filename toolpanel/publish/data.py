@@ -8,7 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
+from toolpanel.publish.render import AWAITING
 from toolpanel.screening import Finding, neutralise
+from toolpanel.views import STALE_RUN_MINUTES, open_run_cutoff
 from warehouse.rows import TAKE_COLUMNS, _take, _tool
 
 
@@ -39,7 +41,7 @@ class ToolPage:
     takes: dict[str, Take]             # persona id -> take behind that verdict (filled by load_pages)
     reviewed_at: dt.datetime | None
     models: list[str]                  # filled by load_pages
-    in_progress: bool                  # the latest run did not complete: a re-review is under way
+    in_progress: bool                  # a run is open and fresh (Listing.in_progress)
     history: list[HistoryPoint]
     community: dict | None             # {"ship_votes", "skip_votes", "votes", "ship_pct"}
     # "awaiting": nothing published yet, a verdict waits for (or was turned down by) an editor;
@@ -47,6 +49,7 @@ class ToolPage:
     editor_wait: str | None = None
     # Screening found vendor text addressed to the panel: `tool` is the neutralised copy (issue 13).
     vendor_text_removed: bool = False
+    notice: str | None = None          # the page's one status notice (page_notice)
 
 
 @dataclass(slots=True)
@@ -62,11 +65,33 @@ class Listing:
     verdict: str | None                # "ship"/"skip" of the published verdict; None: none published
     ship_pct: float | None
     mean_score: float | None
+    # a verdict is published and a run of the tool is open, started less than [flows] stale_run_minutes ago
+    # (a run open longer is dead; a run that ended without a verdict is not in progress either)
     in_progress: bool
     editor_wait: str | None            # as ToolPage.editor_wait
     screened: bool                     # screening held vendor text: name and tagline are the neutralised ones
     history: list[HistoryPoint]
     fp: str
+
+    @property
+    def notice(self) -> str | None:
+        return page_notice(self.editor_wait, self.in_progress)
+
+
+NOTICE_AWAITING = (f"{AWAITING}: the panel has reviewed this tool, and an editor checks the verdict before it is "
+                   "published.")
+NOTICE_NEWER = "A newer review waits for an editor; this is the published verdict."
+NOTICE_IN_PROGRESS = "A re-review is in progress; this is the previous complete verdict."
+
+
+def page_notice(editor_wait: str | None, in_progress: bool) -> str | None:
+    """A tool page's one status notice, the most important that applies: nothing published yet and a verdict
+    awaits an editor > a newer review waits for an editor > a re-review is in progress (None: nothing to say)."""
+    if editor_wait == "awaiting":
+        return NOTICE_AWAITING
+    if editor_wait == "newer":
+        return NOTICE_NEWER
+    return NOTICE_IN_PROGRESS if in_progress else None
 
 
 @dataclass
@@ -85,11 +110,11 @@ def _in(column: str, values: list[str]) -> str:
 
 
 # One row per tool: what the shared pages need, and a fingerprint of every input of the tool's own page
-# (its snapshot, the latest run's status, the published history and so the published verdict and its takes,
-# community votes, editor holds, screening findings), computed in the warehouse so that unchanged tools
-# cost no Python.
+# (its snapshot, whether a run is open and younger than the cutoff -- so a run going stale changes it too --,
+# the published history and so the published verdict and its takes, community votes, editor holds,
+# screening findings), computed in the warehouse so that unchanged tools cost no Python.
 _LISTINGS = """
-WITH runs AS (SELECT slug, arg_max(status, (started_at, run_id)) AS status FROM run_history GROUP BY slug),
+WITH runs AS (SELECT DISTINCT slug, true AS open FROM run_history WHERE status = 'running' AND started_at > ?),
      -- a set digest: published verdicts never change, and their order is their creation time
      hist AS (SELECT slug, sum(hash(verdict_id, trigger, reason)) AS h, count(*) AS n
               FROM published_history GROUP BY slug),
@@ -97,10 +122,10 @@ WITH runs AS (SELECT slug, arg_max(status, (started_at, run_id)) AS status FROM 
      decided AS (SELECT DISTINCT slug FROM verdicts),
      found AS (SELECT slug, snapshot_hash, list(DISTINCT (field, span, rule) ORDER BY (field, span, rule)) AS f
                FROM findings WHERE layer = 'screening' AND severity = 'hold' GROUP BY slug, snapshot_hash)
-SELECT s.slug, s.name, s.category, s.tagline, runs.status, held.slug IS NOT NULL, decided.slug IS NOT NULL,
+SELECT s.slug, s.name, s.category, s.tagline, runs.open IS NOT NULL, held.slug IS NOT NULL, decided.slug IS NOT NULL,
        found.slug IS NOT NULL,
-       left(md5(row(s.snapshot_hash, s.name, s.source, runs.status, hist.h, hist.n, c.ship_votes, c.skip_votes,
-                     held.slug IS NOT NULL, decided.slug IS NOT NULL, found.f)::VARCHAR), 16)
+       left(md5(row(s.snapshot_hash, s.name, s.source, runs.open IS NOT NULL, hist.h, hist.n, c.ship_votes,
+                     c.skip_votes, held.slug IS NOT NULL, decided.slug IS NOT NULL, found.f)::VARCHAR), 16)
 FROM latest_snapshot s
 LEFT JOIN runs USING (slug) LEFT JOIN hist USING (slug) LEFT JOIN held USING (slug)
 LEFT JOIN decided USING (slug) LEFT JOIN community_tally c USING (slug)
@@ -108,12 +133,14 @@ LEFT JOIN found ON found.slug = s.slug AND found.snapshot_hash = s.snapshot_hash
 ORDER BY s.slug"""
 
 
-def load_site_data(con, personas: list[Persona], recent_per_persona: int = 12) -> SiteData:
+def load_site_data(con, personas: list[Persona], recent_per_persona: int = 12,
+                   stale_run_minutes: int = STALE_RUN_MINUTES) -> SiteData:
     """Every tool's listing, its published history, and persona stats; a page's text and takes are loaded
     only for the pages rendered (load_pages). Only what `published_verdicts` / `published_history` say is
     published reaches a page; held verdicts show up only as "awaiting editor check" / "a newer review waits
-    for an editor"."""
-    rows = con.execute(_LISTINGS).fetchall()
+    for an editor". A run open longer than `stale_run_minutes` is not "in progress"; a page has at most one
+    notice (page_notice)."""
+    rows = con.execute(_LISTINGS, [open_run_cutoff(stale_run_minutes)]).fetchall()
     history = defaultdict(list)
     for r in con.execute("SELECT slug, verdict_id, created_at, verdict, ship_count, skip_count, ship_pct, "
                          "mean_score, spread, split_panel, trigger, reason FROM published_history "
@@ -144,7 +171,7 @@ def load_site_data(con, personas: list[Persona], recent_per_persona: int = 12) -
         "ORDER BY persona_id, created_at DESC, take_id DESC", [recent_per_persona]).fetchall()
 
     listings: dict[str, Listing] = {}
-    for slug, name, category, tagline, status, held, decided, found, fp in rows:
+    for slug, name, category, tagline, running, held, decided, found, fp in rows:
         if found:
             name, tagline = screened[slug][0].name, screened[slug][0].tagline
         points = history.get(slug, [])
@@ -154,7 +181,7 @@ def load_site_data(con, personas: list[Persona], recent_per_persona: int = 12) -
         listings[slug] = Listing(
             slug=slug, name=name, category=category, tagline=tagline, reviewed_at=last and last.at,
             verdict=verdict, ship_pct=last and last.ship_pct, mean_score=last and last.mean_score,
-            in_progress=verdict is not None and status not in (None, "complete"),
+            in_progress=verdict is not None and running,
             editor_wait=("newer" if held else None) if verdict else ("awaiting" if held or decided else None),
             screened=found, history=points, fp=fp)
     recent: dict[str, list] = defaultdict(list)
@@ -221,5 +248,5 @@ def load_pages(con, listings: dict[str, Listing], slugs: list[str]) -> dict[str,
             tool=tool, snapshot_hash=snapshot, verdict=verdict, takes={t.persona_id: t for t in shown},
             reviewed_at=listing.reviewed_at, models=sorted({t.model for t in shown}), in_progress=listing.in_progress,
             history=listing.history, community=community.get(slug), editor_wait=listing.editor_wait,
-            vendor_text_removed=listing.screened)
+            vendor_text_removed=listing.screened, notice=listing.notice)
     return pages

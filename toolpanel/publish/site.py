@@ -96,7 +96,7 @@ def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
     # what every page depends on: templates and the panel's names (a page's own inputs follow it)
     site_fp = hashlib.sha256(repr([th, [(p.id, p.name) for p in personas]]).encode()).hexdigest()[:12]
     with store.connect() as con:  # one short read of the warehouse, closed before any page is rendered
-        data = load_site_data(con, personas)
+        data = load_site_data(con, personas, stale_run_minutes=settings.flows.stale_run_minutes)
         tools = data.tools
         listings = sorted(tools.values(), key=lambda t: t.slug)
         pairs, w.report.warnings = comparison_pairs(data, settings.publish.pairs)
