@@ -50,6 +50,14 @@ def test_two_personas_asked_again_complete_the_published_verdict(fake_model):
     assert pub_run == second.run_id and len(take_ids) == 5
     assert set(take_ids) >= {old["builder"], old["futurist"], old["creator"]}
     assert not set(take_ids) & {old["skeptic"], old["founder"]}
+    # the page shows the whole new verdict and says which takes were carried, and from when
+    from tests.test_publish import Page
+    from toolpanel.publish import publish_site
+
+    publish_site(settings)
+    page = Page((settings.site_dir / "tools" / "smolvlm2-turbo.html").read_text()).text
+    assert page.count("Carried from the review of ") == 3 and "not asked again in this re-review" in page
+    assert second.verdict.label in page and "Skeptic 70/100 · ship" in page
 
 
 def test_the_hold_rules_see_the_combined_verdict(fake_model):
@@ -146,3 +154,17 @@ def test_panel_verdict_counts_every_persona_once(panel):
     assert (shortfall(v) is None) == v.quorum_met
     if not v.quorum_met:
         assert ("abstained" in shortfall(v)) == any(t.status == "abstained" for t in counted)
+
+
+def test_why_tells_carried_takes_from_asked_ones(fake_model, tmp_path):
+    fake = fake_model
+    partial(force=False)
+    fake.enqueue("skeptic", take(30, "skip"))
+    partial(["skeptic", "founder"])
+    r = cli("why", "smolvlm2-turbo", "--include-held", cwd=tmp_path)  # 3 ship / 2 skip: held as a split
+    assert r.returncode == 0, r.stderr
+    assert "left the panel" not in r.stdout  # carried personas are on the panel: their takes count
+    assert r.stdout.count("same take (carried, not asked again)") == 3
+    assert "Skeptic went ship → skip (60 → 30)" in r.stdout
+    data = __import__("json").loads(cli("why", "smolvlm2-turbo", "--include-held", "--json", cwd=tmp_path).stdout)
+    assert {d["persona_id"] for d in data["takes"] if d["carried"]} == {"builder", "futurist", "creator"}

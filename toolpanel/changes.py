@@ -47,6 +47,7 @@ class VerdictFacts(BaseModel):
     models: dict[str, str]
     settings: dict = Field(default_factory=dict)
     takes: list[Take] = Field(default_factory=list)
+    carried: list[str] = Field(default_factory=list)  # personas whose takes a partial re-review carried
 
 
 # -- attribution -----------------------------------------------------------------------------------
@@ -122,8 +123,8 @@ def attribute(a: VerdictFacts, b: VerdictFacts, *, name: str | None = None, orde
     identical = (a.snapshot_hash == b.snapshot_hash and not templates_changed and not personas and not models
                  and not settings)
     ta, tb = {t.persona_id: t for t in a.takes}, {t.persona_id: t for t in b.takes}
-    takes = [TakeDelta(persona_id=p, name=nm[p], before=_side(ta.get(p)), after=_side(tb.get(p)))
-             for p in pids if p in ta or p in tb]
+    takes = [TakeDelta(persona_id=p, name=nm[p], before=_side(ta.get(p)), after=_side(tb.get(p)),
+                       carried=p in b.carried) for p in pids if p in ta or p in tb]
     return Change(
         slug=b.slug, name=name or b.card.get("name") or b.slug, from_run_id=a.run_id, to_run_id=b.run_id,
         from_verdict_id=a.verdict_id, to_verdict_id=b.verdict_id,

@@ -89,7 +89,8 @@ def _side(row: dict) -> dict:
 
 
 def _delta_json(d) -> dict:
-    return {"persona_id": d.persona_id, "same_take": d.same_take, "flipped": d.flipped, "score_delta": d.score_delta}
+    return {"persona_id": d.persona_id, "same_take": d.same_take, "carried": d.carried, "flipped": d.flipped,
+            "score_delta": d.score_delta}
 
 
 def _when(c: Change, which: str) -> str:
@@ -122,7 +123,7 @@ def _print(c: Change, a: dict, b: dict) -> None:
     for d in c.takes:
         b_, a_ = changes.take_word(d.before, True), changes.take_word(d.after, True)
         if d.same_take:
-            note = "same take (cached)"
+            note = "same take (carried, not asked again)" if d.carried else "same take (cached)"
         elif d.score_delta:
             note = f"{d.score_delta:+d}"
         else:

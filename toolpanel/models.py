@@ -254,6 +254,7 @@ class TakeDelta(BaseModel):
     name: str
     before: TakeSide
     after: TakeSide
+    carried: bool = False  # the later verdict carried this persona's current take (not asked again)
 
     @property
     def same_take(self) -> bool:

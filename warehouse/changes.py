@@ -78,6 +78,16 @@ def load_facts(con: duckdb.DuckDBPyConnection, verdict_ids: list[str]) -> dict[s
     for r in _q(con, "SELECT * FROM run_inputs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
                 [[v["run_id"] for v in vs]]):
         inputs.setdefault(r["run_id"], {}).setdefault(r["kind"], {})[r["name"]] = r["hash"]
+    carried: dict[str, list[str]] = {}
+    for run_id, persona in con.execute("SELECT run_id, persona_id FROM carried_takes "
+                                       "WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [[v["run_id"] for v in vs]]).fetchall():
+        carried.setdefault(run_id, []).append(persona)
+    for v in vs:  # a carried take's persona version and model are the verdict's too, though its run never asked
+        pv, models = json.loads(v["persona_versions"]), json.loads(v["models"])
+        for t in (takes[i] for i in v["take_ids"] if i in takes):
+            pv.setdefault(t.persona_id, t.persona_version)
+            models.setdefault(t.persona_id, t.model)
+        v["persona_versions"], v["models"] = json.dumps(pv), json.dumps(models)
     versions = {v: None for row in vs for v in json.loads(row["persona_versions"]).values()}
     # A version is a content hash: content recorded by any run is that version's content, even for older runs.
     contents = {r["persona_version"]: json.loads(r["content"]) for r in _q(
@@ -95,7 +105,7 @@ def load_facts(con: duckdb.DuckDBPyConnection, verdict_ids: list[str]) -> dict[s
             templates=inputs.get(v["run_id"], {}).get("template"), persona_versions=pv,
             persona_contents={ver: contents[ver] for ver in pv.values() if ver in contents},
             models=json.loads(v["models"]), settings=json.loads(v["settings"]),
-            takes=[takes[t] for t in v["take_ids"] if t in takes])
+            takes=[takes[t] for t in v["take_ids"] if t in takes], carried=carried.get(v["run_id"], []))
     return out
 
 

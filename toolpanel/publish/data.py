@@ -50,6 +50,8 @@ class ToolPage:
     # Screening found vendor text addressed to the panel: `tool` is the neutralised copy (issue 13).
     vendor_text_removed: bool = False
     notice: str | None = None          # the page's one status notice (page_notice)
+    # persona id -> when the review it was carried from ran: a partial re-review did not ask it again
+    carried: dict[str, dt.datetime] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -233,6 +235,11 @@ def load_pages(con, listings: dict[str, Listing], slugs: list[str]) -> dict[str,
                            [take_ids]).fetchall():
         t = _take(row)
         takes[t.tool_slug].append(t)
+    carried: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
+    for slug, persona, at in con.execute(
+            "SELECT v.slug, c.persona_id, r.started_at FROM verdicts v JOIN carried_takes c USING (run_id) "
+            f"JOIN runs r ON r.run_id = c.from_run_id WHERE {_in('v.verdict_id', ids)}", [ids]).fetchall():
+        carried[slug][persona] = at
     pages = {}
     for slug in slugs:
         listing, v = listings[slug], latest.get(slug)
@@ -248,5 +255,5 @@ def load_pages(con, listings: dict[str, Listing], slugs: list[str]) -> dict[str,
             tool=tool, snapshot_hash=snapshot, verdict=verdict, takes={t.persona_id: t for t in shown},
             reviewed_at=listing.reviewed_at, models=sorted({t.model for t in shown}), in_progress=listing.in_progress,
             history=listing.history, community=community.get(slug), editor_wait=listing.editor_wait,
-            vendor_text_removed=listing.screened, notice=listing.notice)
+            vendor_text_removed=listing.screened, notice=listing.notice, carried=carried.get(slug, {}))
     return pages
