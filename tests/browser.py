@@ -105,6 +105,80 @@ def browser_page(width: int = 1280, height: int = 860):
             browser.close()
 
 
+# ----------------------------------------------------------------------------- typing at a person's pace
+#
+# An editor waits for a box to appear, types, sees what they typed, and only then presses Submit. A test that
+# clicks "Add item" and types at once writes into whichever box already exists (the new list box appears
+# ~0.3 s later), and the form then rightly refuses what was sent. So every field is a locator for the one
+# element meant (scoped to its label), waited for before typing, read back after, and read back again, with
+# every other field, before Submit is clicked. No sleeps: each wait ends when the page is ready.
+
+FIELD_TIMEOUT_MS = 30_000  # a loaded 2-core machine renders a new box in well under a second; this is a ceiling
+
+
+def field(scope, label: str):
+    """The Prefect form field (a `div.p-label`) whose label reads exactly `label`, e.g. "Reason" (the UI's own
+    " (Optional)" after a field with a default may follow)."""
+    page = getattr(scope, "page", scope)
+    title = re.compile(rf"^{re.escape(label)}( \(Optional\))?$")
+    return scope.locator("div.p-label").filter(has=page.locator(".p-label__header .p-label__label").get_by_text(title))
+
+
+def type_into(box, value: str, *, timeout: float = FIELD_TIMEOUT_MS):
+    """Type `value` into the text box `box` (a Playwright Locator) as a person would: wait for that very box,
+    fill it, and read it back. Returns the box."""
+    from playwright.sync_api import expect
+
+    box.wait_for(state="visible", timeout=timeout)
+    expect(box).to_be_editable(timeout=timeout)
+    box.fill(value)
+    expect(box, f"the box did not keep what was typed: {value!r}").to_have_value(value, timeout=timeout)
+    return box
+
+
+class Form:
+    """A form filled at a person's pace: `type` waits for each box, fills it and reads it back; `shows` records
+    what a non-text field (a select) must display; `submit` reads every field back, then clicks Submit once."""
+
+    def __init__(self, scope, *, timeout: float = FIELD_TIMEOUT_MS):
+        self.scope, self.timeout = scope, timeout  # scope: the page, or a dialog holding the form
+        self.fields: dict[str, tuple] = {}
+
+    def field(self, label: str):
+        return field(self.scope, label)
+
+    def type(self, box, value: str):
+        """Type into `box` (a Locator, or a label: the one text box of that field) and remember the value."""
+        if isinstance(box, str):
+            box = self.field(box).locator("textarea, input")
+        self.fields[repr(box)] = (box, value, "value")
+        return type_into(box, value, timeout=self.timeout)
+
+    def shows(self, element, text: str) -> None:
+        """Check now, and again before Submit, that `element` displays `text` (whitespace normalised)."""
+        from playwright.sync_api import expect
+
+        expect(element).to_have_text(text, use_inner_text=True, timeout=self.timeout)
+        self.fields[repr(element)] = (element, text, "text")
+
+    def check(self) -> None:
+        """Every field still holds what was typed or chosen."""
+        from playwright.sync_api import expect
+
+        for element, want, kind in self.fields.values():
+            if kind == "value":
+                expect(element, f"before Submit: {want!r} is no longer in its box").to_have_value(
+                    want, timeout=self.timeout)
+            else:
+                expect(element, f"before Submit: {want!r} is no longer shown").to_have_text(
+                    want, use_inner_text=True, timeout=self.timeout)
+
+    def submit(self, name: str = "Submit") -> None:
+        """Read every field back, then click the form's Submit button once."""
+        self.check()
+        self.scope.get_by_role("button", name=name, exact=True).click(timeout=self.timeout)
+
+
 def check_screenshot(path: Path, *, min_width: int = 800, min_height: int = 400, min_colours: int = 16) -> None:
     """A screenshot that shows something: big enough, and not a blank or single-colour page."""
     with Image.open(path) as img:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import browser_page, chromium_missing, keep_for_docs, prefect_api, shot, toolpanel_serve
+from tests.browser import Form, browser_page, chromium_missing, keep_for_docs, prefect_api, shot, toolpanel_serve
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import rows, seed_project
 from toolpanel.servers import free_port
@@ -38,27 +38,19 @@ def _run_deployment(api: str, name: str, parameters: dict | None = None) -> dict
     return _wait_run(api, run["id"])
 
 
-def _submit(page, shots: Path, api: str, deployment_id: str) -> str:
-    """Submit the run form; the UI goes back to the deployment. Returns the new flow run's id."""
+def _submit(form: Form, shots: Path, api: str, deployment_id: str) -> str:
+    """Check every field, click Submit once; returns the id of the flow run it created."""
     known = {r["id"] for r in _runs(api, deployment_id)}
-    page.wait_for_load_state("networkidle")  # the form's own requests (schema, validation) are done
+    form.submit()
     deadline = time.monotonic() + 90  # the UI validates the parameters with the server first; slow under load
-    new: list = []
-    for _ in range(3):  # a click that lands while the form is still validating is swallowed: click again
-        submit = page.get_by_role("button", name="Submit")
-        if submit.count() and submit.first.is_visible():  # the page left the form once the run was created
-            submit.first.click()
-        retry_at = time.monotonic() + 30
-        while not (new := [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]):
-            if time.monotonic() > min(retry_at, deadline):
-                break
-            time.sleep(0.3)
-        if new or time.monotonic() > deadline:
-            break
-    if not new:
-        page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
-        everything = [(r["deployment_id"], r["parameters"]) for r in prefect_api(f"{api}/flow_runs/filter", {})]
-        raise AssertionError(f"submitting the form created no flow run of {deployment_id}: {everything}")
+    while not (new := [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]):
+        if time.monotonic() > deadline:
+            page = form.scope
+            page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
+            everything = [(r["deployment_id"], r["parameters"]) for r in prefect_api(f"{api}/flow_runs/filter", {})]
+            raise AssertionError(f"submitting the form created no flow run of {deployment_id}: {everything}\n"
+                                 f"the page says:\n{page.inner_text('body')[:3000]}")
+        time.sleep(0.3)
     return new[0]
 
 
@@ -99,14 +91,9 @@ def test_the_ui_talks_to_its_own_server(editor_stack):
     assert f"Editors: {ui}/deployments" in editor_stack["log"].read_text()
 
 
-# Driving the Prefect UI is timing-sensitive on a loaded 2-core machine (a click can land before the form's
-# own requests settle); a failure is retried twice, and every retry asserts everything again.
-@pytest.mark.flaky(reruns=2, reruns_delay=2)
-@pytest.mark.skipif(os.environ.get("CI") == "true", reason="known flaky in CI: the Prefect UI swallows the Submit "
-                    "click on a loaded 2-core machine (see the closing note of issues 9-17); runs locally")
 def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
     ui, shots, home = editor_stack["ui"], editor_stack["shots"], editor_stack["home"]
-    dep = prefect_api(f"{editor_stack['api']}/deployments/name/re-review/editor")["id"]
+    dep = prefect_api(f"{editor_stack['api']}/deployments/name/re-review/re-review")["id"]
     with browser_page() as page:
         page.goto(ui)
         shot(page, shots, "0-dashboard", expect=["Dashboard", "Flow Runs"])
@@ -120,19 +107,19 @@ def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
         body = page.inner_text("body")
         for gone in ("request", "str | None", 'Property is type "None"'):
             assert gone not in body
-        page.get_by_role("button", name="Add item").click()
-        page.locator("textarea").nth(0).fill("smolvlm2-turbo")
-        page.locator("textarea").nth(1).fill("vendor shipped v2")
-        page.locator(".p-select-button__control").focus()
+        form = Form(page)
+        form.field("Tools (slugs)").get_by_role("button", name="Add item").click()
+        form.type(form.field("Tools (slugs)").locator("textarea").first, "smolvlm2-turbo")  # the box "Add item" adds
+        form.type("Reason", "vendor shipped v2")
+        form.field("Personas").locator(".p-select-button__control").focus()
         page.keyboard.press("ArrowDown")
         for persona in ("builder", "skeptic", "founder"):
             page.get_by_text(persona, exact=True).first.click()
         page.get_by_text("Run Name").click()  # closes the persona list
-        chosen = page.locator(".p-select-button__value").inner_text().split()
-        assert chosen == ["builder", "skeptic", "founder"]
+        form.shows(form.field("Personas").locator(".p-select-button__value"), "builder skeptic founder")
         page.get_by_text("Reason", exact=True).scroll_into_view_if_needed()
         shot(page, shots, "2-re-review-form", expect=["Personas", "Model override", "Why you re-review"])
-        run_id = _submit(page, shots, editor_stack["api"], dep)
+        run_id = _submit(form, shots, editor_stack["api"], dep)
         state = _wait_run(editor_stack["api"], run_id)
         assert state["type"] == "COMPLETED", state
         page.goto(f"{ui}/flow-runs/flow-run/{run_id}")
@@ -156,35 +143,25 @@ def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
         keep_for_docs(shots / f"{name}.png", f"editor-{name}")
 
 
-# Driving the Prefect UI is timing-sensitive on a loaded 2-core machine (a click can land before the form's
-# own requests settle); a failure is retried twice, and every retry asserts everything again.
-@pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_blank_reason_is_refused_by_the_form_and_unknown_slug_fails_in_one_line(editor_stack):
     ui, shots, api = editor_stack["ui"], editor_stack["shots"], editor_stack["api"]
-    dep = prefect_api(f"{api}/deployments/name/re-review/editor")["id"]
+    dep = prefect_api(f"{api}/deployments/name/re-review/re-review")["id"]
     before = len(_runs(api, dep))
     with browser_page() as page:
         page.goto(f"{ui}/deployments/deployment/{dep}/run")
-        page.get_by_role("button", name="Add item").click()
-        page.locator("textarea").nth(0).fill("smolvlm2-turbo")
-        page.locator("textarea").nth(1).fill("    ")
-        page.wait_for_load_state("networkidle")
-        refused = page.get_by_text("Validation failed for field 'reason'").first
-        for _ in range(3):  # a click that lands while the form is still validating is swallowed: click again
-            page.get_by_role("button", name="Submit").click()
-            try:
-                refused.wait_for(state="visible", timeout=20_000)
-                break
-            except Exception:  # noqa: BLE001 - the check below reports what the page shows
-                continue
+        form = Form(page)
+        form.field("Tools (slugs)").get_by_role("button", name="Add item").click()
+        slug = form.type(form.field("Tools (slugs)").locator("textarea").first, "smolvlm2-turbo")
+        form.type("Reason", "    ")
+        form.submit()
         shot(page, shots, "5-blank-reason-refused", expect=["Validation failed for field 'reason'"])
         assert "/run" in page.url  # still on the form
         assert len(_runs(api, dep)) == before  # no run was created
 
-        page.locator("textarea").nth(0).fill("smolvlm-turbo")
-        page.locator("textarea").nth(1).fill("typo test")
+        form.type(slug, "smolvlm-turbo")
+        form.type("Reason", "typo test")
         started = time.monotonic()
-        run_id = _submit(page, shots, api, dep)
+        run_id = _submit(form, shots, api, dep)
         state = _wait_run(api, run_id)
         print(f"unknown slug: failed {time.monotonic() - started:.1f}s after submit")
         assert state["type"] == "FAILED"

@@ -30,11 +30,8 @@ def _wait_state(api: str, run_id: str, types: tuple[str, ...], timeout: float = 
     raise AssertionError(f"flow run {run_id} did not reach {types} in {timeout}s")
 
 
-# Driving the Prefect UI is timing-sensitive on a loaded 2-core machine (a click can land before the form's
-# own requests settle); a failure is retried twice, and every retry asserts everything again.
-@pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
-    from tests.browser import browser_page, chromium_missing, keep_for_docs, shot, toolpanel_serve
+    from tests.browser import Form, browser_page, chromium_missing, keep_for_docs, shot, toolpanel_serve
     from toolpanel.servers import free_port
 
     if reason := chromium_missing():
@@ -61,7 +58,7 @@ def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
             daily = prefect_api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": {}})
             assert _wait_state(api, daily["id"], ("COMPLETED", "FAILED", "CRASHED"))["type"] == "COMPLETED", \
                 log.read_text()
-            queue_dep = prefect_api(f"{api}/deployments/name/review-queue/editor")
+            queue_dep = prefect_api(f"{api}/deployments/name/review-queue/review-queue")
             runs = prefect_api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [queue_dep["id"]]}}})
             assert len(runs) == 1, runs
             run_id = runs[0]["id"]
@@ -80,26 +77,16 @@ def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
                 body = modal.inner_text()
                 assert "split panel (3 ship / 2 skip, scores spread 65 points)" in body
                 # the form: the name, then per tool a choice (a Prefect select) and a note (a textarea)
-                name = modal.locator("div.p-label", has_text="Your name (required)").first
-                name.locator("textarea, input").first.fill("Ada Lovelace")
-                field = modal.locator("div.p-label", has_text="Split Tool (split-tool)").first
-                field.locator(".p-select-button__control").first.focus()
+                form = Form(modal)
+                form.type("Your name (required)", "Ada Lovelace")
+                choice = form.field("Split Tool (split-tool)")
+                choice.locator(".p-select-button__control").focus()
                 page.keyboard.press("ArrowDown")
                 page.get_by_text("approve", exact=True).first.click()
-                note = modal.locator("div.p-label", has_text="Split Tool: note").first
-                note.locator("textarea, input").first.fill("two lenses disagree, fairly")
+                form.shows(choice.locator(".p-select-button__value"), "approve")
+                form.type("Split Tool: note", "two lenses disagree, fairly")
                 shot(page, shots, "3-queue-form-filled", expect=["approve"])
-                page.wait_for_load_state("networkidle")
-                for _ in range(3):  # a click that lands while the form is still validating is swallowed
-                    submit = modal.get_by_role("button", name="Submit")
-                    if not (submit.count() and submit.first.is_visible()):
-                        break  # the modal closed: the input was sent
-                    submit.first.click()
-                    deadline = time.monotonic() + 20
-                    while time.monotonic() < deadline and prefect_api(f"{api}/flow_runs/{run_id}")["state"]["name"] == "Suspended":
-                        time.sleep(0.5)
-                    if prefect_api(f"{api}/flow_runs/{run_id}")["state"]["name"] != "Suspended":
-                        break
+                form.submit()
                 state = _wait_state(api, run_id, ("COMPLETED", "FAILED", "CRASHED"))
                 assert state["type"] == "COMPLETED", state
                 page.reload()
