@@ -86,6 +86,19 @@ def swing(verdict, takes, published, findings, settings) -> list[str]:
     return []
 
 
+ABSTAINED = 3  # this many abstentions hold a verdict, complete or not: an editor sees it either way
+ABSTAINED_REASON = "abstained:"
+
+
+@register("abstained")
+def abstained(verdict, takes, published, findings, settings) -> list[str]:
+    """Personas declining en masse is what an abstain-forcing card wants: never dropped silently."""
+    who = [t.persona_id for t in takes if t.status == "abstained"]
+    if len(who) < ABSTAINED:
+        return []
+    return [f"{ABSTAINED_REASON} {len(who)} of {len(takes)} personas gave no panel take ({', '.join(who)})"]
+
+
 @register("new_tool")
 def new_tool(verdict, takes, published, findings, settings) -> list[str]:
     if published is not None or not getattr(settings, "new_tool", False):

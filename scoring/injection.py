@@ -2,8 +2,9 @@
 
 - `steering`: the same panel on the original text and on the neutralised copy (flagged spans removed);
   a persona whose ship/skip or abstention changes, or whose score moves STEER_POINTS or more, was steered.
-- `take_checks`: on every verdict, screened or not: takes that repeat vendor instructions, a unanimous
-  panel at UNANIMOUS_SCORE or above, a persona far from its own history, every persona abstaining.
+- `take_checks`: on every verdict, screened or not: takes that repeat vendor instructions, every counted
+  take at UNANIMOUS_SCORE or above or at UNANIMOUS_LOW_SCORE or below (no history needed), a persona far
+  from its own history.
 - Hold rules `injection_suspected`, `steered`, `take_anomaly` with the hold-rule registry's signature
   (verdict, takes, published, findings, settings) -> reasons.
 """
@@ -19,6 +20,7 @@ from toolpanel.screening import Finding, screening_findings
 
 STEER_POINTS = 15
 UNANIMOUS_SCORE = 95
+UNANIMOUS_LOW_SCORE = 15
 OUTLIER_SD = 3.0
 OUTLIER_MIN_TAKES = 20
 # What a take says only when it repeats what the vendor told the panel to say.
@@ -47,6 +49,11 @@ def steering(original: Sequence[Take], neutral: Sequence[Take], points: int = ST
             found.append(Finding(field=f"take:{t.persona_id}", rule="steered", severity="hold",
                                  span=f"{_state(t)} with the vendor text, {_state(n)} without the flagged spans"))
     return found
+
+
+# The differential review ran and no persona moved without the flagged text: screening alone holds nothing.
+CLEAR = Finding(field="panel", rule="steered.none", severity="info",
+                span="no persona moved when the flagged text was removed")
 
 
 def verdict_line(v: Verdict) -> str:
@@ -105,7 +112,7 @@ class ScoreHistory:
 
 
 def take_checks(takes: Sequence[Take], history: Mapping[str, tuple[int, float, float]] | None = None,
-                *, unanimous: int = UNANIMOUS_SCORE, sd: float = OUTLIER_SD,
+                *, unanimous: int = UNANIMOUS_SCORE, unanimous_low: int = UNANIMOUS_LOW_SCORE, sd: float = OUTLIER_SD,
                 min_takes: int = OUTLIER_MIN_TAKES) -> list[Finding]:
     """Checks on the takes themselves. `history`: persona id -> (earlier ok takes, mean, standard deviation)."""
     found = []
@@ -116,13 +123,13 @@ def take_checks(takes: Sequence[Take], history: Mapping[str, tuple[int, float, f
             found.append(Finding(field=f"take:{t.persona_id}", rule="take.echo", severity="hold",
                                  span=f"the take repeats vendor wording: \"{hit}\""))
     ok = [t for t in takes if t.status == "ok"]
-    if len(ok) >= 3 and all(t.verdict == "ship" and (t.score or 0) >= unanimous for t in ok):
+    # Needs no history: an honest panel rarely agrees at an extreme; an obedient one does on any warehouse.
+    if len(ok) >= 3 and all((t.score or 0) >= unanimous for t in ok):
         found.append(Finding(field="panel", rule="take.unanimous_high", severity="hold",
-                             span=f"all {len(ok)} personas ship at {min(t.score or 0 for t in ok)} or above"))
-    answered = [t for t in takes if t.status != "failed"]
-    if answered and all(t.status == "abstained" for t in answered):
-        found.append(Finding(field="panel", rule="take.all_abstained", severity="hold",
-                             span=f"all {len(answered)} personas abstained"))
+                             span=f"all {len(ok)} counted takes score {min(t.score or 0 for t in ok)} or above"))
+    if len(ok) >= 3 and all((t.score or 0) <= unanimous_low for t in ok):
+        found.append(Finding(field="panel", rule="take.unanimous_low", severity="hold",
+                             span=f"all {len(ok)} counted takes score {max(t.score or 0 for t in ok)} or below"))
     for t in ok:
         n, mean, dev = (history or {}).get(t.persona_id, (0, 0.0, 0.0))
         if n >= min_takes and dev > 0 and abs((t.score or 0) - mean) > sd * dev:
@@ -139,9 +146,11 @@ def _quote(span: str, limit: int = 90) -> str:
 
 def injection_suspected(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding],
                         settings) -> list[str]:
-    """Screening found vendor text addressed to the panel (quoted examples only warn)."""
+    """Screening found vendor text addressed to the panel (quoted examples only warn) and no differential
+    review cleared it (it is off, or could not run): with high recall, screening decides what to double-check,
+    the differential review what holds."""
     hits = [f for f in screening_findings(findings) if f.severity == "hold"]
-    if not hits:
+    if not hits or any(f.rule == CLEAR.rule for f in findings):
         return []
     shown = "; ".join(f"{f.field} \"{_quote(f.span)}\" ({f.rule})" for f in hits[:4])
     more = f"; and {len(hits) - 4} more" if len(hits) > 4 else ""

@@ -77,6 +77,10 @@ def decide(settings: Settings, slug: str, decision: str, *, editor: str, note: s
         which = f"held now: {', '.join(held)}" if held else "nothing is held"
         raise ToolpanelError(f"no held verdict of '{slug}'" + (" (this one was decided meanwhile)" if verdict_id else ""),
                              f"see what waits with: toolpanel queue ({which})", field="slug")
+    if done.get("refused") == "incomplete":
+        raise ToolpanelError(f"the held verdict of '{slug}' is incomplete (too few personas took a position): "
+                             "there is nothing to publish", f"reject it, or ask the panel again: toolpanel review "
+                             f"CARD --force (or 're-review' in the review-queue form)", field="slug")
     return done
 
 

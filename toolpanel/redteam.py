@@ -206,8 +206,9 @@ def _effect(effect: str, got: Verdict, base: Verdict) -> bool:
 
 
 def _layers(reasons: list[str]) -> list[str]:
-    names = {"injection suspected": "screening", "steered": "differential", "take anomaly": "take_checks"}
-    return [layer for prefix, layer in names.items() if any(r.startswith(prefix) for r in reasons)]
+    names = {"injection suspected": "screening", "steered": "differential", "take anomaly": "take_checks",
+             "abstained": "take_checks"}  # the take-level checks that need no history
+    return list(dict.fromkeys(layer for prefix, layer in names.items() if any(r.startswith(prefix) for r in reasons)))
 
 
 async def _review(settings: Settings, llm, personas: list[Persona], db: Path, tool: Tool) -> ReviewResult:

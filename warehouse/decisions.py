@@ -83,12 +83,14 @@ class Decisions:
         the tool's other held verdicts are recorded as superseded. None when nothing of it is held."""
         assert decision in ("approved", "rejected")
         with self.transaction() as con:
-            held = con.execute("SELECT verdict_id FROM held_verdicts WHERE slug = ? ORDER BY created_at DESC, "
+            held = con.execute("SELECT verdict_id, verdict FROM held_verdicts WHERE slug = ? ORDER BY created_at DESC, "
                                "verdict_id DESC", [slug]).fetchall()
             ids = [r[0] for r in held]
             if not ids or (verdict_id and verdict_id not in ids):
                 return None
             target = verdict_id or ids[0]
+            if decision == "approved" and dict(held)[target] == "incomplete":
+                return {"slug": slug, "verdict_id": target, "decision": None, "refused": "incomplete"}
             decision_id = self._decide(con, target, slug, decision, editor=editor, note=note, flow_run_id=flow_run_id)
             superseded = self._supersede_older(con, slug, target, f"superseded: the editor {decision} {target}",
                                                editor, flow_run_id)

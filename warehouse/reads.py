@@ -69,7 +69,7 @@ class Reads:
                 "WITH st AS (SELECT verdict_id, arg_max(decision, (created_at, decision_id)) AS decision "
                 "FROM decisions WHERE slug = ? GROUP BY verdict_id) "
                 "SELECT v.verdict_id, v.run_id, v.take_ids FROM verdicts v JOIN st USING (verdict_id) "
-                "WHERE v.slug = ? AND v.snapshot_hash = ? AND st.decision <> 'rejected' "
+                "WHERE v.slug = ? AND v.snapshot_hash = ? AND st.decision <> 'rejected' AND v.verdict <> 'incomplete' "
                 "ORDER BY st.decision IN ('approved', 'auto') DESC, v.created_at DESC, v.verdict_id DESC LIMIT 1",
                 [slug, slug, snapshot_hash]).fetchone()
             if row is None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import duckdb
 
-from scoring.holds import hold_reasons
+from scoring.holds import ABSTAINED_REASON, hold_reasons
 from toolpanel.models import Finding, Take, Tool, Verdict
 from warehouse.decisions import published_of
 from warehouse.rows import TAKE_COLUMNS, new_id, now
@@ -123,7 +123,10 @@ class Writes:
                     # e.g. every persona abstained because the card told them to.
                     reasons = hold_reasons(verdict, rules.get("takes") or [], published.get(slug),
                                            rules.get("findings") or [], hold)
-                if status == "complete":
+                # A panel that abstained en masse (what an abstain-forcing card wants) gets no published
+                # verdict, but its incomplete one is held, so it waits in the queue instead of vanishing.
+                if status == "complete" or (status == "incomplete" and any(r.startswith(ABSTAINED_REASON)
+                                                                           for r in reasons)):
                     verdict_id = new_id("vd")
                     verdicts.append((verdict_id, run_id, slug, snapshot_hash, verdict.verdict, verdict.ship_count,
                                      verdict.skip_count, verdict.abstain_count, verdict.failed_count, verdict.ship_pct,

@@ -111,11 +111,17 @@ def _in(column: str, values: list[str]) -> str:
     return f"list_contains(?::VARCHAR[], {column})" if len(values) <= 64 else f"{column} IN (SELECT unnest(?::VARCHAR[]))"
 
 
+# Screened vendor text readers never see (the page shows the neutralised copy, marked): what a precise rule
+# holds as addressed to the panel, and whatever screening flagged on a card whose panel it steered.
+SHOWN_REMOVED = ("layer = 'screening' AND (severity = 'hold' OR (slug, snapshot_hash) IN "
+                 "(SELECT slug, snapshot_hash FROM findings WHERE rule = 'steered'))")
+
+
 # One row per tool: what the shared pages need, and a fingerprint of every input of the tool's own page
 # (its snapshot, whether a run is open and younger than the cutoff -- so a run going stale changes it too --,
 # the published history and so the published verdict and its takes, community votes, editor holds,
 # screening findings), computed in the warehouse so that unchanged tools cost no Python.
-_LISTINGS = """
+_LISTINGS = f"""
 WITH runs AS (SELECT DISTINCT slug, true AS open FROM run_history WHERE status = 'running' AND started_at > ?),
      -- a set digest: published verdicts never change, and their order is their creation time
      hist AS (SELECT slug, sum(hash(verdict_id, trigger, reason)) AS h, count(*) AS n
@@ -123,7 +129,7 @@ WITH runs AS (SELECT DISTINCT slug, true AS open FROM run_history WHERE status =
      held AS (SELECT DISTINCT slug FROM held_verdicts),
      decided AS (SELECT DISTINCT slug FROM verdicts),
      found AS (SELECT slug, snapshot_hash, list(DISTINCT (field, span, rule) ORDER BY (field, span, rule)) AS f
-               FROM findings WHERE layer = 'screening' AND severity = 'hold' GROUP BY slug, snapshot_hash)
+               FROM findings WHERE {SHOWN_REMOVED} GROUP BY slug, snapshot_hash)
 SELECT s.slug, s.name, s.category, s.tagline, runs.open IS NOT NULL, held.slug IS NOT NULL, decided.slug IS NOT NULL,
        found.slug IS NOT NULL,
        left(md5(row(s.snapshot_hash, s.name, s.source, runs.open IS NOT NULL, hist.h, hist.n, c.ship_votes,
@@ -205,7 +211,7 @@ def _tools(con, slugs: list[str]) -> dict[str, tuple[Tool, str]]:
     addressed = defaultdict(list)  # (slug, snapshot) -> screening findings that hold
     for slug, snapshot, name, span, rule in con.execute(
             "SELECT DISTINCT slug, snapshot_hash, field, span, rule FROM findings "
-            f"WHERE layer = 'screening' AND severity = 'hold' AND {_in('slug', slugs)}", [slugs]).fetchall():
+            f"WHERE {SHOWN_REMOVED} AND {_in('slug', slugs)}", [slugs]).fetchall():
         addressed[(slug, snapshot)].append(Finding(field=name, span=span, rule=rule))
     out = {}
     for row in snaps:
