@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from scoring import verdict as score_verdict
-from scoring.injection import side_by_side, steering, take_checks
-from toolpanel import prompts
+from scoring.injection import CLEAR, side_by_side, steering, take_checks
+from toolpanel import modelscreen, prompts
 from toolpanel.models import Take, Tool
 from toolpanel.screening import Finding, neutralise, screen
 from warehouse.store import TakeInsert, WarehouseBusy, now
@@ -46,12 +46,13 @@ async def check(panel: "Panel", tool: Tool, takes: list[Take], request: "ReviewR
     if not cfg.enabled:
         return out
     screened = screen(tool, cfg.rules)
-    out.findings += [("screening", f) for f in screened]
+    screened += await modelscreen.findings(panel, tool, request, run_id, screened)  # [screening] model
     if screened and cfg.differential:
         out.neutral = neutralise(tool, screened)
         out.neutral_takes, out.calls, diff_run = await _differential(panel, out.neutral, takes, request, run_id)
         moved = steering(takes, out.neutral_takes, cfg.steer_points)
-        out.findings += [("differential", f) for f in moved]
+        # Screening only decides what to double-check; this review decides what holds (scoring/injection.py).
+        out.findings += [("differential", f) for f in moved or [CLEAR]]
         if moved:
             out.findings.append(("differential", side_by_side(score_verdict(tool.slug, takes),
                                                               score_verdict(tool.slug, out.neutral_takes))))
@@ -61,11 +62,13 @@ async def check(panel: "Panel", tool: Tool, takes: list[Take], request: "ReviewR
                  "steered": any(f.field == f"take:{t.persona_id}" for f in moved)}
                 for t in takes for n in [next((x for x in out.neutral_takes if x.persona_id == t.persona_id), None)]]
         await panel.commit.run(lambda con: panel.store.add_differential(rows, con))
+    out.findings[:0] = [("screening", f) for f in screened]
     try:
         history = await panel.score_history(tool.slug)
     except WarehouseBusy:  # the verdict will be journaled; the outlier check needs history it cannot read now
         history = {}
     out.findings += [("take_check", f) for f in take_checks(takes, history, unanimous=cfg.unanimous_score,
+                                                            unanimous_low=cfg.unanimous_low_score,
                                                             sd=cfg.outlier_sd, min_takes=cfg.outlier_min_takes)]
     return out
 

@@ -93,3 +93,14 @@ def persona_message(directory: Path, persona: Persona, profile: str = DEFAULT) -
 
 def repair_message(directory: Path, error: str, profile: str = DEFAULT) -> dict:
     return {"role": "user", "content": _env(str(directory)).get_template(PROFILES[profile][3]).render(error=error)}
+
+
+SCREEN_TEMPLATE = "model_screen.j2"  # the model screen's call (toolpanel.modelscreen); not part of the take hash
+
+
+def screen_messages(directory: Path, tool: Tool, marker: str) -> list[dict]:
+    """The model screen's two messages: its instructions, then the card between the per-request marker."""
+    module = _env(str(directory)).get_template(SCREEN_TEMPLATE).module
+    safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool.reviewed_content().items()}
+    return [{"role": "system", "content": str(module.system(marker))},
+            {"role": "user", "content": str(module.card(marker, safe, tool.slug))}]

@@ -32,7 +32,8 @@ class HoldSettings(BaseModel):
     hold_all: bool = False           # hold every verdict (publications that approve everything)
     injection_suspected: bool = True  # screening found vendor text addressed to the panel (docs/security.md)
     steered: bool = True             # the panel moved when the flagged text was removed (differential review)
-    take_anomaly: bool = True        # takes repeat vendor instructions, a unanimous 95+, outliers, all abstain
+    take_anomaly: bool = True        # takes repeat vendor instructions, a unanimous 95+ or 15-, outliers
+    abstained: bool = True           # 3 or more personas abstained: held even without quorum, so it is seen
     wait_days: float = Field(default=7, gt=0)  # a review-queue form waits this long, then just ends
 
     @field_validator("swing_pct", mode="before")
@@ -136,9 +137,13 @@ class ScreeningSettings(BaseModel):
     rules: Path = REPO_ROOT / "screening" / "rules.yaml"  # the editor-readable rules file
     differential: bool = True       # review a screened tool's neutralised copy too (5 extra calls, cached)
     steer_points: int = Field(default=15, ge=1, le=100)     # a score moving this much without the flagged text
-    unanimous_score: int = Field(default=95, ge=0, le=100)  # every persona ships at this score or above
+    unanimous_score: int = Field(default=95, ge=0, le=100)  # every counted take at this score or above
+    unanimous_low_score: int = Field(default=15, ge=0, le=100)  # every counted take at this score or below
     outlier_sd: float = Field(default=3.0, gt=0)            # a take this many standard deviations from its persona
     outlier_min_takes: int = Field(default=20, ge=2)        # ... over at least this many earlier ok takes
+    # Issue 23: a model asked once per new or changed card which sentences address its reviewers (cached
+    # by card hash and model, counted in [budget], fails open to the rules); empty = off (docs/security.md).
+    model: str = ""
 
 
 class PublishSettings(BaseModel):

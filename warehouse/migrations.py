@@ -207,6 +207,32 @@ def m014_carried_takes(con: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
+def m015_screen_cache(con: duckdb.DuckDBPyConnection) -> None:
+    """Issue 23: the model screen ([screening] model), one row per call, append-only. A row with sentences is
+    the cache (by card content hash and model: an unchanged card is never screened twice); a failed call has
+    sentences NULL and its error. `sentences` is the model's answer as given; only those found verbatim in
+    the card become findings. Paid work, so the budget's `spend` view counts it (run_id: the review run)."""
+    con.execute("""
+        CREATE TABLE screen_cache (
+            snapshot_hash VARCHAR NOT NULL,    -- the card's content hash (tool_snapshots)
+            model VARCHAR NOT NULL,
+            sentences VARCHAR[],               -- NULL: no usable answer (see error)
+            tokens_in INTEGER, tokens_out INTEGER, cost_usd DOUBLE,
+            created_at TIMESTAMP NOT NULL,
+            run_id VARCHAR NOT NULL,           -- the review run that paid for it
+            slug VARCHAR NOT NULL,
+            error VARCHAR                      -- why a call gave no usable answer
+        )""")
+    con.execute("CREATE INDEX screen_cache_key ON screen_cache (snapshot_hash, model)")
+    con.execute("""
+        CREATE OR REPLACE VIEW spend AS
+        SELECT 'review' AS kind, run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM takes
+        UNION ALL
+        SELECT 'eval', eval_run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM eval_takes
+        UNION ALL
+        SELECT 'screen', run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM screen_cache""")
+
+
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
               m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions, m011_injection_findings,
-              m012_take_evidence, m013_stale_count, m014_carried_takes]
+              m012_take_evidence, m013_stale_count, m014_carried_takes, m015_screen_cache]
