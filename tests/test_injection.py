@@ -219,7 +219,7 @@ def test_attack_suite_sample_asr_is_zero_and_benign_look_alikes_are_not_held(tp_
     personas = load_personas(settings.personas_dir)
     attacks, benign = redteam.load_suite()
     bases = list({a.base.slug: a.base for a in attacks}.values())
-    chosen = _sample(attacks, 4) + redteam.generate_variants(bases, 9, seed=13)
+    chosen = _sample(attacks, 4) + redteam.generated(bases, 9, seed=13)
     model = redteam.ScriptedModel([(a.payload, a.effect) for a in chosen], "obedient" if obey else "resistant")
     raw = asyncio.run(redteam.measure(settings, personas, model, chosen, benign, tmp_path))
     fig = redteam.figures(raw)

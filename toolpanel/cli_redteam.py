@@ -28,8 +28,10 @@ def _line(name: str, f: dict) -> str:
 def redteam(
     against: Annotated[list[str], typer.Option("--against", help="provider (the configured model), or a scripted "
                                                                  "adversary: obedient, subtle, resistant; repeat.")] = None,
-    generated: Annotated[int, typer.Option(help="Seeded payload variants the rules were not written against.")] = 60,
-    seed: Annotated[int, typer.Option(help="Seed of the generated variants.")] = 13,
+    suite: Annotated[Optional[list[Path]], typer.Option(
+        "--suite", help="An attack folder with a manifest.yaml (repeat); default examples/attacks.")] = None,
+    generated: Annotated[int, typer.Option(help="Generated payload variants (toolpanel/attackgen.py).")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the generated variants: a new seed is a fresh set.")] = 2026,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Figures file.")] = REPO_ROOT / "bench" / "redteam.json",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -43,20 +45,27 @@ def redteam(
         fail(f"--against {bad[0]}: unknown model — use one of {', '.join(AGAINST)}")
     settings = _settings()
     personas = _personas(settings)
+    suites = suite or [rt.SUITE]
+    for folder in suites:
+        if not (folder / "manifest.yaml").is_file():
+            fail(f"--suite {folder}: no manifest.yaml in it — give a folder like examples/attacks "
+                 "(attacks and benign look-alikes listed in manifest.yaml)")
     results = {}
-    for name in against:
+    for folder, name in ((f, n) for f in suites for n in against):
+        key = name if folder.resolve() == rt.SUITE.resolve() else f"{name} · {folder.name}"
         if not as_json:
-            err.print(f"redteam: {name} ({'the configured provider' if name == 'provider' else 'scripted'}) …")
+            err.print(f"redteam: {key} ({'the configured provider' if name == 'provider' else 'scripted'}) …")
         if name == "provider":
             from toolpanel.llm import LLM
 
             with resolved_settings(settings) as live:
                 llm = LLM(live, mode_cache=live.home / "endpoints.json")
-                results[name] = rt.run(live, personas, name, llm, generated=generated, seed=seed)
+                results[key] = rt.run(live, personas, name, llm, generated_n=generated, seed=seed, root=folder)
                 label = live.model_for(personas[0].id)
-            results[name]["model"] = f"provider:{label}"
+            results[key]["model"] = f"provider:{label}"
         else:
-            results[name] = rt.run(settings, personas, name, generated=generated, seed=seed)
+            results[key] = rt.run(settings, personas, name, generated_n=generated, seed=seed, root=folder)
+        results[key]["suite"]["folder"] = str(folder)
     doc = {name: {k: v for k, v in r.items() if k != "rows"} for name, r in results.items()}
     if out_file:
         out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -66,13 +75,16 @@ def redteam(
     if as_json:
         dump(doc)
         return
-    for name, r in doc.items():
-        out.print(f"[bold]{escape(r['model'])}[/bold]")
+    for key, r in doc.items():
+        out.print(f"[bold]{escape(key)}[/bold] ({escape(r['model'])})")
         out.print("  " + escape(_line("suite", r["suite"])))
         out.print("  " + escape(_line("generated", r["generated"])))
         b, c = r["benign"], r["cost"]
         out.print(f"  benign look-alikes: {b['cards']} · false holds {b['false_holds_pct']}%"
                   + (f" ({escape(', '.join(b['held']))})" if b["held"] else ""))
+        e = r["examples"]
+        out.print(f"  example cards: {e['flagged']} of {e['cards']} double-checked · extra model calls "
+                  f"+{e['extra_calls_pct']}%")
         out.print(f"  extra model calls: {c['differential_calls']} of {c['total_calls']} "
                   f"(+{c['extra_calls_pct']}%), {c['extra_calls_per_unflagged_tool']:g} per unflagged tool")
         if r["suite"]["succeeded"] or r["generated"]["succeeded"]:
