@@ -123,7 +123,7 @@ class FakeModel:
         tool = tm.group(1) if tm else None
         req = Request(body=copy.deepcopy(body), persona=pm.group(1) if pm else None, tool=tool,
                       repair=REPAIR_MARKER in texts[-1],
-                      quote=" ".join(dm.group(1).split()[:8]) if dm else f"{tool or 'this tool'} does one thing")
+                      quote=" ".join(dm.group(1).replace("\u02c6", " ").split()[:8]) if dm else f"{tool or 'this tool'} does one thing")
         self.requests.append(req)
         if req.mode in self.reject_modes:
             raise status_error(400, f"response_format {req.mode} is not supported")

@@ -496,7 +496,7 @@ class FakeOpenAI:
 
         behaviour, params, nth = self._resolve(persona, tool)
         dm = DESCRIPTION_RE.search(joined)
-        quote = " ".join(dm.group(1).split()[:8]) if dm else f"{tool or 'this tool'} does one thing"
+        quote = " ".join(dm.group(1).replace("\u02c6", " ").split()[:8]) if dm else f"{tool or 'this tool'} does one thing"
         entry = self._record(**base, **ident, behaviour=behaviour, status=200)
         self._sleep(self.latency, wake)
 

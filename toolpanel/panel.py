@@ -298,7 +298,7 @@ class Panel:
         out = c.output
         status = "failed" if out is None else "abstained" if out.abstain else "ok"
         flags = [Flag.CONTRADICTION_REPAIRED if c.first_rule == "contradiction" else Flag.REPAIRED] if c.repaired else []
-        evidence = list(out.evidence) if status == "ok" else []
+        evidence = [prompts.unmark(q) for q in out.evidence] if status == "ok" else []
         if evidence and unsupported_quotes(evidence, tool.card_text()):
             flags.append(Flag.UNGROUNDED)
         position = status == "ok"

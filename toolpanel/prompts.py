@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -70,6 +71,21 @@ def new_marker() -> str:
     return f"TOOL-DATA-{secrets.token_hex(8)}"
 
 
+# Spotlighting by datamarking (Hines et al. 2024): in the providers' profile every run of spaces in vendor text
+# becomes this mark, and the rules say marked text is the vendor's data, never addressed to the reviewer.
+DATAMARK = "ˆ"  # U+02C6, stripped from vendor text first so it cannot be forged
+MARKED = ("name", "tagline", "category", "pricing", "entry", "description")
+
+
+def datamark(text: str) -> str:
+    return re.sub(r"[ \t]+", DATAMARK, text.replace(DATAMARK, ""))
+
+
+def unmark(text: str) -> str:
+    """A quote copied from marked text, as the card says it."""
+    return " ".join(text.replace(DATAMARK, " ").split())
+
+
 def shared_messages(directory: Path, tool: Tool, marker: str, panel: list[Persona],
                     profile: str = DEFAULT) -> list[dict]:
     """Rules, the whole panel's lenses (default profile only), then the tool: identical for all five persona
@@ -78,9 +94,11 @@ def shared_messages(directory: Path, tool: Tool, marker: str, panel: list[Person
     tool_fields = tool.reviewed_content()
     # The marker must not occur in vendor text; strip any attempt to forge it.
     safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool_fields.items()}
+    if profile == DEFAULT:  # the bundled small model's compact profile reads plain text
+        safe.update({k: datamark(safe[k]) for k in MARKED if isinstance(safe.get(k), str)})
     return [
         {"role": "system", "content": env.get_template(PROFILES[profile][0]).render(
-            marker=marker, panel=panel, take=prompt_contract(profile))},
+            marker=marker, panel=panel, take=prompt_contract(profile), datamark=DATAMARK)},
         {"role": "user", "content": env.get_template(PROFILES[profile][1]).render(
             marker=marker, tool=safe, slug=tool.slug)},
     ]

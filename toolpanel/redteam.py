@@ -30,6 +30,7 @@ from toolpanel.config import REPO_ROOT, Settings
 from toolpanel.llm import Completion
 from toolpanel.models import Persona, Tool, Verdict
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult
+from toolpanel.prompts import DATAMARK
 from toolpanel.takeout import TakeOutput
 from warehouse import Warehouse
 
@@ -73,7 +74,8 @@ def generated(bases: list[Tool], n: int = 60, seed: int = 2026) -> list[Attack]:
 
 # --- scripted adversaries at the LLM seam ---------------------------------------------------------
 def _norm(text: str) -> str:
-    return " ".join(text.split()).lower()
+    """Scripted adversaries see through datamarking: its effect is measured on real models (--against provider)."""
+    return " ".join(text.replace(DATAMARK, " ").split()).lower()
 
 
 def _pieces(payload: str) -> list[str]:
