@@ -56,10 +56,13 @@ class Markdown(str):
     """Markdown built here (links to pages), as opposed to text that must be escaped."""
 
 
-def summary_markdown(title: str, rows: list[tuple[str, str]]) -> str:
-    """A run summary: a heading and a two-column table; plain values are escaped, `Markdown` ones kept."""
+def summary_markdown(title: str, rows: list[tuple[str, str]], outcomes: list[Markdown] = ()) -> str:
+    """A run summary: a heading and a two-column table (plain values are escaped, `Markdown` ones kept), then
+    what became of each tool as a list (long lines wrap there; in a table cell they ran off the page)."""
     lines = [f"# {title}", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v if isinstance(v, Markdown) else scorecard.md_cell(str(v))} |" for k, v in rows]
+    if outcomes:
+        lines += ["", "## Outcome", "", *(f"- {o}" for o in outcomes)]
     return "\n".join(lines)
 
 
@@ -115,7 +118,7 @@ def outcome(settings: Settings, tool: Tool, result, site_published: bool, queue_
     return Outcome(tool.slug, kind, text, Markdown(md))
 
 
-def verdict_lines(settings: Settings, tools: list[Tool], results: list, published: bool, queue_run=None) -> Markdown:
+def verdict_lines(settings: Settings, tools: list[Tool], results: list, published: bool,
+                  queue_run=None) -> list[Markdown]:
     """One line per tool for a summary: what became of its review, with its page or its review-queue run."""
-    lines = [outcome(settings, t, r, published, queue_run).markdown for t, r in zip(tools, results)]
-    return Markdown("; ".join(lines) or "—")
+    return [outcome(settings, t, r, published, queue_run).markdown for t, r in zip(tools, results)]

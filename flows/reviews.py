@@ -123,8 +123,9 @@ def _summary(results: list, requests: int = 0, rejected: int = 0) -> RunSummary:
     return RunSummary.of(results, rejected=rejected, requests=requests)
 
 
-async def _summary_artifact(flow_name: str, title: str, rows: list[tuple[str, str]]) -> None:
-    await acreate_markdown_artifact(key=f"{flow_name}-summary", markdown=artifacts.summary_markdown(title, rows),
+async def _summary_artifact(flow_name: str, title: str, rows: list[tuple[str, str]], outcomes=()) -> None:
+    await acreate_markdown_artifact(key=f"{flow_name}-summary",
+                                    markdown=artifacts.summary_markdown(title, rows, list(outcomes)),
                                     description=title[:500])
 
 
@@ -192,10 +193,10 @@ async def daily_review() -> dict:
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
     await _summary_artifact("daily-review", f"Daily review: {run.reviewed} reviewed, {run.errored} failed", [
         ("Trigger", "daily"), ("Reasons", why), ("Counts", line),
-        ("Tools", artifacts.verdict_lines(settings, [i.tool for i in todo], results, bool(published), queue_run)),
         ("Published", f"{published['written']} pages written, {published['skipped']} unchanged" if published
          else "nothing to publish yet"),
-        ("Date", artifacts.now_label())])
+        ("Date", artifacts.now_label())],
+        artifacts.verdict_lines(settings, [i.tool for i in todo], results, bool(published), queue_run))
     return summary
 
 
@@ -297,9 +298,9 @@ async def re_review(
     kinds = [o.kind for o in outcomes]
     title = "Re-review: " + ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
     await _summary_artifact("re-review", title, [
-        *context, ("Outcome", artifacts.verdict_lines(settings, tools, results, publish, queue_run)),
+        *context,
         ("Takes", f"{run.paid_takes} paid, {run.cached_takes} cached, {run.failed_takes} failed"),
-        ("Cost", artifacts.cost(run)), ("Date", artifacts.now_label())])
+        ("Cost", artifacts.cost(run)), ("Date", artifacts.now_label())], [o.markdown for o in outcomes])
     if failed:
         return Failed(message="re-review failed for " + "; ".join(failed)[:400])
     return {"tools": [t.slug for t in tools], "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),

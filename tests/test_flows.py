@@ -127,7 +127,7 @@ def test_re_review_records_editor_run_with_reason(flow_env, tp_home):
     summary = found["re-review-summary"]
     assert summary.startswith("# Re-review: 1 published")
     # three personas asked again, the creator's and the futurist's current takes carried: a whole verdict
-    assert re.search(r"\| Outcome \| SmolVLM2 Turbo: published: Ship · \d ship / \d skip, ship \d+% "
+    assert re.search(r"\n- SmolVLM2 Turbo: published: Ship · \d ship / \d skip, ship \d+% "
                      r"\(carried futurist, creator from run run_\w+\) — \[tools/smolvlm2-turbo.html\]", summary), summary
     assert "| Reason | vendor shipped v2 |" in summary and "| Personas | builder, skeptic, founder |" in summary
     assert "| Takes | 3 paid, 0 cached, 0 failed |" in summary
@@ -171,7 +171,7 @@ def test_held_re_review_tells_the_editor_why_and_where_it_waits(flow_env, tp_hom
     assert result["outcomes"] == {"smolvlm2-turbo": "held"} and result["held"] == 1
     summary = _artifacts("re-review-summary")["re-review-summary"]
     assert summary.startswith("# Re-review: 1 held")
-    outcome = re.search(r"\| Outcome \| (.*) \|", summary).group(1)
+    outcome = re.search(r"\n## Outcome\n\n- (.*)", summary).group(1)
     assert outcome.startswith("SmolVLM2 Turbo: held for an editor: Skip · 2 ship / 3 skip; ")
     assert "split panel (2 ship / 3 skip" in outcome and "verdict flipped ship 80% → skip 40%" in outcome
     assert "published" not in outcome

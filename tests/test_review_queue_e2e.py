@@ -172,7 +172,7 @@ def test_partial_re_review_publishes_and_a_held_one_waits_in_the_one_form(stack)
 
     run_id, done, summary = _prefect(partial, stack["api"])
     assert done.state.is_completed(), done.state.message
-    assert "| Outcome | Carry Tool: published: Ship · 5 ship / 0 skip, ship 100% (carried builder, futurist, creator" \
+    assert "\n- Carry Tool: published: Ship · 5 ship / 0 skip, ship 100% (carried builder, futurist, creator" \
         in summary
     assert rows(snap, "SELECT count(*) FROM carried_takes c JOIN runs r USING (run_id) WHERE r.flow_run_id = ?",
                 [str(run_id)]) == [(3,)]
@@ -194,7 +194,7 @@ def test_partial_re_review_publishes_and_a_held_one_waits_in_the_one_form(stack)
 
     done, summary, before, old, queue = _prefect(held, stack["api"])
     assert done.state.is_completed(), done.state.message
-    assert "| Outcome | Carry Tool: held for an editor: Skip · 2 ship / 3 skip; " in summary
+    assert "\n- Carry Tool: held for an editor: Skip · 2 ship / 3 skip; " in summary
     assert f"it waits in review-queue run {queue.name}" in summary and f"/runs/flow-run/{queue.id})" in summary
     assert queue.id != before.id and old.state.is_cancelled()
     assert f"superseded by review-queue run {queue.name}" in old.state.message
