@@ -205,8 +205,8 @@ async def measure(settings: Settings, personas: list[Persona], llm, attacks: lis
                     "flagged": bool(base_results[t.slug].findings and any(
                         not f.rule.startswith(("take.", "steered")) for f in base_results[t.slug].findings)),
                     "differential_calls": base_results[t.slug].differential_calls} for t in benign]
-    base_rows = [{"slug": s, "held": bool(r.held), "calls": r.paid_calls + r.differential_calls,
-                  "differential_calls": r.differential_calls} for s, r in base_results.items()]
+    base_rows = [{"slug": t.slug, "held": bool(r.held), "calls": r.paid_calls + r.differential_calls,
+                  "differential_calls": r.differential_calls} for t in bases.values() for r in [base_results[t.slug]]]
     return {"attacks": rows, "benign": benign_rows, "bases": base_rows}
 
 
