@@ -43,7 +43,17 @@ def _submit(form: Form, shots: Path, api: str, deployment_id: str) -> str:
     known = {r["id"] for r in _runs(api, deployment_id)}
     form.submit()
     deadline = time.monotonic() + 90  # the UI validates the parameters with the server first; slow under load
+    oops = form.scope.get_by_text("Oops. Something went wrong.")
+    again, last = 0, time.monotonic()
     while not (new := [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]):
+        # Under a full suite's load the server can refuse a request (SQLite busy) and the UI says so in a
+        # toast; an editor who sees it, and still no run after a while, presses Submit again. Only then,
+        # at most twice (a run created meanwhile ends the loop above, so nothing is submitted twice).
+        if again < 2 and time.monotonic() - last > 10 and oops.count() and not _runs_since(api, deployment_id, known):
+            again += 1
+            form.scope.screenshot(path=str(shots / f"submit-oops-{again}.png"), full_page=True)
+            form.submit()
+            last = time.monotonic()
         if time.monotonic() > deadline:
             page = form.scope
             page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
@@ -52,6 +62,10 @@ def _submit(form: Form, shots: Path, api: str, deployment_id: str) -> str:
                                  f"the page says:\n{page.inner_text('body')[:3000]}")
         time.sleep(0.3)
     return new[0]
+
+
+def _runs_since(api: str, deployment_id: str, known: set[str]) -> list[str]:
+    return [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]
 
 
 def _runs(api: str, deployment_id: str) -> list[dict]:

@@ -32,6 +32,8 @@ def redteam(
         "--suite", help="An attack folder with a manifest.yaml (repeat); default examples/attacks.")] = None,
     generated: Annotated[int, typer.Option(help="Generated payload variants (toolpanel/attackgen.py).")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the generated variants: a new seed is a fresh set.")] = 2026,
+    no_history: Annotated[bool, typer.Option("--no-history", help="Review each attack in a warehouse holding only "
+                                                                 "its base card (no outlier baseline).")] = False,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Figures file.")] = REPO_ROOT / "bench" / "redteam.json",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -52,7 +54,8 @@ def redteam(
                  "(attacks and benign look-alikes listed in manifest.yaml)")
     results = {}
     for folder, name in ((f, n) for f in suites for n in against):
-        key = name if folder.resolve() == rt.SUITE.resolve() else f"{name} · {folder.name}"
+        key = (name if folder.resolve() == rt.SUITE.resolve() else f"{name} · {folder.name}") \
+            + (" · no history" if no_history else "")
         if not as_json:
             err.print(f"redteam: {key} ({'the configured provider' if name == 'provider' else 'scripted'}) …")
         if name == "provider":
@@ -60,11 +63,13 @@ def redteam(
 
             with resolved_settings(settings) as live:
                 llm = LLM(live, mode_cache=live.home / "endpoints.json")
-                results[key] = rt.run(live, personas, name, llm, generated_n=generated, seed=seed, root=folder)
+                results[key] = rt.run(live, personas, name, llm, generated_n=generated, seed=seed, root=folder,
+                                      history=not no_history)
                 label = live.model_for(personas[0].id)
             results[key]["model"] = f"provider:{label}"
         else:
-            results[key] = rt.run(settings, personas, name, generated_n=generated, seed=seed, root=folder)
+            results[key] = rt.run(settings, personas, name, generated_n=generated, seed=seed, root=folder,
+                                  history=not no_history)
         results[key]["suite"]["folder"] = str(folder)
     doc = {name: {k: v for k, v in r.items() if k != "rows"} for name, r in results.items()}
     if out_file:

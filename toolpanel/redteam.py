@@ -170,7 +170,7 @@ INJECTION_ONLY = {"split": False, "failed_take": False, "contradiction": False, 
 
 
 async def measure(settings: Settings, personas: list[Persona], llm, attacks: list[Attack], benign: list[Tool],
-                  workdir: Path) -> dict:
+                  workdir: Path, history: bool = True) -> dict:
     """Review bases and benign look-alikes into one warehouse, then each attack in its own copy of it.
 
     The defence under test is the injection rules: the publication's other holds (split panels, flips,
@@ -185,11 +185,13 @@ async def measure(settings: Settings, personas: list[Persona], llm, attacks: lis
     bases = {a.base.url: a.base for a in attacks}
     base_results = {}
     for tool in [*bases.values(), *benign]:
-        base_results[tool.slug] = await _review(settings, llm, personas, seed_db, tool)
+        # without history, each base card gets a warehouse of its own: one take per persona, no outlier baseline
+        db = seed_db if history or tool not in bases.values() else workdir / f"seed-{tool.slug}.duckdb"
+        base_results[tool.slug] = await _review(settings, llm, personas, db, tool)
     rows = []
     for i, a in enumerate(attacks):
         db = workdir / f"attack-{i}.duckdb"
-        shutil.copyfile(seed_db, db)
+        shutil.copyfile(seed_db if history else workdir / f"seed-{a.base.slug}.duckdb", db)
         res = await _review(settings, llm, personas, db, a.tool)
         base = base_results[a.base.slug].verdict
         raw = _effect(a.effect, res.verdict, base)
@@ -257,12 +259,12 @@ def figures(raw: dict) -> dict:
 
 
 def run(settings: Settings, personas: list[Persona], against: str, llm=None, *, generated_n: int = 60,
-        seed: int = 2026, root: Path = SUITE) -> dict:
+        seed: int = 2026, root: Path = SUITE, history: bool = True) -> dict:
     """Measure one model: a scripted adversary (ADVERSARIES) or `provider` (pass its LLM)."""
     attacks, benign = load_suite(root)
     attacks += generated(list({a.base.slug: a.base for a in attacks}.values()), generated_n, seed)
     if llm is None:
         llm = ScriptedModel([(a.payload, a.effect) for a in attacks], against)
     with tempfile.TemporaryDirectory(prefix="toolpanel-redteam-") as tmp:
-        raw = asyncio.run(measure(settings, personas, llm, attacks, benign, Path(tmp)))
-    return {"model": against, "seed": seed, **figures(raw), "rows": raw}
+        raw = asyncio.run(measure(settings, personas, llm, attacks, benign, Path(tmp), history))
+    return {"model": against, "seed": seed, "history": history, **figures(raw), "rows": raw}
