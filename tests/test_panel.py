@@ -166,8 +166,9 @@ def test_contradiction_still_there_after_repair_is_a_failed_take(fake_model):
     settings, [res] = review([SEED_A])
     b = takes_by_persona(res)["builder"]
     assert (b.status, b.score, b.verdict, b.error_class) == ("failed", None, None, "invalid_output")
-    assert b.error == ("verdict 'ship' with score 20 breaks the rule: the verdict must match the score: "
-                       "ship needs a score of 60 to 100, skip a score of 0 to 59")
+    rule = ("verdict 'ship' with score 20 breaks the rule: the verdict must match the score: "
+            "ship needs a score of 60 to 100, skip a score of 0 to 59")
+    assert b.error == f"attempt 1, json_schema: {rule} · attempt 2 (repair), json_schema: {rule}"  # every attempt
     assert fake.calls(persona="builder") == 2  # exactly one repair
     assert res.verdict.ship_count + res.verdict.skip_count == 4 and res.verdict.failed_count == 1  # never counted
 

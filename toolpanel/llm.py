@@ -1,7 +1,8 @@
 """The one LLM seam: every model call goes through `LLM`, built on the official openai client.
 
 Retries and timeouts live here and only here: the openai client's own `max_retries`/`timeout`.
-Structured output degrades per endpoint: json_schema -> json_object -> plain text, discovered once.
+Structured output degrades per endpoint: json_schema -> json_object_schema -> json_object -> plain text,
+discovered once; only replies that break the take's shape demote a mode (docs/failures.md).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import openai
@@ -19,7 +20,8 @@ from openai import AsyncOpenAI
 from toolpanel.budget import BUDGET_EXHAUSTED
 from toolpanel.config import Price, Settings
 from toolpanel.prompts import profile_for
-from toolpanel.takeout import COMPACT, SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, grammar_schema, parse_take
+from toolpanel.takeout import (COMPACT, COMPACT_BOUNDS, CONTENT, PARAGRAPH_MAX, SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput,
+                               TakeOutput, grammar_schema, parse_take)
 
 # json_object_schema: json_object plus a "schema" key, which llama.cpp-style servers turn into a grammar
 # and others ignore; tried before plain json_object so small local models still produce our shape.
@@ -27,9 +29,11 @@ MODES = ("json_schema", "json_object_schema", "json_object", "text")
 # Errors by which an endpoint says "I do not support that response_format".
 _FORMAT_REJECTIONS = (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError,
                       openai.NotFoundError)
-# Takes in a row whose reply broke the take's shape in one output mode before that mode is given up
-# (docs/failures.md). Content-rule failures (paragraph length, score range) do not count.
+# Takes in a row whose replies broke the take's shape in one output mode before that mode is given up
+# (docs/failures.md). Content-rule failures (paragraph length, score range, quotes) and replies cut off
+# by max_tokens do not count; nor is a mode given up for one that gave this endpoint fewer valid takes.
 DEMOTE_AFTER = 3
+LENGTH = "length"  # a reply cut off by the token limit (finish_reason "length"): neither shape nor content
 # Provider failures worth another attempt (by an orchestrator's retry); anything else is final.
 TRANSIENT_ERRORS = frozenset({"RateLimitError", "APITimeoutError", "APIConnectionError", "InternalServerError"})
 
@@ -51,6 +55,9 @@ class Completion:
     failure_kind: str | None = None  # takeout.SCHEMA or takeout.CONTENT for invalid output
     # The content rule the first reply broke ("contradiction"), None for a schema failure or no repair.
     first_rule: str | None = None
+    # Each reply that was not a take, "attempt 1, json_schema: why"; a failed take's `error` lists them all.
+    attempts: list[str] = field(default_factory=list)
+    kinds: list[tuple[str, str]] = field(default_factory=list)  # (mode, "ok" | SCHEMA | CONTENT | LENGTH) per reply
 
 
 def cost_usd(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:
@@ -89,6 +96,7 @@ class LLM:
         else:
             self._forced_mode = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._record: dict = {}  # how each mode did, when there is no mode cache (see _tally)
 
     def _load_modes(self) -> dict[str, str]:
         if not self._mode_cache or not self._mode_cache.is_file():
@@ -124,24 +132,56 @@ class LLM:
     async def _count_request(self, request) -> None:
         self.requests += 1
 
+    def _tally(self, model: str, mode: str, outcome: str) -> dict:
+        """Count one take's outcome in its mode for this endpoint and model, in `endpoint_modes.json` beside
+        the mode cache ({"<endpoint>|<model>": {mode: {"valid": n, "shape": n, "content": n, "length": n}}});
+        returns that endpoint and model's counts."""
+        path = self._mode_cache.with_name("endpoint_modes.json") if self._mode_cache else None
+        try:
+            data = json.loads(path.read_text()) if path and path.is_file() else self._record
+        except (OSError, ValueError):
+            data = self._record
+        counts = data.setdefault(f"{self._endpoint}|{model}", {}).setdefault(mode, {})
+        counts[outcome] = counts.get(outcome, 0) + 1
+        self._record = data
+        if path:
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            os.replace(tmp, path)
+        return data[f"{self._endpoint}|{model}"]
+
     def _judge_mode(self, model: str, result: Completion) -> None:
-        """Count takes whose reply broke the shape in their mode; after DEMOTE_AFTER in a row, fall back
-        one mode and remember it, so no later run pays for a mode known to fail."""
+        """Count takes whose replies all broke the shape in their mode; after DEMOTE_AFTER in a row, fall back
+        one mode and remember it, so no later run pays for a mode known to fail; unless the fallback gave
+        this endpoint fewer valid takes than the mode it would replace."""
         mode = result.mode
-        if mode is None or result.error_class not in (None, "invalid_output"):
-            return  # an API failure says nothing about the output mode
+        kinds = [k for m, k in result.kinds if m == mode]
+        if mode is None or not kinds:
+            return  # no reply in this mode (an API failure): says nothing about the output mode
+        outcome = ("valid" if result.output is not None else "content" if CONTENT in kinds
+                   else "shape" if set(kinds) == {SCHEMA} else LENGTH)
+        record = self._tally(model, mode, outcome)
         key = (model, mode)
-        if result.failure_kind != SCHEMA:
+        if outcome in ("valid", "content"):
             self._strikes[key] = 0
-            return
+        if outcome != "shape":
+            return  # a cut-off reply is the token limit's doing: handled by the repair's length guidance
         self._strikes[key] = self._strikes.get(key, 0) + 1
         if (self._strikes[key] < DEMOTE_AFTER or self._forced_mode or mode == MODES[-1]
                 or self._modes.get(model) != mode):  # already demoted by a take that finished earlier
             return
         fallback = MODES[MODES.index(mode) + 1]
-        self._remember(model, fallback)
-        self.notes.append(f"{model} at {self._endpoint}: {DEMOTE_AFTER} takes in a row broke the {mode} shape; "
-                          f"using {fallback} from now on")
+        valid = {m: record.get(m, {}).get("valid", 0) for m in (mode, fallback)}
+        if record.get(fallback) and valid[fallback] < valid[mode]:
+            self._strikes[key] = 0
+            note = (f"{model} at {self._endpoint}: {DEMOTE_AFTER} takes in a row broke the {mode} shape, but "
+                    f"{fallback} gave fewer valid takes here ({valid[fallback]} vs {valid[mode]}); keeping {mode}")
+        else:
+            self._remember(model, fallback)
+            note = (f"{model} at {self._endpoint}: {DEMOTE_AFTER} takes in a row broke the {mode} shape; "
+                    f"using {fallback} from now on")
+        if note not in self.notes:
+            self.notes.append(note)
 
     def mode_for(self, model: str) -> str | None:
         return self._forced_mode or self._modes.get(model)
@@ -215,6 +255,7 @@ class LLM:
         result = Completion()
         started = time.perf_counter()
         convo = list(messages)
+        mode = None
         try:
             for attempt in (1, 2):
                 resp, mode = await self._call(convo, model, quotes)
@@ -223,31 +264,48 @@ class LLM:
                 if resp.usage is not None:
                     result.tokens_in = (result.tokens_in or 0) + (resp.usage.prompt_tokens or 0)
                     result.tokens_out = (result.tokens_out or 0) + (resp.usage.completion_tokens or 0)
-                content = resp.choices[0].message.content if resp.choices else None
-                result.raw = content
+                choice = resp.choices[0] if resp.choices else None
+                content = result.raw = choice.message.content if choice else None
                 try:
                     result.output = parse_take(content or "")
                     result.error_class = result.error = result.failure_kind = None
                     result.repaired = attempt == 2
+                    result.kinds.append((mode, "ok"))
                     break
                 except InvalidOutput as exc:
-                    result.error_class, result.error, result.failure_kind = "invalid_output", str(exc), exc.kind
+                    cut = getattr(choice, "finish_reason", None) == "length"
+                    why = self._cut_off(exc) if cut else str(exc)
+                    result.kinds.append((mode, LENGTH if cut else exc.kind))
+                    result.attempts.append(f"attempt {attempt}{' (repair)' if attempt == 2 else ''}, {mode}: "
+                                           + _short(why))
+                    result.error_class, result.failure_kind = "invalid_output", LENGTH if cut else exc.kind
+                    result.error = " · ".join(result.attempts)
                     if attempt == 1:
                         result.first_rule = exc.rule
-                        convo = convo + [{"role": "assistant", "content": content or ""}, repair_message(str(exc))]
+                        convo = convo + [{"role": "assistant", "content": content or ""}, repair_message(why)]
                         if may_repair is not None and not await may_repair(convo):
                             result.error_class = BUDGET_EXHAUSTED
-                            result.error = f"{exc} (repair call not sent: the budget is reached)"
+                            result.error += " · repair call not sent: the budget is reached"
                             break
-        except openai.APIStatusError as exc:
+        except (openai.APIStatusError, openai.APIError) as exc:  # APIError: timeouts, connection errors
             result.error_class = exc.__class__.__name__
-            result.error = f"HTTP {exc.status_code}: {_short(exc.message)}"
-        except openai.APIError as exc:  # timeouts, connection errors
-            result.error_class = exc.__class__.__name__
-            result.error = _short(str(exc))
+            why = (f"HTTP {exc.status_code}: {_short(exc.message)}" if isinstance(exc, openai.APIStatusError)
+                   else _short(str(exc)))
+            # after a reply that was not a take, the repair call's failure is listed after it
+            result.error = " · ".join(result.attempts + [f"attempt 2 (repair), {mode}: {why}"]) if result.attempts else why
         result.latency_ms = round((time.perf_counter() - started) * 1000)
         self._judge_mode(model, result)
         return result
+
+    def _cut_off(self, exc: InvalidOutput) -> str:
+        """What the repair says about a reply cut off by max_tokens: the limit, and a shorter paragraph that
+        fits it (half the profile's bound, at most two characters per token). max_tokens is not raised: the
+        budget (toolpanel.budget) holds every call at prompt + max_tokens."""
+        bound = COMPACT_BOUNDS["paragraph_max"] if profile_for(self.settings) == COMPACT else PARAGRAPH_MAX
+        shorter = min(bound // 2, self.settings.max_tokens * 2)
+        return (f"the reply was cut off at the token limit (max_tokens {self.settings.max_tokens}) before it was "
+                f"complete ({exc}); write a shorter paragraph, at most {shorter} characters, and short quotes, and "
+                "close the JSON object")
 
     async def aclose(self) -> None:
         await self.client.close()

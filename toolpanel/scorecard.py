@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from toolpanel import flags as take_flags
 from toolpanel.models import Persona, Take, Tool, Verdict, pct
+from toolpanel.takeout import QUOTE_MAX, dedupe_quotes
 
 NO_TAKE = "No panel take"
 
@@ -28,6 +29,23 @@ def take_label(t: Take | None) -> str:
 def flag_suffix(t: Take) -> str:
     shown = take_flags.labels(t.flags)
     return f" (flagged: {'; '.join(shown)})" if shown else ""
+
+
+def shown_quote(quote: str, limit: int = QUOTE_MAX) -> str:
+    """A quote as every view shows it: whole within `limit`; longer, or exactly at the bound a schema may have
+    cut it to without ending a sentence, shortened at a word boundary and marked "…" (docs/take.md)."""
+    text = " ".join(quote.split())
+    if len(text) < limit or (len(text) == limit and text[-1] in ".!?…"):
+        return text
+    head = text[:limit - 1]
+    if text[limit - 1].strip() and " " in head:  # the cut falls inside a word: end at the last whole word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:-–—.…") + "…"
+
+
+def shown_quotes(evidence: list[str] | None) -> list[str]:
+    """A take's quotes as shown: each once (also one inside another), long ones shortened (shown_quote)."""
+    return [shown_quote(q) for q in dedupe_quotes(list(evidence or []))]
 
 
 def persona_name(pid: str, personas: list[Persona]) -> str:
@@ -56,7 +74,7 @@ def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Per
         lines.append("")
         if t.status == "ok" and t.paragraph:
             lines += [_md_escape(t.paragraph), ""]
-            lines += [f"> “{_md_escape(q)}”" for q in t.evidence] + ([""] if t.evidence else [])
+            lines += [f"> “{_md_escape(q)}”" for q in shown_quotes(t.evidence)] + ([""] if t.evidence else [])
         elif t.status == "failed" and t.error:
             lines += [f"_{_md_escape(t.error)}_", ""]
     return "\n".join(lines)

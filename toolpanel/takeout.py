@@ -50,7 +50,7 @@ class TakeOutput(BaseModel):
         default=None, ge=0, le=100,
         description=f"an integer that matches the verdict: {SHIP_THRESHOLD} to 100 for ship, "
                     f"0 to {SHIP_THRESHOLD - 1} for skip. Pick it for this tool; no score is a default.")
-    evidence: list[str] = Field(default_factory=list, max_length=EVIDENCE_MAX, description=_describe_evidence(QUOTE_MAX))
+    evidence: list[str] = Field(default_factory=list, description=_describe_evidence(QUOTE_MAX))
     paragraph: str = Field(description=_describe_paragraph(PARAGRAPH_MAX))
     abstain: bool = Field(
         default=False, description="true only when the tool is outside your lens; then reply with only "
@@ -67,33 +67,32 @@ class TakeOutput(BaseModel):
     @field_validator("score", mode="before")
     @classmethod
     def _no_bool_score(cls, value: object) -> object:
-        # Lax int mode would turn JSON `true` into score 1.
-        if isinstance(value, bool):
+        if isinstance(value, bool):  # lax int mode would turn JSON `true` into score 1
             raise ValueError("must be an integer 0-100, not true/false")
         return value
 
     @field_validator("evidence")
     @classmethod
     def _quotes(cls, value: list[str]) -> list[str]:
-        quotes = [q.strip() for q in value]
-        for q in quotes:
-            if not q:
-                raise ValueError("a quote is empty")
-            if len(q) > QUOTE_MAX:
-                raise ValueError(f"a quote is {len(q)} characters; each must be at most {QUOTE_MAX}")
+        # A quote longer than QUOTE_MAX is kept (it is shown shortened, scorecard.shown_quotes); the same quote
+        # twice, or one inside another, is kept once; all of these are content, never the reply's shape.
+        quotes = dedupe_quotes([q.strip() for q in value])
+        if any(not q for q in quotes):
+            raise PydanticCustomError("content_rule", "a quote is empty")
+        if len(quotes) > EVIDENCE_MAX:
+            raise PydanticCustomError("content_rule", f"List should have at most {EVIDENCE_MAX} items after "
+                                      f"validation, not {len(quotes)}")
         return quotes
 
     @model_validator(mode="after")
     def _complete(self) -> "TakeOutput":
         text = self.paragraph.strip()
         if len(text) > PARAGRAPH_MAX:
-            raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at most "
-                                      f"{PARAGRAPH_MAX}")
+            raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at most {PARAGRAPH_MAX}")
         if self.abstain:  # one sentence, or none: an abstention is shown as "No panel take"
             return self
         if len(text) < PARAGRAPH_MIN:
-            raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at least "
-                                      f"{PARAGRAPH_MIN}")
+            raise PydanticCustomError("content_rule", f"paragraph is {len(text)} characters; it must be at least {PARAGRAPH_MIN}")
         if self.score is None or self.verdict is None:
             raise ValueError("a take that does not abstain needs an integer score 0-100 and a verdict ship|skip")
         if not self.evidence:
@@ -111,7 +110,17 @@ class TakeOutput(BaseModel):
 
 
 SCHEMA = "schema"  # not JSON, not an object, a field missing, extra or of the wrong type
-CONTENT = "content"  # the shape is right but a content rule failed (paragraph length, score range)
+CONTENT = "content"  # the shape is right but a content rule failed (paragraph length, score range, quotes)
+
+
+def dedupe_quotes(quotes: list[str]) -> list[str]:
+    """Each quote once, in order: a repeat, or a quote inside another quote of the take, is dropped. Compared
+    as the card check compares them (patterns.unsupported_quotes), datamarks (prompts.DATAMARK) as spaces."""
+    keys = [normalise(q.replace("\u02c6", " ")).strip("'\" .…,;:") for q in quotes]
+    return [q for i, (q, k) in enumerate(zip(quotes, keys))
+            if not k or not any(j != i and (k != o or j < i) and re.search(rf"(?<!\w){re.escape(k)}(?!\w)", o)
+                                for j, o in enumerate(keys))]
+
 
 # Pydantic error types that are content rules, not shape: a server honouring the JSON schema's types can
 # still produce them, so they say nothing about whether the output mode works.
@@ -147,14 +156,16 @@ def _object(properties: dict) -> dict:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
-def _branches(score_range) -> list[dict]:
-    """ship / skip / abstain: the verdict first, then a score range that matches it. String lengths are
-    left to validation (strict json_schema does not accept them; llama.cpp refuses long repetitions)."""
+def _branches(score_range, quote_bound: dict) -> list[dict]:
+    """ship / skip / abstain: the verdict first, then a score range that matches it, and each quote's bound
+    as the mode allows it. The paragraph's length is left to validation (llama.cpp refuses 1,500 repeats)."""
     def position(verdict: str, lo: int, hi: int) -> dict:
+        evidence = _field("evidence")
         return _object({
             "verdict": {**_field("verdict"), "enum": [verdict]},
             "score": {**_field("score"), **score_range(lo, hi)},
-            "evidence": {**_field("evidence"), "minItems": 1, "maxItems": EVIDENCE_MAX},
+            "evidence": {**evidence, "items": {**evidence["items"], **quote_bound}, "minItems": 1,
+                         "maxItems": EVIDENCE_MAX},
             "paragraph": _field("paragraph"),
         })
     return [
@@ -165,18 +176,17 @@ def _branches(score_range) -> list[dict]:
 
 
 # Strict json_schema: the root must be an object, so the alternatives sit one level down, under "take".
+# OpenAI's strict mode accepts `pattern` but not `maxLength` on strings, so a quote's bound is a pattern.
 TAKE_JSON_SCHEMA: dict = _object({"take": {"anyOf": _branches(
-    lambda lo, hi: {"type": "integer", "minimum": lo, "maximum": hi})}})
+    lambda lo, hi: {"type": "integer", "minimum": lo, "maximum": hi}, {"pattern": f"^.{{1,{QUOTE_MAX}}}$"})}})
 
 # Grammar-constrained servers (llama.cpp's json_object + schema): their converter ignores minimum/maximum
 # and a 101-value enum makes sampling ~3x slower, so each range is a regex over the digits, which arrive
 # as a string and are validated as an integer like any other reply. A root anyOf is fine for a grammar.
-# String lengths are not bounded here: llama.cpp refuses a grammar repeating a character 1,500 times
-# ("exceeds sane defaults") and its server then drops every request; validation bounds them instead.
+# The paragraph is not bounded here: llama.cpp refuses a grammar repeating a character 1,500 times
+# ("exceeds sane defaults") and its server then drops every request; a quote's 200 it accepts.
 GRAMMAR_JSON_SCHEMA: dict = {"anyOf": _branches(
-    lambda lo, hi: {"type": "string", "pattern": int_range_pattern(lo, hi)})}
-
-
+    lambda lo, hi: {"type": "string", "pattern": int_range_pattern(lo, hi)}, {"maxLength": QUOTE_MAX})}
 
 # -------------------------------------------------------------------------- prompt profiles
 
@@ -188,7 +198,6 @@ PROFILES = (DEFAULT, COMPACT)
 # off. llama.cpp accepts these lengths as a grammar (1,500 "exceeds sane defaults"). Validation is
 # unchanged: a compact take is a TakeOutput like any other, never clamped.
 COMPACT_BOUNDS = {"paragraph_max": 500, "quote_min": 8, "quote_max": 120}
-
 
 # Enough output for the longest take the compact grammar allows, at one token per character (digits and
 # punctuation tokenise that way): the grammar closes the JSON before max_tokens can cut it off.
@@ -230,9 +239,12 @@ def grammar_schema(profile: str = DEFAULT, quotes: list[str] | None = None) -> d
 
 def compact_quotes(tool) -> list[str]:
     """What the compact grammar lets a take quote: the sentences of the tool's tagline, description and
-    pricing, within the compact quote bounds."""
-    return quotable([tool.tagline, tool.description, tool.pricing], COMPACT_BOUNDS["quote_min"],
-                    COMPACT_BOUNDS["quote_max"])
+    pricing, within the compact quote bounds; a sentence cut to fit ends in "…", so it shows it was cut."""
+    texts = [tool.tagline, tool.description, tool.pricing]
+    whole = {s for t in texts if t for p in re.split(r"\n\s*\n", t)
+             for s in re.split(r"(?<=[.!?])\s+", " ".join(p.split()))}
+    cut = quotable(texts, COMPACT_BOUNDS["quote_min"], COMPACT_BOUNDS["quote_max"] - 1)
+    return [q if q in whole else q + "…" for q in cut]
 
 
 def _quoting(branch: dict, quotes: list[str]) -> dict:
@@ -246,14 +258,9 @@ def _placeholder(schema: dict) -> str:
     # "<quote from the card>" came back as a quote), so text slots are a bare ellipsis, never sample text.
     if "enum" in schema:
         return " | ".join(json.dumps(v) for v in schema["enum"])
-    kind = schema.get("type")
-    if kind == "integer":
+    if schema.get("type") == "integer":
         return f"<integer {schema.get('minimum', 0)}-{schema.get('maximum', 100)}>"
-    if kind == "array":
-        return '["…"]'
-    if kind == "boolean":
-        return "true | false"
-    return '"…"'
+    return {"array": '["…"]', "boolean": "true | false"}.get(schema.get("type"), '"…"')
 
 
 def _shape(branch: dict) -> str:
@@ -270,12 +277,8 @@ def prompt_contract(profile: str = DEFAULT) -> dict:
         described |= {k: v["description"] for k, v in _compact_branch(grammar_schema()["anyOf"][0])["properties"].items()
                       if k in ("evidence", "paragraph")}
         compact = {"bounds": {**COMPACT_BOUNDS, "paragraph_min": PARAGRAPH_MIN, "evidence_max": EVIDENCE_MAX}}
-    return compact | {
-        "fields": list(described.items()),
-        "shapes": [_shape(ship), _shape(skip), _shape(abstain)],
-        "rule": COHERENCE_RULE,
-        "threshold": SHIP_THRESHOLD,
-    }
+    return compact | {"fields": list(described.items()), "shapes": [_shape(ship), _shape(skip), _shape(abstain)],
+                      "rule": COHERENCE_RULE, "threshold": SHIP_THRESHOLD}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -287,8 +290,7 @@ def extract_json(text: str) -> object:
     text = (text or "").strip()
     if not text:
         raise InvalidOutput("the reply was empty")
-    candidates = [text]
-    candidates += _FENCE.findall(text)
+    candidates = [text] + _FENCE.findall(text)
     if "{" in text and "}" in text:
         candidates.append(text[text.index("{"): text.rindex("}") + 1])
     for c in candidates:
@@ -309,10 +311,7 @@ def parse_take(text: str) -> TakeOutput:
     try:
         take = TakeOutput.model_validate(data)
     except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "take"
-            parts.append(f"{loc}: {err['msg']}")
+        parts = [f"{'.'.join(str(x) for x in err['loc']) or 'take'}: {err['msg']}" for err in exc.errors()]
         kind = CONTENT if all(e["type"] in _CONTENT_ERRORS for e in exc.errors()) else SCHEMA
         raise InvalidOutput("; ".join(parts), kind) from None
     if take.contradiction:

@@ -44,7 +44,7 @@ def env(cache: Path | None = None) -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True,
                              bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache)) if cache else None)
-    env.filters.update(safe_url=safe_url, host=_host, date=_date)
+    env.filters.update(safe_url=safe_url, host=_host, date=_date, shown_quotes=scorecard.shown_quotes)
     env.globals.update(awaiting=AWAITING, verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label,
                        pct=scorecard.pct, change_lines=detail_lines, shown_flags=take_flags.shown,
                        flag_label=take_flags.label, flag_title=take_flags.title)
