@@ -28,7 +28,7 @@ from toolpanel.intake import for_review
 from toolpanel.models import Tool
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
 from toolpanel.personas import PersonaError
-from toolpanel.summary import RunSummary
+from toolpanel.summary import RunSummary, plural
 from toolpanel.views import UnknownTool
 from warehouse import Warehouse
 from warehouse.connection import LockStats
@@ -118,9 +118,9 @@ def _publish(settings: Settings, logger) -> dict:
     return report
 
 
-def _summary(results: list, requests: int = 0, rejected: int = 0) -> RunSummary:
-    """The one run summary (toolpanel.summary), as the CLI prints it."""
-    return RunSummary.of(results, rejected=rejected, requests=requests)
+def _summary(results: list, requests: int = 0, rejected: int = 0, slugs: list[str] | None = None) -> RunSummary:
+    """The one run summary (toolpanel.summary), as the CLI prints it: per-tool records and their totals."""
+    return RunSummary.of(results, rejected=rejected, requests=requests, slugs=slugs)
 
 
 async def _summary_artifact(flow_name: str, title: str, rows: list[tuple[str, str]], outcomes=()) -> None:
@@ -155,7 +155,7 @@ async def daily_review() -> dict:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
             results = await _review_all(panel, [i.tool for i in todo], requests, settings, published=True)
             sent = panel.llm.requests
-    run = _summary(results, sent, len(errors))
+    run = _summary(results, sent, len(errors), [i.tool.slug for i in todo])
     summary = {"seen": len(tools), **counts, "duplicates": report.counts()["duplicate"],
                "deferred": report.counts()["deferred"],
                "tokens": sum(r.tokens for r in results if isinstance(r, ReviewResult)),
@@ -191,7 +191,7 @@ async def daily_review() -> dict:
             f"{summary['deferred']}, tokens {summary['tokens']}; {run.line()}")
     logger.info(f"daily-review summary (trigger: daily; reasons: {why}): {line}; "
                 f"warehouse lock waits {LockStats.waits} ({LockStats.seconds * 1000:.0f} ms)")
-    await _summary_artifact("daily-review", f"Daily review: {run.reviewed} reviewed, {run.errored} failed", [
+    await _summary_artifact("daily-review", f"Daily review: {run.tools_phrase()}", [
         ("Trigger", "daily"), ("Reasons", why), ("Counts", line),
         ("Published", f"{published['written']} pages written, {published['skipped']} unchanged" if published
          else "nothing to publish yet"),
@@ -280,14 +280,14 @@ async def re_review(
         await _summary_artifact("re-review", "Re-review failed", [
             *context, ("Tools", ", ".join(slugs)), ("Problem", str(exc)), ("Date", artifacts.now_label())])
         return Failed(message=str(exc))
-    run = _summary(results, sent)
+    run = _summary(results, sent, slugs=[t.slug for t in tools])
     # Told where the editor is: what became of each tool; a held one waits in a review-queue form.
     from flows.queue import start_queue_run
 
     queue_run = await start_queue_run(logger, run.held)
     outcomes = [artifacts.outcome(settings, t, r, publish, queue_run) for t, r in zip(tools, results)]
     for t, r, o in zip(tools, results, outcomes):
-        paid = (f" ({r.paid_calls} paid, {r.cached_takes} cached, {len(r.carried)} carried)"
+        paid = (f" · {run.counts(t.slug).line()} · {plural(len(r.carried), 'take')} carried"  # as summed up
                 if isinstance(r, ReviewResult) else "")
         (logger.info if o.kind in ("published", "held", "unchanged") else logger.warning)(o.text + paid)
     failed = [(str(r) if isinstance(r, BudgetStopped) else f"{t.slug}: {r}")
@@ -299,7 +299,7 @@ async def re_review(
     title = "Re-review: " + ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
     await _summary_artifact("re-review", title, [
         *context,
-        ("Takes", f"{run.paid_takes} paid, {run.cached_takes} cached, {run.failed_takes} failed"),
+        ("Takes", run.takes_phrase()),
         ("Cost", artifacts.cost(run)), ("Date", artifacts.now_label())], [o.markdown for o in outcomes])
     if failed:
         return Failed(message="re-review failed for " + "; ".join(failed)[:400])

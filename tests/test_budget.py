@@ -70,8 +70,8 @@ def test_per_run_cap_stops_mid_batch_and_the_next_run_reviews_exactly_the_pendin
     assert r.returncode == 5, r.stdout + r.stderr
     db = _db(env)
     (spent,) = rows(db, "SELECT sum(cost_usd) FROM takes")[0]
-    assert (f"2 reviewed, 0 rejected, 0 failed, 1 held, 0 incomplete · 10 requests, 10 paid takes, 0 cached takes, "
-            f"0 failed takes · cost ${spent:.4f} · budget: per_run_usd = {cap:g} reached "
+    assert (f"2 tools reviewed (1 held, 0 incomplete) · 0 tools failed · 0 inputs rejected · 10 takes asked "
+            f"(10 answered, 0 failed) · 0 takes cached · 10 requests · cost ${spent:.4f} · budget: per_run_usd = {cap:g} reached "
             f"(${spent:.4f} spent this run); 2 tools left pending for the next run, none half-done") in r.stdout
     assert "failed" not in r.stderr.replace("0 failed", "")
     reviewed = {s for (s,) in rows(db, "SELECT slug FROM verdicts")}

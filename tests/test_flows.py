@@ -85,7 +85,7 @@ def test_daily_review_publishes_artifacts(flow_env, tp_home):
     row = next(r for r in json.loads(table) if r["tool"] == "SmolVLM2 Turbo")
     assert row["why"] == "new tool" and row["page"] == f"[tools/smolvlm2-turbo.html]({page.as_uri()})"
     summary = found["daily-review-summary"]
-    assert summary.startswith("# Daily review: 2 reviewed, 0 failed")
+    assert re.match(r"# Daily review: 2 tools reviewed \(\d held, 0 incomplete\) · 0 tools failed\n", summary)
     assert "| Reasons | new tool |" in summary and "tools/smolvlm2-turbo.html" in summary
     # the fusion panel splits: no page link, the reasons and where it waits (no review-queue deployment here)
     assert ("OpenRouter Model Fusion: held for an editor: Skip · 1 ship / 4 skip; split panel (1 ship / 4 skip, "
@@ -130,12 +130,12 @@ def test_re_review_records_editor_run_with_reason(flow_env, tp_home):
     assert re.search(r"\n- SmolVLM2 Turbo: published: Ship · \d ship / \d skip, ship \d+% "
                      r"\(carried futurist, creator from run run_\w+\) — \[tools/smolvlm2-turbo.html\]", summary), summary
     assert "| Reason | vendor shipped v2 |" in summary and "| Personas | builder, skeptic, founder |" in summary
-    assert "| Takes | 3 paid, 0 cached, 0 failed |" in summary
+    assert "| Takes | 3 takes asked (3 answered, 0 failed) · 0 takes cached |" in summary
     # the run's log (as the UI shows it) repeats the reason at the start and in the summary line
     logs = [m for _, m in _run_logs(state.state_details.flow_run_id)]
     said = [m for m in logs if "vendor shipped v2" in m]
     assert any(m.startswith("re-review of smolvlm2-turbo requested; reason: vendor shipped v2") for m in said)
-    assert any(m.startswith("re-review summary (reason: vendor shipped v2): 1 reviewed, 0 rejected, 0 failed")
+    assert any(m.startswith("re-review summary (reason: vendor shipped v2): 1 tool reviewed (0 held, 0 incomplete) · 0 tools failed")
                for m in said)
     assert any(m.startswith("smolvlm2-turbo: published: Ship") for m in logs)
 
@@ -178,7 +178,7 @@ def test_held_re_review_tells_the_editor_why_and_where_it_waits(flow_env, tp_hom
     assert outcome.endswith("it waits in the review queue (toolpanel queue; no review-queue run could be started)")
     logs = _run_logs(state.state_details.flow_run_id)
     said = [m for level, m in logs if m.startswith("smolvlm2-turbo: held for an editor")]
-    assert len(said) == 1 and "(5 paid, 0 cached, 0 carried)" in said[0]
+    assert len(said) == 1 and " · 5 takes asked (5 answered, 0 failed) · 0 takes cached · 0 takes carried" in said[0]
     # the published page still shows the published verdict, with one notice
     page = (tp_home / "site" / "tools" / "smolvlm2-turbo.html").read_text()
     assert page.count('class="notice"') == 1 and "A newer review waits for an editor" in page

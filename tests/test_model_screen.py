@@ -126,7 +126,7 @@ def test_a_failed_screen_fails_open_to_the_rules(env, provider_env, tmp_path, re
     card = _setup(tmp_path, fake, reply=reply)
     r = _review(card, env, tmp_path)
     assert f"note: model screen: {SLUG}: screen-model failed ({why}); {NOTE}" in " ".join(r.stderr.split())
-    assert "1 reviewed, 0 rejected, 0 failed" in r.stdout
+    assert "1 tool reviewed (" in r.stdout and " · 0 tools failed · 0 inputs rejected · " in r.stdout
     db = _db(env)
     assert rows(db, "SELECT count(*) FROM verdicts WHERE slug = ?", [SLUG]) == [(1,)]
     assert rows(db, "SELECT sentences, error FROM screen_cache") == [(None, why)]

@@ -95,7 +95,7 @@ def test_no_current_take_says_what_is_missing_not_abstained(fake_model):
     assert shortfall(v) == "2 positions of the 3 a verdict needs: 3 had no current take to carry (builder, futurist, creator)"
     line = RunSummary.of([res]).line()
     assert "too many abstained" not in line
-    assert "1 without quorum (personas not asked had no current take to carry: re-review the whole panel)" in line
+    assert "1 without quorum: personas not asked had no current take to carry, re-review the whole panel)" in line
 
 
 def test_failed_takes_are_not_carried(fake_model):
@@ -123,7 +123,8 @@ def test_cli_review_of_two_personas_marks_the_carried_takes(tp_home, provider_en
     assert len(provider_env.requests) == 2
     (run_id,), = rows(tp_home / "warehouse.duckdb", "SELECT DISTINCT from_run_id FROM carried_takes")
     assert r.stdout.count(f"carried from run {run_id} (not asked again)") == 3
-    assert "1 reviewed, 0 rejected, 0 failed, 0 held, 0 incomplete · 2 requests, 2 paid takes" in r.stdout
+    assert ("1 tool reviewed (0 held, 0 incomplete) · 0 tools failed · 0 inputs rejected · 2 takes asked "
+            "(2 answered, 0 failed) · ") in r.stdout
     assert "too many abstained" not in r.stdout and "incomplete:" not in r.stdout
 
 

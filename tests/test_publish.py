@@ -385,6 +385,31 @@ def test_held_new_tool_awaits_an_editor_everywhere_public(tp_home, provider_env,
     assert "split-tool" in read(site, "personas/builder.html").text
 
 
+def test_held_page_awaits_an_editor_per_persona_and_no_panel_take_means_an_abstention(tp_home, provider_env,
+                                                                                      tmp_path):
+    """Issue 24: while a verdict waits for an editor each persona says so; once published, "No panel take" is
+    an abstention only, and a failed take says that the model's reply failed."""
+    from warehouse import Warehouse
+
+    card = write_card(tmp_path / "cards", "gap-tool", name="Gap Tool")
+    provider_env.script("abstain", persona="creator", tool="gap-tool")
+    provider_env.script("500", persona="founder", tool="gap-tool")  # any failed take holds the verdict
+    review([card])
+    settings = load_settings()
+    publish_site(settings)
+    page = read(settings.site_dir, "tools/gap-tool.html").text
+    for name in ("Builder", "Skeptic", "Futurist", "Founder", "Creator"):
+        assert f"{name} Awaiting editor check" in page, name
+    assert "No panel take" not in page and "No take" not in page
+
+    Warehouse(settings.warehouse_path).decide("gap-tool", "approved", editor="Ada", note="the founder's reply failed")
+    publish_site(settings)
+    page = read(settings.site_dir, "tools/gap-tool.html").text
+    assert "Founder No take (the model's reply failed)" in page
+    assert "Creator No panel take" in page and page.count("No panel take") == 1
+    assert "Awaiting editor check" not in page
+
+
 def test_rejected_new_tool_still_awaits_an_editor_check(tp_home, provider_env, tmp_path):
     from tests.test_holds import script_split
     from warehouse import Warehouse

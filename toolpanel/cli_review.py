@@ -28,8 +28,10 @@ def review(
     paths: Annotated[list[str], typer.Argument(help="Card files or directories; feed/list files or URLs "
                                                   "(RSS, Atom, JSON Feed, CSV, JSON); configured source names.")],
     force: Annotated[bool, typer.Option("--force", help="Re-review even when identical takes are cached.")] = False,
-    persona: Annotated[Optional[list[str]], typer.Option("--persona", "-p", help="Only these personas (repeat).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model for every persona (overrides config).")] = None,
+    persona: Annotated[Optional[list[str]], typer.Option(
+        "--persona", "-p", metavar="ID", help="Only these personas (repeat).")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        metavar="NAME", help="Model for every persona (overrides config).")] = None,
     reason: Annotated[Optional[str], typer.Option(help="Why this review was run (recorded on the run).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     exceed_daily_budget: Annotated[bool, typer.Option(
@@ -92,17 +94,18 @@ def review(
             fail(str(exc), ExitCode.CONFIG)
 
     ok = [r for r in batch.results if not isinstance(r, BaseException)]
-    summary = RunSummary.of(batch.results, rejected=len(errors), **batch.summary_fields)
+    summary = RunSummary.of(batch.results, rejected=len(errors), slugs=[t.slug for t in tools],
+                            **batch.summary_fields)  # one record per tool: each block and the summary line
     if as_json:
         dump({"reviews": [_result_json(r) for r in ok],
                "rejected": [{"path": e.path, "field": e.field, "problem": e.problem, "fix": e.fix} for e in errors],
                "failed": failures, "notes": batch.notes, "summary": summary.model_dump()})
     else:
         for r in ok:
-            _print_scorecard(r.tool, r.verdict, r.takes, personas, r)
+            _print_scorecard(r.tool, r.verdict, r.takes, personas, r, summary.counts(r.tool.slug))
         out.print(f"\n[bold]{escape(summary.line())}[/bold]")
         out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
-        _print_held(ok)
+        _print_held(ok, summary)
     for note in batch.notes:
         err.print(f"[yellow]note:[/yellow] {escape(note)}")
     for f in failures:
@@ -132,18 +135,18 @@ def _busy_line(settings: Settings, batch, not_reviewed: int) -> str:
             f"{saved}{skipped} — let that process finish (analysts read {settings.snapshot_path}), then run again")
 
 
-def _print_held(results) -> None:
-    """One line per held verdict: why it waits and how to publish it."""
+def _print_held(results, summary: RunSummary) -> None:
+    """One line per held verdict: why it waits and how to publish it (held as the summary counts it)."""
     from toolpanel.queue import APPROVE_HINT
 
-    held = [r for r in results if r.held and r.verdict.quorum_met]
+    held = [r for r in results if (c := summary.counts(r.tool.slug)) is not None and c.held]
     if held:
         out.print(f"[yellow]{len(held)} held[/yellow] for an editor (not on the site until approved; toolpanel queue):")
     for r in held:
         out.print(f"[yellow]held[/yellow] {escape(r.tool.slug)}: {escape('; '.join(r.held))} — "
                   f"{APPROVE_HINT.format(slug=escape(r.tool.slug))}")
     for r in results:  # incomplete verdicts are never published; say why they look suspicious all the same
-        if r.held and not r.verdict.quorum_met:
+        if (c := summary.counts(r.tool.slug)) is not None and c.flagged:
             out.print(f"[yellow]flagged[/yellow] {escape(r.tool.slug)}: {escape('; '.join(r.held))} — no verdict "
                       "was published (incomplete); the site keeps the last complete one")
 
@@ -154,7 +157,8 @@ def _result_json(r) -> dict:
             "takes": [t.model_dump(mode="json") for t in r.takes]}
 
 
-def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
+def _print_scorecard(tool, verdict, takes, personas, result=None, counts=None) -> None:
+    """A tool's block; its last line is `counts`, the record the summary adds up (toolpanel.summary)."""
     out.rule(f"[bold]{escape(tool.name)}[/bold]")
     facts = [tool.category, tool.pricing and f"Pricing: {tool.pricing}", tool.entry and f"Entry: {tool.entry}"]
     if tool.tagline:
@@ -179,18 +183,18 @@ def _print_scorecard(tool, verdict, takes, personas, result=None) -> None:
                   + (f"  [dim]carried from run {origin} (not asked again)[/dim]" if origin else ""))
         if t.status == "ok" and t.paragraph:
             out.print(f"  {escape(t.paragraph)}")
-            for q in t.evidence:
+            for q in scorecard.shown_quotes(t.evidence):
                 out.print(f"  [dim]“{escape(q)}”[/dim]")
         elif t.status == "failed":
             out.print(f"  [red]{escape(t.error or '')}[/red]")
     if result is not None and (result.findings or result.held):
-        _print_findings(result)
-    if result is not None:
-        out.print(f"[dim]{result.paid_calls} paid, {result.cached_takes} cached"
-                  + ("" if result.run_id else " · unchanged: no new run") + "[/dim]")
+        _print_findings(result, counts)
+    if counts is not None:
+        out.print(f"[dim]{escape(counts.line())}" + ("" if result is None or result.run_id
+                                                       else " · unchanged: no new run") + "[/dim]")
 
 
-def _print_findings(result) -> None:
+def _print_findings(result, counts=None) -> None:
     """Issue 13: what screening, the differential review and the take checks found, and the hold."""
     from toolpanel.screening import screening_findings
 
@@ -202,5 +206,6 @@ def _print_findings(result) -> None:
             out.print(f"[yellow]{escape(f.rule)}[/yellow] {escape(f.field)}: {escape(f.span)}")
     if result.differential_calls:
         out.print(f"[dim]differential review of the neutralised copy: {result.differential_calls} extra calls[/dim]")
+    word = "held" if counts is None or counts.held else "flagged"  # held only when a hold decision exists
     for reason in result.held:
-        out.print(f"[yellow]held[/yellow] {escape(result.tool.slug)}: {escape(reason)}")
+        out.print(f"[yellow]{word}[/yellow] {escape(result.tool.slug)}: {escape(reason)}")
