@@ -28,6 +28,7 @@ from toolpanel.errors import ToolpanelError
 from toolpanel.personas import load_personas
 from toolpanel.queue import QueueItem, decide, held_items, refresh
 from warehouse import Warehouse
+from warehouse.connection import WarehouseBusy
 
 Action = Literal["leave held", "approve", "reject", "re-review"]
 SHOWN_KEY = "review-queue-items"  # what this run's form shows, stored with the run so a resume sees the same
@@ -142,6 +143,8 @@ async def review_queue() -> dict:
                 await asyncio.to_thread(decide, settings, i.slug, "approved" if action == "approve" else "rejected",
                                         editor=editor, note=note, flow_run_id=run_id, verdict_id=i.verdict_id)
                 outcome = "approved" if action == "approve" else "rejected"
+            except WarehouseBusy:  # the decision is not recorded: the run fails and says so, never "skipped"
+                raise
             except ToolpanelError as exc:  # decided meanwhile (CLI or another form): nothing to do
                 outcome = f"skipped: {exc.problem}"
                 logger.warning(f"{i.slug}: {exc}")

@@ -36,8 +36,8 @@ def test_review_prints_seed_style_scorecard(env, provider_env, tmp_path):
     assert "Builder  85/100 · ship" in out and "Skeptic  78/100 · ship" in out
     assert "Creator  No panel take" in out
     assert "Best for: Sub-2B vision-language model that actually runs on your phone" in out
-    assert ("1 reviewed, 0 rejected, 0 failed, 0 held, 0 incomplete · 5 requests, 5 paid takes, 0 cached takes, "
-            "0 failed takes · cost unknown (no price configured)") in out
+    assert ("1 tool reviewed (0 held, 0 incomplete) · 0 tools failed · 0 inputs rejected · 5 takes asked "
+            "(5 answered, 0 failed) · 0 takes cached · 5 requests · cost unknown (no price configured)") in out
 
 
 def test_bad_cards_get_one_line_each_and_the_rest_are_reviewed(env, tmp_path):
@@ -51,7 +51,7 @@ def test_bad_cards_get_one_line_each_and_the_rest_are_reviewed(env, tmp_path):
             "8,000 — trim it to at most 8,000 characters") in rejected
     assert f"rejected {tmp_path}/nope.md: no such file or directory — check the path" in rejected
     assert "Ship ·" in r.stdout or "Skip ·" in r.stdout  # the good card was still reviewed
-    assert "1 reviewed, 9 rejected, 0 failed" in r.stdout
+    assert re.search(r"1 tool reviewed \(\d held, 0 incomplete\) · 0 tools failed · 9 inputs rejected · ", r.stdout)
 
 
 def test_json_output_and_rerun_is_cached(env, provider_env, tmp_path):
@@ -138,8 +138,8 @@ def test_killed_batch_resumes_paying_only_for_missing_takes(env, provider_env, t
     assert r.returncode == 0, r.stderr
     assert fake.calls() == 3 and fake.calls(persona="creator") == 3  # only what was missing
     # (held verdicts: the fake's default scores split some panels; holds are not what this test is about)
-    assert re.search(r"3 reviewed, 0 rejected, 0 failed, \d held, 0 incomplete · 3 requests, 3 paid takes, "
-                     r"12 cached takes, 0 failed takes", r.stdout), r.stdout
+    assert re.search(r"3 tools reviewed \(\d held, 0 incomplete\) · 0 tools failed · 0 inputs rejected · "
+                     r"3 takes asked \(3 answered, 0 failed\) · 12 takes cached · 3 requests", r.stdout), r.stdout
     assert rows(db, "SELECT count(*), count(DISTINCT (snapshot_hash, persona_version, prompt_hash, model)) "
                     "FROM takes") == [(15, 15)]
     assert rows(db, "SELECT status, count(*) FROM run_history GROUP BY status ORDER BY status") == [

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from toolpanel import scorecard
-from toolpanel.console import app, dump, err, fail, out
+from toolpanel.console import app, dump, err, fail, out, show
 from toolpanel.console import personas as _personas
 from toolpanel.console import settings as _settings
 from toolpanel.errors import ExitCode
@@ -36,7 +35,8 @@ def _outcome(row: dict, outcome: dict | None) -> str:
 
 
 @app.command()
-def history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def history(slug: Annotated[str, typer.Argument(help="Tool slug.")],
+            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Every review run of a tool, oldest first, with its verdict and what became of it (published, held for
     an editor and why, rejected, superseded)."""
     settings = _settings()
@@ -72,7 +72,7 @@ def history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False)
                       "—" if r.get("mean_score") is None else f"{r['mean_score']:g}",
                       str(r.get("paid_calls") if r.get("paid_calls") is not None else "—"),
                       str(r.get("cached_takes") if r.get("cached_takes") is not None else "—"))
-    out.print(table)
+    show(table)
     for i, note in enumerate(held, 1):
         out.print(f"({i}) {escape(note)}")
     if held:
@@ -101,7 +101,7 @@ def _held_note(v) -> str | None:
 def compare(slug_a: str, slug_b: str,
             include_held: Annotated[bool, typer.Option(
                 "--include-held", help="Compare the newest verdicts held for an editor too (marked).")] = False,
-            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """A vs B — which one should you ship with? (published verdicts, as the site shows them)"""
     settings = _settings()
     personas = _personas(settings)
@@ -133,7 +133,7 @@ def compare(slug_a: str, slug_b: str,
             ("Category", a.tool.category or "—", b.tool.category or "—")]
     for row in rows:
         table.add_row(*(escape(c) for c in row))
-    out.print(table)
+    show(table)
     out.print("[bold]Reviewer scorecard[/bold]")
     sc = Table(show_lines=True)
     sc.add_column("Persona")
@@ -148,7 +148,7 @@ def compare(slug_a: str, slug_b: str,
             body = t.paragraph if t and t.status == "ok" and t.paragraph else ""
             cells.append(escape(label + ("\n" + body if body else "")))
         sc.add_row(escape(p.name), *cells)
-    out.print(sc)
+    show(sc)
     if cmp is None:
         missing = [v.tool.name for v in (a, b) if v.verdict is None]
         which = "complete" if include_held else "published"
@@ -182,7 +182,7 @@ def _view_json(v) -> dict:
 
 
 @app.command()
-def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def personas(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """The panel: each persona's lens and version (content hash of its file)."""
     settings = _settings()
     ps = _personas(settings)
@@ -193,15 +193,16 @@ def personas(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for col in ("id", "name", "version", "model", "lens"):
         table.add_column(col)
     for p in ps:
-        table.add_row(p.id, p.name, p.version, ", ".join(settings.model_pool(p.id)), escape(textwrap.shorten(p.lens, 90, placeholder="…")))
-    out.print(table)
+        table.add_row(p.id, p.name, p.version, ", ".join(settings.model_pool(p.id)), escape(" ".join(p.lens.split())))
+    show(table)
 
 
 @app.command()
 def publish(
     full: Annotated[bool, typer.Option("--full", help="Rewrite every page, not only changed ones.")] = False,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write the site here instead of TOOLPANEL_HOME/site.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out", metavar="DIR", help="Write the site here instead of TOOLPANEL_HOME/site.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Render the static site (tool pages, A vs B comparisons, index, personas, feeds, digest)."""
     from toolpanel.publish import PublishError, publish_site
@@ -230,8 +231,9 @@ def publish(
 def vote(
     slug: Annotated[Optional[str], typer.Argument(help="Tool slug.")] = None,
     choice: Annotated[Optional[str], typer.Argument(metavar="ship|skip")] = None,
-    voter: Annotated[Optional[str], typer.Option(help="Who voted (optional).")] = None,
-    import_csv: Annotated[Optional[Path], typer.Option("--import", help="CSV with columns slug,vote[,voter].")] = None,
+    voter: Annotated[Optional[str], typer.Option(metavar="NAME", help="Who voted (optional).")] = None,
+    import_csv: Annotated[Optional[Path], typer.Option(
+        "--import", metavar="FILE", help="CSV with columns slug,vote[,voter].")] = None,
 ) -> None:
     """Record a community vote (shown beside the panel on the site), or import a CSV of votes."""
     from toolpanel import votes

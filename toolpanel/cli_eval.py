@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from toolpanel.config import REPO_ROOT
-from toolpanel.console import app, dump, err, fail, out
+from toolpanel.console import app, dump, err, fail, out, show
 from toolpanel.console import personas as _personas
 from toolpanel.console import settings as _settings
 from toolpanel.errors import ExitCode, ToolpanelError
@@ -33,7 +33,8 @@ def eval_command(
     gold: Annotated[Optional[list[str]], typer.Argument(
         help="Gold files or directories (default: eval/gold/).")] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Reviews of identical input per item.")] = 1,
-    model: Annotated[Optional[str], typer.Option(help="Model for every persona (overrides config).")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        metavar="NAME", help="Model for every persona (overrides config).")] = None,
     no_shuffle: Annotated[bool, typer.Option("--no-shuffle", help="Skip the shuffled-persona-order review.")] = False,
     list_runs: Annotated[bool, typer.Option("--list", help="Show past eval runs with their ids.")] = False,
     compare: Annotated[Optional[tuple[str, str]], typer.Option(
@@ -49,6 +50,8 @@ def eval_command(
         return _list(store, as_json)
     if compare:
         return _compare(store, *compare, as_json)
+    with store.connect():  # a held warehouse stops the eval before anything is paid (exit 4), not after
+        pass
     _run(settings, store, gold, repeats, model, not no_shuffle, as_json)
 
 
@@ -69,7 +72,7 @@ def _list(store: Warehouse, as_json: bool) -> None:
                       str(r["repeats"]), _fmt(_num(r["accuracy"])), _fmt(_num(r["kappa"])),
                       _fmt(_num(r["flip_rate"])),
                       "unknown" if r["cost_usd"] is None else f"${r['cost_usd']:.4f}", _fmt(r["wall_seconds"]))
-    out.print(table)
+    show(table)
 
 
 def _num(v):
@@ -101,7 +104,7 @@ def _compare(store: Warehouse, a: str, b: str, as_json: bool) -> None:
         d = r["diff"]
         table.add_row(escape(r["figure"]), _fmt(r["a"]), _fmt(r["b"]),
                       "" if d is None else ("0" if d == 0 else f"{d:+.4g}"))
-    out.print(table)
+    show(table)
 
 
 def _run(settings, store: Warehouse, gold, repeats: int, model: str | None, shuffles: bool, as_json: bool) -> None:
@@ -192,7 +195,7 @@ def _print_report(rid: str, label: str, f: dict) -> None:
         table.add_row(pid, *(_fmt(v[k]) for k in ("verdict_agreement", "score_mae", "score_spearman",
                                                    "abstain_precision", "abstain_recall", "repeat_score_sd",
                                                    "grounded", "failed")))
-    out.print(table)
+    show(table)
     cost = "unknown (no price configured)" if c["cost_usd"] is None else f"${c['cost_usd']:.4f}"
     out.print(f"{c['calls']} calls · {c['tokens_in']:,} tokens in, {c['tokens_out']:,} out · cost {cost} · "
               f"{c['wall_seconds']:.1f} s · {c['failed_takes']} failed takes")

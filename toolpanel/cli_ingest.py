@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from toolpanel.console import app, dump, fail, out
+from toolpanel.console import app, dump, fail, out, show
 from toolpanel.console import settings as _settings
 from toolpanel.config import ConfigError
 from toolpanel.ingest import IngestReport, adhoc_sources, configured_sources, ingest
@@ -136,7 +136,7 @@ def sources_command(as_json: Annotated[bool, typer.Option("--json", help="Machin
                       else f"failed: {r['error']}")
         table.add_row(escape(s.name), s.kind + (" +enrich" if s.enrich else ""), escape(_where(s.location)), when,
                       escape(result))
-    out.print(table)
+    show(table)
     out.print(f"Politeness: timeout {pol.timeout:g} s, at most {settings.limits.source_bytes:,} bytes a response, "
               f"{pol.requests_per_host} requests per host per run, pages read below {pol.min_description} "
               f"characters (sources with enrich = true) · User-Agent: {USER_AGENT}")

@@ -15,7 +15,8 @@ from toolpanel.errors import ToolpanelError
 from toolpanel.queue import decide, held_items, refresh
 from warehouse import Warehouse
 
-EditorOpt = Annotated[str, typer.Option("--editor", help="Your name: recorded with the decision (required).")]
+EditorOpt = Annotated[str, typer.Option("--editor", metavar="NAME",
+                                        help="Your name: recorded with the decision (required).")]
 NoteOpt = Annotated[Optional[str], typer.Option("--note", help="Why: recorded with the decision.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 NoPublishOpt = Annotated[bool, typer.Option("--no-publish", help="Record only; do not re-render the site.")]

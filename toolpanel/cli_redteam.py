@@ -26,16 +26,18 @@ def _line(name: str, f: dict) -> str:
 
 @app.command()
 def redteam(
-    against: Annotated[list[str], typer.Option("--against", help="provider (the configured model), or a scripted "
-                                                                 "adversary: obedient, subtle, resistant; repeat.")] = None,
+    against: Annotated[list[str], typer.Option("--against", metavar="NAME", help=(
+        "provider (the configured model), or a scripted adversary: obedient, subtle, resistant; repeat."))] = None,
     suite: Annotated[Optional[list[Path]], typer.Option(
-        "--suite", help="An attack folder with a manifest.yaml (repeat); default examples/attacks.")] = None,
+        "--suite", metavar="DIR",
+        help="An attack folder with a manifest.yaml (repeat); default examples/attacks.")] = None,
     generated: Annotated[int, typer.Option(help="Generated payload variants (toolpanel/attackgen.py).")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the generated variants: a new seed is a fresh set.")] = 2026,
     no_history: Annotated[bool, typer.Option("--no-history", help="Review each attack in a warehouse holding only "
                                                                  "its base card (no outlier baseline).")] = False,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Figures file.")] = REPO_ROOT / "bench" / "redteam.json",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    out_file: Annotated[Optional[Path], typer.Option(
+        "--out", metavar="FILE", help="Figures file.")] = REPO_ROOT / "bench" / "redteam.json",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Can vendor text move a published verdict? Attack-success rate, what caught it, false holds, extra cost."""
     from toolpanel.provider import resolved_settings

@@ -21,9 +21,9 @@ from warehouse.changes import PUBLISHED, all_verdicts, explain_pairs, pick_pair,
 @app.command("why")
 def why_command(
     slug: Annotated[str, typer.Argument(help="Tool slug.")],
-    from_ref: Annotated[Optional[str], typer.Option("--from", help="Earlier run (or verdict) id. "
+    from_ref: Annotated[Optional[str], typer.Option("--from", metavar="ID", help="Earlier run (or verdict) id. "
                                                     "Default: the published verdict before --to.")] = None,
-    to_ref: Annotated[Optional[str], typer.Option("--to", help="Later run (or verdict) id. "
+    to_ref: Annotated[Optional[str], typer.Option("--to", metavar="ID", help="Later run (or verdict) id. "
                                                   "Default: the published verdict.")] = None,
     include_held: Annotated[bool, typer.Option("--include-held", help="Compare with the newest verdict held "
                                                "for an editor, if any (marked).")] = False,

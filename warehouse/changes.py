@@ -14,6 +14,7 @@ import duckdb
 
 from toolpanel.changes import VerdictFacts, attribute
 from toolpanel.errors import ToolpanelError
+from warehouse.connection import WarehouseBusy
 from toolpanel.models import Change, Persona
 from warehouse.rows import TAKE_COLUMNS, _take, _tool, now
 from warehouse.store import Warehouse
@@ -205,6 +206,8 @@ def explain_latest(store: Warehouse, slug: str, personas: list[Persona] | None =
     `change` the details."""
     try:
         return explain(store, slug, personas=personas, include_held=True)
+    except WarehouseBusy:
+        raise
     except ToolpanelError:
         return None
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from toolpanel.errors import MESSAGE_CAP, ExitCode, ToolpanelError
 from warehouse.migrations import migrate
 
 _LOCK_WAIT_SECONDS = float(os.environ.get("TOOLPANEL_LOCK_WAIT", "60"))
@@ -38,12 +39,29 @@ class LockStats:
     seconds = 0.0
 
 
-class WarehouseBusy(Exception):
-    """Another process held the warehouse longer than the lock wait."""
+class WarehouseBusy(ToolpanelError):
+    """Another process held the warehouse longer than the lock wait (exit 4): who holds it, and the fix."""
 
-    def __init__(self, message: str, holder_pid: int | None = None):
-        super().__init__(message)
-        self.holder_pid = holder_pid
+    code = ExitCode.WAREHOUSE_BUSY
+
+    def __init__(self, path: Path | str, holder_pid: int | None = None, wait: float | None = None):
+        from warehouse.journal import journal_dir
+
+        self.path, self.holder_pid = Path(path), holder_pid
+        self.wait = wait = _LOCK_WAIT_SECONDS if wait is None else wait
+        who = f"another process (PID {holder_pid})" if holder_pid else "another process"
+        journal = journal_dir(self.path)
+        kept = f"; paid takes saved earlier stay in {journal} until then" if any(journal.glob("*.jsonl")) else ""
+        super().__init__(
+            f"the warehouse {self.path} is held by {who}: still held after the {wait:g} s lock wait",
+            f"let that process finish, or close the warehouse there, then run again (analysts read "
+            f"{self.path.parent / 'analyst.duckdb'}, never the warehouse; TOOLPANEL_LOCK_WAIT sets the wait){kept}")
+
+    def message(self, cap: int = 2 * MESSAGE_CAP) -> str:  # our own words and three paths: whole by default
+        return super().message(cap)
+
+    def __reduce__(self):  # pickled (Prefect, threads) with its fields, not its message
+        return self.__class__, (self.path, self.holder_pid, self.wait)
 
 
 def holder_pid(exc: Exception) -> int | None:
@@ -83,9 +101,7 @@ class Connections:
                     pid = holder_pid(exc)
                     if time.monotonic() > deadline:
                         _busy.add(str(self.path))
-                        raise WarehouseBusy(
-                            f"{self.path}: another process{f' (PID {pid})' if pid else ''} held the warehouse for "
-                            f"more than {_LOCK_WAIT_SECONDS:g} s", pid) from exc
+                        raise WarehouseBusy(self.path, pid) from exc
                     if not _noticed and lock_notice and time.monotonic() - started > _NOTICE_AFTER_SECONDS:
                         _noticed = True
                         lock_notice(self.path, pid, _LOCK_WAIT_SECONDS)
