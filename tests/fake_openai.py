@@ -66,6 +66,8 @@ BEHAVIOURS = frozenset(
         "timeout",
         "latency",
         "raw",  # extension: params["content"] returned verbatim (never fenced)
+        "long_quote",  # a valid take quoting the card's whole Description, word for word, however long
+        "cut_off",  # the take's JSON cut off after params.get("chars", 60) characters, finish_reason "length"
     }
 )
 
@@ -501,7 +503,7 @@ class FakeOpenAI:
         self._sleep(self.latency, wake)
 
         plain = rf_type in (None, "text")
-        status, content, extra_headers = 200, None, {}
+        status, content, extra_headers, finish = 200, None, {}, "stop"
         if behaviour == "500":
             status = 500
         elif behaviour == "429_then_ok" and nth == 1:
@@ -521,7 +523,11 @@ class FakeOpenAI:
             if (self.json_object_schema == "ignored" and rf_type == "json_object" and "schema" in rf
                     and isinstance(take.get("score"), int)):
                 take = {**take, "score": f"{take['score']}/100"}
+            if behaviour == "long_quote" and dm:
+                take = {**take, "evidence": [" ".join(dm.group(1).replace("\u02c6", " ").split())]}
             content = self._render(take, persona, tool, plain)
+            if behaviour == "cut_off":  # the token limit stops the reply mid-string
+                content, finish = json.dumps(take)[: int(params.get("chars", 60))], "length"
 
         if status != 200:
             entry["status"] = status
@@ -548,7 +554,7 @@ class FakeOpenAI:
                         "index": 0,
                         "message": {"role": "assistant", "content": content, "refusal": None},
                         "logprobs": None,
-                        "finish_reason": "stop",
+                        "finish_reason": finish,
                     }
                 ],
                 "usage": {

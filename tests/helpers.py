@@ -14,6 +14,9 @@ EXAMPLES = ROOT / "examples" / "tools"
 SEED_A = EXAMPLES / "smolvlm2-turbo.md"
 SEED_B = EXAMPLES / "openrouter-model-fusion.md"
 PERSONA_IDS = ["builder", "skeptic", "futurist", "founder", "creator"]
+# The fake provider listens on loopback, where toolpanel treats an endpoint as a local server (concurrency 1, a
+# context probe, a timeout from the prompt's size): tests of a remote provider's behaviour configure it as one.
+REMOTE_LIKE = '[provider]\nconcurrency = 8\ntimeout = 60\nprompt_profile = "default"\n'
 
 
 def write_card(directory: Path, slug: str, description: str = "A tool that does a useful thing for developers, "

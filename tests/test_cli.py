@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLES, ROOT, SEED_A, SEED_B, cli, rows, write_card
+from tests.helpers import REMOTE_LIKE, EXAMPLES, ROOT, SEED_A, SEED_B, cli, rows, write_card
 
 BAD = ROOT / "examples" / "bad-cards"
 
 
 @pytest.fixture
-def env(tp_home, provider_env) -> dict:
+def env(tp_home, provider_env, tmp_path) -> dict:
+    (tmp_path / "toolpanel.toml").write_text(REMOTE_LIKE)
     return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SEED_A, cli, rows, write_card
+from tests.helpers import REMOTE_LIKE, SEED_A, cli, rows, write_card
 
 
 @pytest.fixture
-def env(tp_home, provider_env) -> dict:
+def env(tp_home, provider_env, tmp_path) -> dict:
+    (tmp_path / "toolpanel.toml").write_text(REMOTE_LIKE)
     return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
 
 
@@ -37,8 +38,8 @@ def test_flaky_provider_summary_counts_every_request_and_failed_take(env, provid
 
     plain = cli("review", str(SEED_A), env=env, cwd=tmp_path)  # the provider still fails for three personas
     assert plain.returncode == 3
-    assert ("1 reviewed, 0 rejected, 0 failed, 0 held, 1 incomplete · 9 requests, 0 paid takes, 2 cached takes, "
-            "3 failed takes") in plain.stdout
+    assert ("1 tool reviewed (0 held, 1 incomplete) · 0 tools failed · 0 inputs rejected · 3 takes asked "
+            "(0 answered, 3 failed) · 2 takes cached · 9 requests") in plain.stdout
 
 
 def test_abstentions_without_quorum_are_not_a_provider_failure(env, provider_env, tmp_path):
@@ -48,19 +49,19 @@ def test_abstentions_without_quorum_are_not_a_provider_failure(env, provider_env
     assert r.returncode == 0, r.stderr
     assert (_summary(r.stdout)["incomplete_verdicts"], _summary(r.stdout)["without_quorum"]) == (0, 1)
     plain = cli("review", str(SEED_A), env=env, cwd=tmp_path)  # the line says why the tool shows Incomplete
-    assert "1 reviewed, 0 rejected, 0 failed, 0 held, 0 incomplete, 1 without quorum (too many abstained) · " \
+    assert "1 tool reviewed (0 held, 0 incomplete, 1 without quorum: too many abstained) · 0 tools failed · " \
         in plain.stdout, plain.stdout
 
 
 @pytest.mark.fake_openai(json_schema="500", json_object_schema="ignored")
 def test_mode_that_breaks_the_shape_is_demoted_said_and_not_bought_again(env, provider_env, tmp_path):
     fake = provider_env
-    (tmp_path / "toolpanel.toml").write_text("[provider]\nconcurrency = 1\n")  # takes one after another
+    (tmp_path / "toolpanel.toml").write_text(REMOTE_LIKE.replace("concurrency = 8", "concurrency = 1"))  # one at a time
     r = cli("review", str(SEED_A), env=env, cwd=tmp_path)
     assert r.returncode == 3, r.stderr
     # take 1: json_schema probe (500) + json_object_schema + repair; takes 2-3: try + repair; then demoted
-    assert ("1 reviewed, 0 rejected, 0 failed, 0 held, 1 incomplete · 9 requests, 2 paid takes, 0 cached takes, "
-            "3 failed takes") in r.stdout
+    assert ("1 tool reviewed (0 held, 1 incomplete) · 0 tools failed · 0 inputs rejected · 5 takes asked "
+            "(2 answered, 3 failed) · 0 takes cached · 9 requests") in r.stdout
     notes = [line for line in r.stderr.splitlines() if line.startswith("note:")]
     assert notes == [f"note: fake-model-1 at {fake.base_url}: 3 takes in a row broke the json_object_schema shape; "
                      "using json_object from now on"]
@@ -177,7 +178,7 @@ def test_held_warehouse_keeps_paid_takes_in_the_journal_and_the_next_run_pays_no
                          f"without paying again — let that process finish (analysts read {home / 'analyst.duckdb'}), "
                          "then run again")
     assert "Traceback" not in err
-    assert "1 reviewed" in out and "5 requests, 5 paid takes" in out
+    assert "1 tool reviewed" in out and "5 takes asked (5 answered, 0 failed) · 0 takes cached · 5 requests" in out
     entries = [json.loads(line) for line in jfile.read_text().splitlines()]
     assert sum(len(e["items"]) for e in entries if e["op"] == "takes") == 5
     assert [e["op"] for e in entries].count("finish") == 1

@@ -26,7 +26,7 @@ def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
     # The grammar (JSON-safe characters, bounded lengths) and the repeat penalty leave the 135M model no
     # reply that is not a take: before them, 1 to 3 of its 5 replies were not JSON at all.
     assert r.returncode == 0, r.stdout + r.stderr
-    assert " 0 failed takes" in r.stdout, r.stdout
+    assert "5 takes asked (5 answered, 0 failed)" in r.stdout, r.stdout
     assert "demo-grade model" in r.stderr and "OPENAI_API_KEY" in r.stderr
     # Five scorecard lines, each a real outcome: a score, an abstention, or a failure with its reason.
     lines = [ln for ln in r.stdout.splitlines()

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from scoring import panel_verdict, shortfall
 from tests.fake_model import take
-from tests.helpers import PERSONA_IDS, SEED_A, cli, rows
+from tests.helpers import PERSONA_IDS, REMOTE_LIKE, SEED_A, cli, rows
 from toolpanel.cards import load_cards
 from toolpanel.config import load_settings
 from toolpanel.models import Take
@@ -114,6 +114,7 @@ def test_cli_review_of_two_personas_marks_the_carried_takes(tp_home, provider_en
     import os
 
     env = {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
+    (tmp_path / "toolpanel.toml").write_text(REMOTE_LIKE)
     first = cli("review", str(SEED_A), env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     provider_env.requests.clear()

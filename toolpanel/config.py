@@ -30,6 +30,8 @@ class Settings(BaseModel):
     max_tokens: int = Field(default=600, ge=64)
     temperature: float = 0.4
     output_mode: Literal["auto", "json_schema", "json_object_schema", "json_object", "text"] = "auto"
+    # auto: compact for the bundled model and for a loopback server that reports a small context (provider.py)
+    prompt_profile: Literal["auto", "default", "compact"] = "auto"
     prices: dict[str, Price] = Field(default_factory=dict)
     local: LocalModel = Field(default_factory=LocalModel)
     limits: Limits = Field(default_factory=Limits)
@@ -109,13 +111,13 @@ def load_settings(**overrides) -> Settings:
             raise ConfigError(f"{path}: invalid TOML: {exc} — fix the syntax") from None
         provider = data.pop("provider", {})
         for key in ("base_url", "model", "timeout", "max_retries", "concurrency", "max_tokens", "temperature",
-                    "output_mode"):
+                    "output_mode", "prompt_profile"):
             if key in provider:
                 values[key] = provider.pop(key)
         if provider:
             raise ConfigError(f"{path}: unknown key(s) in [provider]: {', '.join(sorted(provider))} — allowed: "
-                              "base_url, model, timeout, max_retries, concurrency, max_tokens, temperature, output_mode "
-                              "(put the API key in OPENAI_API_KEY, never in the file)")
+                              "base_url, model, timeout, max_retries, concurrency, max_tokens, temperature, output_mode, "
+                              "prompt_profile (put the API key in OPENAI_API_KEY, never in the file)")
         if "models" in data:
             values["persona_models"] = data.pop("models")
         if "personas" in data:
@@ -145,6 +147,8 @@ def load_settings(**overrides) -> Settings:
         values["base_url"] = env["OPENAI_BASE_URL"]
     if env.get("TOOLPANEL_MODEL"):
         values["model"] = env["TOOLPANEL_MODEL"]
+    if env.get("TOOLPANEL_PROMPT_PROFILE"):
+        values["prompt_profile"] = env["TOOLPANEL_PROMPT_PROFILE"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         settings = Settings(**values)

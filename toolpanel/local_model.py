@@ -1,6 +1,7 @@
 """The bundled demo model: llama-cpp-python's OpenAI-compatible server on loopback.
 
-Started and stopped by toolpanel; reached through the same openai seam as any provider.
+Started and stopped by toolpanel; reached through the same openai seam as any provider. `probe_endpoint`
+asks a loopback server toolpanel did not start what it is: its context size and generation rate.
 """
 
 from __future__ import annotations
@@ -9,11 +10,15 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolpanel.config import DEMO_MODEL, Settings
@@ -130,3 +135,106 @@ def local_server(settings: Settings):
         if status:
             status(f"the bundled model is up ({time.monotonic() - started:.1f} s)")
         yield base
+
+
+# ----------------------------------------------------------------- a loopback server toolpanel did not start
+
+# A prompt no local context holds (2^17 tokens of " the", 512 KB): llama-cpp-python's server, which reports its
+# context nowhere, refuses it after tokenising (0.4 s here) with "maximum context length is N tokens".
+CONTEXT_PROBE_TOKENS = 131_072
+_CONTEXT_ERROR = re.compile(r"(?:maximum context length is|context window of|n_ctx\D{0,4})\s*(\d+)", re.I)
+
+
+@dataclass
+class EndpointFacts:
+    """What a local OpenAI-compatible server says about itself (None: it did not say)."""
+
+    server: str | None = None  # "llama.cpp" (llama-server), "llama-cpp-python" or "vLLM"; None: not recognised
+    model: str | None = None  # the first model it lists
+    context: int | None = None  # tokens its context holds, as it reports it
+    source: str = ""  # where it reported that
+    tokens_per_second: float | None = None  # generation rate, measured with one short completion
+
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+
+
+def _request(url: str, key: str | None, body: dict | None = None, timeout: float = 3.0):
+    """JSON from `url` (POST when `body`): (status, parsed body or text); (None, why) when nothing answered."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    try:
+        with _OPENER.open(urllib.request.Request(url, data, headers), timeout=timeout) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (OSError, ValueError) as exc:
+        return None, str(exc)
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def _positive(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def probe_endpoint(base_url: str, key: str | None = None, *, context: bool = True) -> EndpointFacts:
+    """Ask a loopback server for its context (llama.cpp: /props; vLLM: max_model_len in /v1/models;
+    llama-cpp-python: the refusal of an over-long prompt) and, for a server it recognises, time a short
+    generation. Never raises: a fact the server does not give stays None. `context=False` skips the
+    context (the prompt profile was chosen in the configuration)."""
+    facts = EndpointFacts()
+    base = base_url.rstrip("/")
+    root = base.removesuffix("/v1")
+    status, listing = _request(f"{base}/models", key)
+    entries = [m for m in (listing.get("data") or []) if isinstance(m, dict)] if isinstance(listing, dict) else []
+    if status != 200 or not entries:
+        return facts
+    facts.model = str(entries[0].get("id") or "") or None
+    for m in entries:
+        meta = m.get("meta") if isinstance(m.get("meta"), dict) else {}
+        facts.server = "llama.cpp" if meta else "vLLM" if _positive(m.get("max_model_len")) else facts.server
+        for where, value in (("max_model_len", m.get("max_model_len")), ("context_length", m.get("context_length")),
+                             ("meta.n_ctx_train", meta.get("n_ctx_train"))):
+            if _positive(value) and facts.context is None:
+                facts.context, facts.source = value, f"/v1/models {where}"
+    if facts.server == "llama.cpp":  # /props has the context the server runs with, not the one trained for
+        _, props = _request(f"{root}/props", key)
+        if isinstance(props, dict):
+            gen = props.get("default_generation_settings")
+            n_ctx = _positive((gen if isinstance(gen, dict) else {}).get("n_ctx")) or _positive(props.get("n_ctx"))
+            if n_ctx:
+                facts.context, facts.source = n_ctx, "/props n_ctx"
+    elif facts.context is None and any(m.get("owned_by") == "me" and "permissions" in m for m in entries):
+        facts.server = "llama-cpp-python"  # how its /v1/models lists a model; it has no /props, no meta
+        if context:
+            facts.context = _refused_context(base, key, facts.model)
+            facts.source = "its reply to an over-long prompt" if facts.context else ""
+    if facts.server:
+        facts.tokens_per_second = _generation_rate(base, key, facts.model)
+    return facts
+
+
+def _refused_context(base: str, key: str | None, model: str | None) -> int | None:
+    status, reply = _request(f"{base}/completions", key, {"model": model, "prompt": " the" * CONTEXT_PROBE_TOKENS,
+                                                          "max_tokens": 1}, timeout=15.0)
+    found = _CONTEXT_ERROR.search(json.dumps(reply)) if status == 400 else None
+    return _positive(int(found.group(1))) if found else None
+
+
+def _generation_rate(base: str, key: str | None, model: str | None) -> float | None:
+    """Tokens a second for one short completion (llama.cpp's own timing when it gives one)."""
+    started = time.monotonic()
+    status, reply = _request(f"{base}/completions", key, {"model": model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,",
+                                                          "max_tokens": 32, "temperature": 0}, timeout=60.0)
+    elapsed = time.monotonic() - started
+    if status != 200 or not isinstance(reply, dict):
+        return None
+    timings = reply.get("timings") if isinstance(reply.get("timings"), dict) else {}
+    if isinstance(timings.get("predicted_per_second"), (int, float)) and timings["predicted_per_second"] > 0:
+        return float(timings["predicted_per_second"])
+    usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+    tokens = usage.get("completion_tokens")
+    return tokens / elapsed if isinstance(tokens, int) and tokens >= 8 and elapsed > 0 else None

@@ -26,8 +26,17 @@ LOCAL_API_KEY = "local"  # the key toolpanel gives its own started model server 
 
 
 def profile_for(settings) -> str:
-    """`compact` for the local model (before its server starts, or the started one), else `default`."""
-    return COMPACT if settings.uses_local_model or settings.api_key == LOCAL_API_KEY else DEFAULT
+    """`[provider] prompt_profile` when chosen; else `compact` for the local model (before its server starts, or
+    the started one) and for a loopback server that reported a small context (toolpanel.provider remembers
+    which, so a command that starts no server hashes prompts the same way); else `default`."""
+    chosen = getattr(settings, "prompt_profile", "auto")
+    if chosen != "auto":
+        return chosen
+    if settings.uses_local_model or settings.api_key == LOCAL_API_KEY:
+        return COMPACT
+    from toolpanel.provider import remembered_profile
+
+    return remembered_profile(settings) or DEFAULT
 
 
 @lru_cache(maxsize=8)
