@@ -186,64 +186,67 @@ class LLM:
     def mode_for(self, model: str) -> str | None:
         return self._forced_mode or self._modes.get(model)
 
-    async def _create(self, messages: list[dict], model: str, mode: str, client: AsyncOpenAI, quotes=None):
+    async def _create(self, messages: list[dict], model: str, mode: str, client: AsyncOpenAI, quotes=None, schema=None):
         profile = profile_for(self.settings)
         kwargs: dict = {
             "model": model,
             "messages": messages,
             "max_tokens": self.settings.max_tokens,
-            "temperature": self.settings.temperature,
+            "temperature": 0 if schema else self.settings.temperature,  # calls other than takes are extraction
         }
+        name, body = schema or ("take", None)  # (name, JSON schema) of another shape than a take's (complete)
         if mode == "json_schema":
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "take", "strict": True, "schema": TAKE_JSON_SCHEMA},
-            }
+            kwargs["response_format"] = {"type": "json_schema",
+                                         "json_schema": {"name": name, "strict": True, "schema": body or TAKE_JSON_SCHEMA}}
         elif mode == "json_object_schema":
-            kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema(profile, quotes)}
+            kwargs["response_format"] = {"type": "json_object", "schema": body or grammar_schema(profile, quotes)}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         if profile == COMPACT:  # the local llama.cpp server's own knob, outside OpenAI's API
             kwargs["extra_body"] = {"repeat_penalty": self.settings.local.repeat_penalty}
         return await client.chat.completions.create(**kwargs)
 
-    async def _discover(self, messages: list[dict], model: str, quotes=None):
+    async def _discover(self, messages: list[dict], model: str, quotes=None, schema=None):
         """Try modes in order; the first that the endpoint accepts is remembered for this model."""
         lock = self._locks.setdefault(model, asyncio.Lock())
         async with lock:
             known = self.mode_for(model)
             if not known:
-                return await self._probe(messages, model, quotes)
-        return await self._create(messages, model, known, self.client, quotes), known
+                return await self._probe(messages, model, quotes, schema)
+        return await self._create(messages, model, known, self.client, quotes, schema), known
 
-    async def _probe(self, messages: list[dict], model: str, quotes=None):
+    async def _probe(self, messages: list[dict], model: str, quotes=None, schema=None):
         probe = self.client.with_options(max_retries=0)
         for mode in MODES:
             try:
                 # A probe is not retried: a 500 here most likely means "unsupported format".
-                resp = await self._create(messages, model, mode, probe if mode != "text" else self.client, quotes)
+                resp = await self._create(messages, model, mode, probe if mode != "text" else self.client, quotes, schema)
             except _FORMAT_REJECTIONS:
                 if mode == "text":
                     raise
                 continue
             except (openai.RateLimitError, openai.APIConnectionError):
-                resp = await self._create(messages, model, mode, self.client, quotes)
+                resp = await self._create(messages, model, mode, self.client, quotes, schema)
             self._remember(model, mode)
             return resp, mode
         raise AssertionError("unreachable")
 
-    async def _call(self, messages: list[dict], model: str, quotes=None):
+    async def _call(self, messages: list[dict], model: str, quotes=None, schema=None):
         mode = self.mode_for(model)
         if mode is None:
-            return await self._discover(messages, model, quotes)
+            return await self._discover(messages, model, quotes, schema)
         try:
-            return await self._create(messages, model, mode, self.client, quotes), mode
+            return await self._create(messages, model, mode, self.client, quotes, schema), mode
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             # A remembered mode the endpoint now rejects (server changed): forget it and discover again.
             if mode == "text" or self._forced_mode or "response_format" not in str(exc):
                 raise
             self._remember(model, None)
-            return await self._discover(messages, model, quotes)
+            return await self._discover(messages, model, quotes, schema)
+
+    async def complete(self, messages: list[dict], model: str, name: str, schema: dict):
+        """One reply of another JSON shape (the model screen): the takes' modes, client, retries and count."""
+        return (await self._call(messages, model, schema=(name, schema)))[0]
 
     async def take(self, messages: list[dict], model: str, repair_message, may_repair=None,
                    quotes: list[str] | None = None) -> Completion:

@@ -2,8 +2,8 @@
 its sentences address whoever reviews it. Each sentence found verbatim in a vendor field becomes a screening
 finding (rule `model_screen`, severity warn) that feeds the same differential review as the rules' findings.
 
-Owns: that call (prompts/model_screen.j2, through the one LLM seam's client, so its retries, timeout and
-request count apply; json_schema -> json_object -> text like the takes), its cache (table `screen_cache`, by
+Owns: that call (prompts/model_screen.j2, through the one LLM seam, so its retries, timeout and
+request count apply; the takes' output modes, through `LLM.complete`), its cache (table `screen_cache`, by
 card content hash and model: an unchanged card is never screened twice), its cost (the panel's Spend:
 estimate, admit, settle; the `spend` view counts the rows). It fails open to the rules: a refused budget, a
 provider error, a timeout or an unusable reply gives no findings and one note naming why; the review goes on.
@@ -21,26 +21,23 @@ from typing import TYPE_CHECKING
 import openai
 
 from toolpanel import prompts
-from toolpanel.llm import _FORMAT_REJECTIONS, cost_usd
+from toolpanel.llm import cost_usd
 from toolpanel.models import Finding, Tool
 from toolpanel.screening import FIELDS
 from warehouse.store import WarehouseBusy, now
 
 if TYPE_CHECKING:
-    from toolpanel.llm import LLM
     from toolpanel.panel import Panel, ReviewRequest
 
 RULE = "model_screen"
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["sentences"],
           "properties": {"sentences": {"type": "array", "items": {"type": "string"}}}}
-MODES = ("json_schema", "json_object", "text")
 MAX_SENTENCES = 20  # more than this many from one card: the rest are ignored
 # A "sentence" shorter than this (non-space characters), or one Latin word, is not one: removed from the copy
 # it would cut a name or a word wherever it occurs. One unspaced run of another script (Chinese) may be.
 MIN_CHARS = 8
 FALLBACK = "the rules alone screened this card"
 log = logging.getLogger(__name__)
-_modes: dict[tuple[str, str], str] = {}  # (endpoint, model) -> the output mode this process found works
 
 
 class Unusable(ValueError):
@@ -116,7 +113,7 @@ async def _ask(panel: "Panel", tool: Tool, request: "ReviewRequest", run_id: str
     resp, sentences, error, tokens_in, tokens_out = None, None, None, None, None
     try:
         async with panel._semaphore:  # the panel's cap on model calls in flight
-            resp = await _call(panel.llm, messages, model)
+            resp = await panel.llm.complete(messages, model, RULE, SCHEMA)
         if resp.usage is not None:
             tokens_in, tokens_out = resp.usage.prompt_tokens, resp.usage.completion_tokens
         sentences = parse(resp.choices[0].message.content if resp.choices else None)
@@ -140,46 +137,6 @@ async def _ask(panel: "Panel", tool: Tool, request: "ReviewRequest", run_id: str
     except WarehouseBusy:  # the answer still serves this review; the next review of the card asks again
         log.warning("model screen: %s: the warehouse is held; its answer was not cached", tool.slug)
     return sentences
-
-
-def _format(mode: str) -> dict | None:
-    if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": "model_screen", "strict": True, "schema": SCHEMA}}
-    return {"type": "json_object"} if mode == "json_object" else None
-
-
-async def _create(client, llm: "LLM", messages: list[dict], model: str, mode: str):
-    kwargs = {"model": model, "messages": messages, "max_tokens": llm.settings.max_tokens, "temperature": 0}
-    if (response_format := _format(mode)) is not None:
-        kwargs["response_format"] = response_format
-    return await client.chat.completions.create(**kwargs)
-
-
-async def _call(llm: "LLM", messages: list[dict], model: str):
-    """The seam's client; its output mode for this model when known (a grammar mode is json_object here),
-    else the takes' discovery order: each mode the endpoint rejects is tried once, without retries."""
-    key = (llm.settings.base_url or "", model)
-    seam = llm.mode_for(model)
-    known = _modes.get(key) or ("json_object" if seam == "json_object_schema" else seam)
-    if known:
-        try:
-            return await _create(llm.client, llm, messages, model, known)
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            if known == "text" or "response_format" not in str(exc):
-                raise
-    probe = llm.client.with_options(max_retries=0)
-    for mode in MODES[MODES.index(known) + 1 if known else 0:]:
-        try:
-            resp = await _create(probe if mode != "text" else llm.client, llm, messages, model, mode)
-        except _FORMAT_REJECTIONS:
-            if mode == "text":
-                raise
-            continue
-        except (openai.RateLimitError, openai.APIConnectionError):
-            resp = await _create(llm.client, llm, messages, model, mode)
-        _modes[key] = mode
-        return resp
-    raise AssertionError("unreachable")
 
 
 def _note(notes: list[str], line: str) -> None:
