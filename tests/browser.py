@@ -73,6 +73,66 @@ def toolpanel_serve(cwd: Path, env: dict, *, timeout: float = 150):
         stop(proc)
 
 
+def serve_env(root: Path, fake, home: Path) -> dict:
+    """The environment `toolpanel serve` runs with in a UI test: its own ~, TOOLPANEL_HOME and the fake provider,
+    and none of this machine's Prefect settings."""
+    user_home = root / "user-home"  # what ~ is for the server and the flow runs
+    user_home.mkdir(exist_ok=True)
+    env = dict(os.environ, HOME=str(user_home), TOOLPANEL_HOME=str(home), OPENAI_BASE_URL=fake.base_url,
+               OPENAI_API_KEY="k", TOOLPANEL_MODEL=fake.model_id, PREFECT_RUNNER_POLL_FREQUENCY="1")
+    for var in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "PREFECT_UI_API_URL"):
+        env.pop(var, None)
+    return env
+
+
+FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+def wait_run(api: str, run_id: str, types: tuple[str, ...] = FINAL, timeout: float = 120) -> dict:
+    """The flow run's state once its type or name is one of `types`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = prefect_api(f"{api}/flow_runs/{run_id}")["state"]
+        if state and (state["type"] in types or state["name"] in types):
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"flow run {run_id} did not reach {types} in {timeout}s")
+
+
+def deployment_runs(api: str, deployment_id: str) -> list[dict]:
+    return prefect_api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})
+
+
+def submit_run(form: "Form", shots: Path, api: str, deployment_id: str) -> str:
+    """Check every field, click Submit once; returns the id of the flow run it created."""
+    known = {r["id"] for r in deployment_runs(api, deployment_id)}
+
+    def new() -> list[str]:
+        return [r["id"] for r in deployment_runs(api, deployment_id) if r["id"] not in known]
+
+    form.submit()
+    deadline = time.monotonic() + 90  # the UI validates the parameters with the server first; slow under load
+    oops = form.scope.get_by_text("Oops. Something went wrong.")
+    again, last = 0, time.monotonic()
+    while not (created := new()):
+        # Under a full suite's load the server can refuse a request (SQLite busy) and the UI says so in a
+        # toast; an editor who sees it, and still no run after a while, presses Submit again. Only then,
+        # at most twice (a run created meanwhile ends the loop, so nothing is submitted twice).
+        if again < 2 and time.monotonic() - last > 10 and oops.count() and not new():
+            again += 1
+            form.scope.screenshot(path=str(shots / f"submit-oops-{again}.png"), full_page=True)
+            form.submit()
+            last = time.monotonic()
+        if time.monotonic() > deadline:
+            page = form.scope
+            page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
+            everything = [(r["deployment_id"], r["parameters"]) for r in prefect_api(f"{api}/flow_runs/filter", {})]
+            raise AssertionError(f"submitting the form created no flow run of {deployment_id}: {everything}\n"
+                                 f"the page says:\n{page.inner_text('body')[:3000]}")
+        time.sleep(0.3)
+    return created[0]
+
+
 def stop(proc: subprocess.Popen, timeout: float = 40) -> None:
     """Ctrl-C, as an editor would; kill only if it does not stop."""
     if proc.poll() is None:

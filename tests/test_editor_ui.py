@@ -7,13 +7,12 @@ screenshot is checked for content. Screenshots land in the test's tmp dir; docs/
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.browser import Form, browser_page, chromium_missing, keep_for_docs, prefect_api, shot, toolpanel_serve
+from tests.browser import (Form, browser_page, chromium_missing, deployment_runs, keep_for_docs, prefect_api,
+                           serve_env, shot, submit_run, toolpanel_serve, wait_run)
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import rows, seed_project
 from toolpanel.servers import free_port
@@ -22,54 +21,10 @@ pytestmark = pytest.mark.slow
 
 
 
-def _wait_run(api: str, run_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = prefect_api(f"{api}/flow_runs/{run_id}")["state"]
-        if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-            return state
-        time.sleep(0.5)
-    raise AssertionError(f"flow run {run_id} did not finish in {timeout}s")
-
-
 def _run_deployment(api: str, name: str, parameters: dict | None = None) -> dict:
     dep = prefect_api(f"{api}/deployments/name/{name}")
     run = prefect_api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": parameters or {}})
-    return _wait_run(api, run["id"])
-
-
-def _submit(form: Form, shots: Path, api: str, deployment_id: str) -> str:
-    """Check every field, click Submit once; returns the id of the flow run it created."""
-    known = {r["id"] for r in _runs(api, deployment_id)}
-    form.submit()
-    deadline = time.monotonic() + 90  # the UI validates the parameters with the server first; slow under load
-    oops = form.scope.get_by_text("Oops. Something went wrong.")
-    again, last = 0, time.monotonic()
-    while not (new := [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]):
-        # Under a full suite's load the server can refuse a request (SQLite busy) and the UI says so in a
-        # toast; an editor who sees it, and still no run after a while, presses Submit again. Only then,
-        # at most twice (a run created meanwhile ends the loop above, so nothing is submitted twice).
-        if again < 2 and time.monotonic() - last > 10 and oops.count() and not _runs_since(api, deployment_id, known):
-            again += 1
-            form.scope.screenshot(path=str(shots / f"submit-oops-{again}.png"), full_page=True)
-            form.submit()
-            last = time.monotonic()
-        if time.monotonic() > deadline:
-            page = form.scope
-            page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
-            everything = [(r["deployment_id"], r["parameters"]) for r in prefect_api(f"{api}/flow_runs/filter", {})]
-            raise AssertionError(f"submitting the form created no flow run of {deployment_id}: {everything}\n"
-                                 f"the page says:\n{page.inner_text('body')[:3000]}")
-        time.sleep(0.3)
-    return new[0]
-
-
-def _runs_since(api: str, deployment_id: str, known: set[str]) -> list[str]:
-    return [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]
-
-
-def _runs(api: str, deployment_id: str) -> list[dict]:
-    return prefect_api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})
+    return wait_run(api, run["id"])
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +35,8 @@ def editor_stack(tmp_path_factory):
     port = free_port()  # not 4200: the UI must follow the server's real port
     seed_project(root, f'[serve]\nport = {port}\n\n[flows]\ntask_retries = 1\nretry_delay_seconds = [0.2]\n')
     fake = FakeOpenAI().start()
-    fake_home = root / "user-home"  # what ~ is for the server and the flow runs
-    fake_home.mkdir()
-    env = dict(os.environ, HOME=str(fake_home), TOOLPANEL_HOME=str(root / "home"), OPENAI_BASE_URL=fake.base_url,
-               OPENAI_API_KEY="k", TOOLPANEL_MODEL=fake.model_id, PREFECT_RUNNER_POLL_FREQUENCY="1")
-    for var in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "PREFECT_UI_API_URL"):
-        env.pop(var, None)
+    env = serve_env(root, fake, root / "home")
+    fake_home = root / "user-home"
     try:
         with toolpanel_serve(root, env) as (ui, log, _proc):
             api = f"{ui}/api"
@@ -133,8 +84,8 @@ def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
         form.shows(form.field("Personas").locator(".p-select-button__value"), "builder skeptic founder")
         page.get_by_text("Reason", exact=True).scroll_into_view_if_needed()
         shot(page, shots, "2-re-review-form", expect=["Personas", "Model override", "Why you re-review"])
-        run_id = _submit(form, shots, editor_stack["api"], dep)
-        state = _wait_run(editor_stack["api"], run_id)
+        run_id = submit_run(form, shots, editor_stack["api"], dep)
+        state = wait_run(editor_stack["api"], run_id)
         assert state["type"] == "COMPLETED", state
         page.goto(f"{ui}/flow-runs/flow-run/{run_id}")
         shot(page, shots, "3-run-completed", expect=["Completed", "re-review of smolvlm2-turbo requested; reason: "
@@ -160,7 +111,7 @@ def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
 def test_blank_reason_is_refused_by_the_form_and_unknown_slug_fails_in_one_line(editor_stack):
     ui, shots, api = editor_stack["ui"], editor_stack["shots"], editor_stack["api"]
     dep = prefect_api(f"{api}/deployments/name/re-review/re-review")["id"]
-    before = len(_runs(api, dep))
+    before = len(deployment_runs(api, dep))
     with browser_page() as page:
         page.goto(f"{ui}/deployments/deployment/{dep}/run")
         form = Form(page)
@@ -170,13 +121,13 @@ def test_blank_reason_is_refused_by_the_form_and_unknown_slug_fails_in_one_line(
         form.submit()
         shot(page, shots, "5-blank-reason-refused", expect=["Validation failed for field 'reason'"])
         assert "/run" in page.url  # still on the form
-        assert len(_runs(api, dep)) == before  # no run was created
+        assert len(deployment_runs(api, dep)) == before  # no run was created
 
         form.type(slug, "smolvlm-turbo")
         form.type("Reason", "typo test")
         started = time.monotonic()
-        run_id = _submit(form, shots, api, dep)
-        state = _wait_run(api, run_id)
+        run_id = submit_run(form, shots, api, dep)
+        state = wait_run(api, run_id)
         print(f"unknown slug: failed {time.monotonic() - started:.1f}s after submit")
         assert state["type"] == "FAILED"
         assert state["message"] == ("no tool 'smolvlm-turbo' (did you mean smolvlm2-turbo?) — use a slug from the "

@@ -13,14 +13,13 @@ which does the same through the Prefect API. Every form is filled at a person's 
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser import Form, browser_page, chromium_missing, prefect_api, shot, toolpanel_serve
+from tests.browser import (Form, browser_page, chromium_missing, prefect_api, serve_env, shot,
+                           submit_run, toolpanel_serve, wait_run)
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import rows, seed_project, write_card
 from tests.test_publish import Page
@@ -39,36 +38,6 @@ def _script(fake, tool: str, scores: dict[str, int]) -> None:
     for pid, score in scores.items():
         fake.script("valid", persona=pid, tool=tool, score=score, verdict="ship" if score >= 60 else "skip",
                     paragraph=f"The {pid} take on {tool}: {score}, long enough to count as a real paragraph.")
-
-
-def _wait_run(api: str, run_id: str, types=("COMPLETED", "FAILED", "CRASHED", "CANCELLED"),
-              timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = prefect_api(f"{api}/flow_runs/{run_id}")["state"]
-        if state and (state["type"] in types or state["name"] in types):
-            return state
-        time.sleep(0.5)
-    raise AssertionError(f"flow run {run_id} did not reach {types} in {timeout}s")
-
-
-def _runs(api: str, deployment_id: str) -> list[dict]:
-    return prefect_api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})
-
-
-def _submit(form: Form, shots: Path, api: str, deployment_id: str) -> str:
-    """Check every field, click Submit once; returns the id of the flow run it created."""
-    known = {r["id"] for r in _runs(api, deployment_id)}
-    form.submit()
-    deadline = time.monotonic() + 90  # the UI validates the parameters with the server first; slow under load
-    while not (new := [r["id"] for r in _runs(api, deployment_id) if r["id"] not in known]):
-        if time.monotonic() > deadline:
-            page = form.scope
-            page.screenshot(path=str(shots / "submit-FAILED.png"), full_page=True)
-            raise AssertionError(f"submitting the form created no flow run of {deployment_id}\n"
-                                 f"the page says:\n{page.inner_text('body')[:3000]}")
-        time.sleep(0.3)
-    return new[0]
 
 
 def _summary(api: str, run_id: str) -> dict:
@@ -90,13 +59,8 @@ def rereview_stack(tmp_path_factory):
     fake = FakeOpenAI().start()
     _script(fake, CARRY, CARRY_DAILY)
     _script(fake, HELD, HELD_DAILY)
-    user_home = root / "user-home"
-    user_home.mkdir()
     home = root / "home"
-    env = dict(os.environ, HOME=str(user_home), TOOLPANEL_HOME=str(home), OPENAI_BASE_URL=fake.base_url,
-               OPENAI_API_KEY="k", TOOLPANEL_MODEL=fake.model_id, PREFECT_RUNNER_POLL_FREQUENCY="1")
-    for var in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "PREFECT_UI_API_URL"):
-        env.pop(var, None)
+    env = serve_env(root, fake, home)
     shots = root / "screenshots"
     shots.mkdir()
     try:
@@ -104,7 +68,7 @@ def rereview_stack(tmp_path_factory):
             api = f"{ui}/api"
             dep = prefect_api(f"{api}/deployments/name/daily-review/daily")
             daily = prefect_api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": {}})
-            assert _wait_run(api, daily["id"])["type"] == "COMPLETED", log.read_text()
+            assert wait_run(api, daily["id"])["type"] == "COMPLETED", log.read_text()
             for slug in (CARRY, HELD):
                 text = Page((home / "site" / "tools" / f"{slug}.html").read_text()).text
                 assert "Ship · 5 ship / 0 skip" in text, text[:2000]
@@ -155,8 +119,8 @@ def test_partial_re_review_reaches_the_page(rereview_stack):
         form = _fill_re_review(page, CARRY, "second look at two lenses", ["skeptic", "founder"])
         page.get_by_text("Reason", exact=True).scroll_into_view_if_needed()
         shot(page, shots, "p2-form-filled", expect=["Personas", "Why you re-review"])
-        run_id = _submit(form, shots, api, dep)
-        state = _wait_run(api, run_id)
+        run_id = submit_run(form, shots, api, dep)
+        state = wait_run(api, run_id)
         assert state["type"] == "COMPLETED", state
 
         # the run's page: its log says what became of the tool; its summary artifact says the same
@@ -192,8 +156,8 @@ def test_held_re_review_is_approved_in_the_review_queue_form(rereview_stack):
     with browser_page() as page:
         _open_re_review_form(page, ui, shots, "h1")
         form = _fill_re_review(page, HELD, "pricing changed", [])  # no personas: the whole panel
-        run_id = _submit(form, shots, api, dep)
-        state = _wait_run(api, run_id)
+        run_id = submit_run(form, shots, api, dep)
+        state = wait_run(api, run_id)
         assert state["type"] == "COMPLETED", state
 
         # the run's log and summary: held, and which review-queue run now holds it
@@ -220,7 +184,7 @@ def test_held_re_review_is_approved_in_the_review_queue_form(rereview_stack):
         page.wait_for_url(re.compile(r"/runs/flow-run/[0-9a-f-]+$"))
         queue_id = page.url.rsplit("/", 1)[1]
         assert prefect_api(f"{api}/flow_runs/{queue_id}")["name"] == queue_name
-        _wait_run(api, queue_id, ("Suspended",))
+        wait_run(api, queue_id, ("Suspended",))
         page.reload()
         shot(page, shots, "h4-queue-run-suspended", expect=[queue_name, "Suspended"])
         page.get_by_role("button", name="Resume").first.click()
@@ -238,7 +202,7 @@ def test_held_re_review_is_approved_in_the_review_queue_form(rereview_stack):
         queue.type(f"{HELD_NAME}: note", "pricing really changed")
         shot(page, shots, "h6-queue-form-filled", expect=["approve"])
         queue.submit()
-        state = _wait_run(api, queue_id)
+        state = wait_run(api, queue_id)
         assert state["type"] == "COMPLETED", state
         page.reload()
         shot(page, shots, "h7-queue-run-completed", expect=["Completed"])

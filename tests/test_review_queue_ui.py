@@ -5,12 +5,10 @@ fills the form (name, approve, note) and submits; the verdict appears on the sit
 
 from __future__ import annotations
 
-import os
-import time
 
 import pytest
 
-from tests.browser import prefect_api
+from tests.browser import prefect_api, serve_env, wait_run
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import rows, seed_project, write_card
 from tests.test_holds import script_split
@@ -18,16 +16,6 @@ from tests.test_publish import Page
 
 pytestmark = pytest.mark.slow
 
-
-
-def _wait_state(api: str, run_id: str, types: tuple[str, ...], timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = prefect_api(f"{api}/flow_runs/{run_id}")["state"]
-        if state and (state["type"] in types or state["name"] in types):
-            return state
-        time.sleep(0.5)
-    raise AssertionError(f"flow run {run_id} did not reach {types} in {timeout}s")
 
 
 def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
@@ -42,13 +30,8 @@ def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
     write_card(cards, "split-tool", name="Split Tool")
     fake = FakeOpenAI().start()
     script_split(fake, "split-tool")
-    user_home = root / "user-home"
-    user_home.mkdir()
     home = root / "home"
-    env = dict(os.environ, HOME=str(user_home), TOOLPANEL_HOME=str(home), OPENAI_BASE_URL=fake.base_url,
-               OPENAI_API_KEY="k", TOOLPANEL_MODEL=fake.model_id, PREFECT_RUNNER_POLL_FREQUENCY="1")
-    for var in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "PREFECT_UI_API_URL"):
-        env.pop(var, None)
+    env = serve_env(root, fake, home)
     shots = root / "screenshots"
     shots.mkdir()
     try:
@@ -56,13 +39,13 @@ def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
             api = f"{ui}/api"
             dep = prefect_api(f"{api}/deployments/name/daily-review/daily")
             daily = prefect_api(f"{api}/deployments/{dep['id']}/create_flow_run", {"parameters": {}})
-            assert _wait_state(api, daily["id"], ("COMPLETED", "FAILED", "CRASHED"))["type"] == "COMPLETED", \
+            assert wait_run(api, daily["id"], ("COMPLETED", "FAILED", "CRASHED"))["type"] == "COMPLETED", \
                 log.read_text()
             queue_dep = prefect_api(f"{api}/deployments/name/review-queue/review-queue")
             runs = prefect_api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [queue_dep["id"]]}}})
             assert len(runs) == 1, runs
             run_id = runs[0]["id"]
-            _wait_state(api, run_id, ("Suspended",))
+            wait_run(api, run_id, ("Suspended",))
             page_file = home / "site" / "tools" / "split-tool.html"
             assert "Awaiting editor check" in Page(page_file.read_text()).text
 
@@ -87,7 +70,7 @@ def test_editor_approves_a_held_verdict_in_the_prefect_ui(tmp_path):
                 form.type("Split Tool: note", "two lenses disagree, fairly")
                 shot(page, shots, "3-queue-form-filled", expect=["approve"])
                 form.submit()
-                state = _wait_state(api, run_id, ("COMPLETED", "FAILED", "CRASHED"))
+                state = wait_run(api, run_id, ("COMPLETED", "FAILED", "CRASHED"))
                 assert state["type"] == "COMPLETED", state
                 page.reload()
                 shot(page, shots, "4-queue-run-completed", expect=["Completed"])
