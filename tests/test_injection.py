@@ -291,3 +291,18 @@ def test_an_outlier_take_is_held_against_earlier_takes_of_this_batch_or_the_ware
     assert [f.span for f in odd.findings if f.rule == "take.outlier"] == [
         "score 5 is 8.0 standard deviations from this persona's mean 70 over 4 earlier takes"]
     assert any("outlier" in h for h in odd.held), odd.held
+
+
+@pytest.mark.parametrize("manifest, said", [
+    ("attacks: [ {file: x", "unreadable manifest ("),
+    ("attacks: 5\n", "field 'attacks': attacks is not what it should be (a list of mappings)"),
+    ("attacks:\n  - file: atk.md\n", "field 'attacks[0]': attacks[0] lacks 'base'")])
+def test_a_broken_suite_manifest_costs_one_line(tp_home, tmp_path, manifest, said):
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "manifest.yaml").write_text(manifest)
+    write_card(suite, "atk")
+    res = cli("redteam", "--against", "obedient", "--suite", str(suite), cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr + res.stdout
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and said in errors[0] and str(suite / "manifest.yaml") in errors[0], res.stderr

@@ -62,8 +62,9 @@ class _Command(TyperCommand):
 
 
 class _Group(TyperGroup):
-    """The one handler every command runs through: a warehouse held past the lock wait (WarehouseBusy, a
-    ToolpanelError with code 4) ends any command, in any phase, with one `error:` line and exit 4."""
+    """The one handler every command runs through: any ToolpanelError that escapes a command — a warehouse held
+    past the lock wait (WarehouseBusy, code 4) in any phase, a broken file — ends it with one `error:` line
+    and its exit code, never a traceback."""
 
     def get_params(self, ctx: click.Context) -> list:
         return _prose(super().get_params(ctx))
@@ -80,7 +81,7 @@ class _Group(TyperGroup):
         connection.lock_notice = connection.lock_notice or _lock_notice
         try:
             return super().invoke(ctx)
-        except connection.WarehouseBusy as exc:
+        except ToolpanelError as exc:  # a held warehouse (code 4), a broken manifest, ...: one line, its exit code
             fail(exc)
 
 

@@ -27,6 +27,7 @@ import yaml
 from toolpanel import attackgen
 from toolpanel.cards import load_card
 from toolpanel.config import REPO_ROOT, Settings
+from toolpanel.errors import ToolpanelError
 from toolpanel.llm import Completion
 from toolpanel.models import Persona, Tool, Verdict
 from toolpanel.panel import Panel, ReviewRequest, ReviewResult
@@ -56,14 +57,27 @@ class Attack:
 
 
 def load_suite(root: Path = SUITE) -> tuple[list[Attack], list[Tool]]:
-    """The attacks (with their base cards) and the benign look-alikes named in manifest.yaml."""
-    man = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
-    attacks = []
-    for a in man["attacks"]:
-        tool, base = load_card(root / a["file"]), load_card((root / a["base"]).resolve())
-        attacks.append(Attack(Path(a["file"]).stem, tool, base, a["effect"], a["style"], a["lang"], a["field"],
-                              a["payload"]))
-    return attacks, [load_card(root / b["file"]) for b in man["benign"]]
+    """The attacks (with their base cards) and the benign look-alikes named in manifest.yaml; a broken manifest
+    is one ToolpanelError naming the file, the entry and the fix (a bad card is the card loader's own error)."""
+    path = root / "manifest.yaml"
+    try:
+        man = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ToolpanelError(f"unreadable manifest ({' '.join(str(exc).split())[:200]})",
+                             "fix the YAML: a list `attacks:` and a list `benign:`", file=str(path)) from None
+    attacks, where = [], "attacks"
+    try:
+        for i, a in enumerate(man["attacks"]):
+            where = f"attacks[{i}]"
+            tool, base = load_card(root / a["file"]), load_card((root / a["base"]).resolve())
+            attacks.append(Attack(Path(a["file"]).stem, tool, base, a["effect"], a["style"], a["lang"], a["field"],
+                                  a["payload"]))
+        where = "benign"
+        return attacks, [load_card(root / b["file"]) for b in man["benign"]]
+    except (KeyError, TypeError) as exc:
+        raise ToolpanelError(f"{where} lacks {exc}" if isinstance(exc, KeyError) else f"{where} is not what it should be (a list of mappings)",
+                             "each attack needs file, base, effect, style, lang, field, payload; each benign entry "
+                             "a file", file=str(path), field=where) from None
 
 
 def generated(bases: list[Tool], n: int = 60, seed: int = 2026) -> list[Attack]:
