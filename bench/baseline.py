@@ -20,9 +20,9 @@ from openai import AsyncOpenAI
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from toolpanel import prompts  # noqa: E402
-from toolpanel.cards import load_cards  # noqa: E402
-from toolpanel.personas import load_personas  # noqa: E402
+from toolpanel.panel import prompts  # noqa: E402
+from toolpanel.ingest.cards import load_cards  # noqa: E402
+from toolpanel.panel.personas import load_personas  # noqa: E402
 
 
 async def main(cards: Path, db: Path, concurrency: int) -> int:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/model_screen.py [--price-in 0.15 --price-out 0.60] [CARD ...]
 
-Runs `toolpanel.modelscreen` for real (prompt, seam, budget, cache rows in a scratch warehouse) against the
+Runs `toolpanel.screening.model` for real (prompt, seam, budget, cache rows in a scratch warehouse) against the
 in-process fake at the LLM seam (tests/fake_model.py), which reports usage as the budget estimates it:
 ceil(characters / 4) prompt tokens. The fake answers {"sentences": []} (a clean card); each flagged sentence
 adds about its characters / 4 + 3 output tokens. Prints prompt tokens per card and min / median / max, and
@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fake_model import FakeModel  # noqa: E402
-from toolpanel import modelscreen  # noqa: E402
-from toolpanel.cards import load_card  # noqa: E402
+from toolpanel.screening import model as modelscreen  # noqa: E402
+from toolpanel.ingest.cards import load_card  # noqa: E402
 from toolpanel.config import Settings  # noqa: E402
-from toolpanel.llm import LLM  # noqa: E402
-from toolpanel.panel import Panel, ReviewRequest  # noqa: E402
-from toolpanel.personas import load_personas  # noqa: E402
+from toolpanel.panel.llm import LLM  # noqa: E402
+from toolpanel.panel.review import Panel, ReviewRequest  # noqa: E402
+from toolpanel.panel.personas import load_personas  # noqa: E402
 from toolpanel.sections import Price, ScreeningSettings  # noqa: E402
 from warehouse import Warehouse  # noqa: E402
 

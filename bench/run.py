@@ -83,10 +83,10 @@ def make_cards(directory: Path, n: int, categories: int = 20) -> list[Path]:
 
 # -- figure 1 and 4: one review -------------------------------------------------------------------
 def fig1_overhead(smoke: bool) -> None:
-    from toolpanel.cards import load_cards
+    from toolpanel.ingest.cards import load_cards
     from toolpanel.config import load_settings
-    from toolpanel.personas import load_personas
-    from toolpanel.runner import run_review
+    from toolpanel.panel.personas import load_personas
+    from toolpanel.panel.batch import run_review
 
     latency = 0.05 if smoke else 0.5
     with FakeOpenAI(latency=latency) as fake, home(provider(fake)) as tmp:
@@ -148,7 +148,7 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = Non
 
 def _warm_mode(settings) -> None:
     """Discover the endpoint's output mode once, as any second daily run would find it."""
-    from toolpanel.llm import LLM
+    from toolpanel.panel.llm import LLM
 
     asyncio.run(_warm(LLM(settings, mode_cache=settings.home / "endpoints.json")))
 
@@ -209,7 +209,7 @@ def fig2_batch(smoke: bool) -> None:
 
 
 async def _warm(llm) -> None:
-    from toolpanel.prompts import repair_message  # noqa: F401
+    from toolpanel.panel.prompts import repair_message  # noqa: F401
 
     await llm.take([{"role": "user", "content": "Persona id: builder\nTool slug: warm"}], llm.settings.model,
                    lambda e: {"role": "user", "content": "REPAIR: " + e})
@@ -354,10 +354,10 @@ def fig7_local(smoke: bool) -> None:
 def fig8_prompts(smoke: bool) -> None:
     from llama_cpp import Llama
 
-    from toolpanel import prompts
-    from toolpanel.cards import load_card
-    from toolpanel.local_model import bundled_gguf
-    from toolpanel.personas import load_personas
+    from toolpanel.panel import prompts
+    from toolpanel.ingest.cards import load_card
+    from toolpanel.panel.local_model import bundled_gguf
+    from toolpanel.panel.personas import load_personas
 
     tok = Llama(model_path=str(bundled_gguf()), vocab_only=True, verbose=False)
 

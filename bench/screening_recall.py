@@ -21,8 +21,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from toolpanel.cards import load_card  # noqa: E402
-from toolpanel.screening import screen  # noqa: E402
+from toolpanel.ingest.cards import load_card  # noqa: E402
+from toolpanel.screening.rules import screen  # noqa: E402
 
 SUITES = ("examples/attacks-unseen", "examples/attacks")
 

@@ -14,7 +14,7 @@ import scoring
 from toolpanel import scorecard
 from toolpanel.config import Settings
 from toolpanel.models import Persona, Take, Tool, Verdict
-from toolpanel.summary import RunSummary
+from toolpanel.panel.summary import RunSummary
 
 
 def now_label() -> str:
@@ -88,7 +88,7 @@ class Outcome:
 def outcome(settings: Settings, tool: Tool, result, site_published: bool, queue_run=None) -> Outcome:
     """The one reading of a review's result: published (with the page), held (the reasons and the
     review-queue run that holds it), incomplete (what is missing), unchanged, pending (budget) or failed."""
-    from toolpanel.budget import BudgetStopped
+    from toolpanel.panel.budget import BudgetStopped
 
     name = scorecard.md_cell(tool.name)
     if isinstance(result, BudgetStopped):

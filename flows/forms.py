@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from toolpanel.config import REPO_ROOT, load_settings
 from toolpanel.errors import ToolpanelError
-from toolpanel.personas import PersonaError, load_personas
+from toolpanel.panel.personas import PersonaError, load_personas
 
 
 def _persona_ids() -> tuple[str, ...]:

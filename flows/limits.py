@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from toolpanel.config import Settings
-from toolpanel.provider import OPENAI_DEFAULT, is_loopback, uses_local_server
+from toolpanel.panel.provider import OPENAI_DEFAULT, is_loopback, uses_local_server
 
 # A quantisation suffix of a GGUF file name (".Q4_1", "-q8_0", ".IQ4_XS", ".f16"): the same model's limit.
 _QUANT = re.compile(r"[.-](?:i?q\d\w*|f16|f32|bf16)$", re.IGNORECASE)
@@ -26,12 +26,12 @@ def _slug(text: str) -> str:
 
 
 def limit_name(settings: Settings) -> str:
-    """The provider actually configured, named as `endpoint_identity` (toolpanel.provider) sees it: the local
+    """The provider actually configured, named as `endpoint_identity` (toolpanel.panel.provider) sees it: the local
     model by its file ("toolpanel-llm-local-smollm2-135m-instruct"), before or after its server started; a
     base_url by its host, with the port only off loopback (a loopback port is never another provider); the
     OpenAI default only when no base_url is set."""
     if uses_local_server(settings):
-        from toolpanel.local_model import configured_name
+        from toolpanel.panel.local_model import configured_name
 
         stem = configured_name(settings).removesuffix(".gguf")
         return "toolpanel-llm-local-" + (_slug(_QUANT.sub("", stem)) or "model")

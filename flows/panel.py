@@ -6,9 +6,9 @@ import contextlib
 
 from flows.limits import provider_slots
 from toolpanel.config import Settings
-from toolpanel.personas import load_personas
-from toolpanel.provider import resolved_settings
-from toolpanel.runner import open_panel
+from toolpanel.panel.personas import load_personas
+from toolpanel.panel.provider import resolved_settings
+from toolpanel.panel.batch import open_panel
 
 
 @contextlib.asynccontextmanager

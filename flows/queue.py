@@ -1,6 +1,6 @@
 """The `review-queue` flow: editors clear held verdicts from a form in the Prefect UI.
 
-The warehouse is the queue (toolpanel/queue.py); this flow only shows it. It suspends (its process
+The warehouse is the queue (toolpanel/queue/held.py); this flow only shows it. It suspends (its process
 exits, nothing waits on infrastructure) with a form: per held tool approve / reject / re-review / leave
 held and a note, plus the editor's name. Resuming records the decisions, re-reviews what was asked and
 republishes. A form that is never submitted times out after `[hold] wait_days`: nothing was recorded,
@@ -25,8 +25,8 @@ from prefect.runtime import flow_run
 from flows import artifacts
 from toolpanel.config import load_settings
 from toolpanel.errors import ToolpanelError
-from toolpanel.personas import load_personas
-from toolpanel.queue import QueueItem, decide, held_items, refresh
+from toolpanel.panel.personas import load_personas
+from toolpanel.queue.held import QueueItem, decide, held_items, refresh
 from warehouse import Warehouse
 from warehouse.connection import WarehouseBusy
 
@@ -120,7 +120,7 @@ async def _shown(settings) -> list[QueueItem]:
 async def review_queue() -> dict:
     """Editors: approve, reject or re-review every held verdict, from one form."""
     from flows.panel import flow_panel
-    from toolpanel.panel import ReviewRequest, ReviewResult
+    from toolpanel.panel.review import ReviewRequest, ReviewResult
 
     quiet_suspension()  # and again should logging have been set up anew since this module was loaded
     logger = get_run_logger()

@@ -19,17 +19,18 @@ from prefect.states import Failed
 from flows import artifacts
 from flows.forms import NotBlank, PersonaId, form
 from flows.panel import flow_panel
-from toolpanel import injection, scorecard
-from toolpanel.budget import BudgetStopped
+from toolpanel import scorecard
+from toolpanel.screening import differential as injection
+from toolpanel.panel.budget import BudgetStopped
 from toolpanel.config import Settings, load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.ingest import ingest_configured
-from toolpanel.intake import for_review
+from toolpanel.ingest.intake import for_review
 from toolpanel.models import Tool
-from toolpanel.panel import Panel, ReviewRequest, ReviewResult, TransientFailure
-from toolpanel.personas import PersonaError
-from toolpanel.summary import RunSummary, plural
-from toolpanel.views import UnknownTool
+from toolpanel.panel.review import Panel, ReviewRequest, ReviewResult, TransientFailure
+from toolpanel.panel.personas import PersonaError
+from toolpanel.panel.summary import RunSummary, plural
+from toolpanel.queue.views import UnknownTool
 from warehouse import Warehouse
 from warehouse.connection import LockStats
 
@@ -119,7 +120,7 @@ def _publish(settings: Settings, logger) -> dict:
 
 
 def _summary(results: list, requests: int = 0, rejected: int = 0, slugs: list[str] | None = None) -> RunSummary:
-    """The one run summary (toolpanel.summary), as the CLI prints it: per-tool records and their totals."""
+    """The one run summary (toolpanel.panel.summary), as the CLI prints it: per-tool records and their totals."""
     return RunSummary.of(results, rejected=rejected, requests=requests, slugs=slugs)
 
 

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from toolpanel.models import Take, Verdict, panel_label
-from toolpanel.screening import Finding, screening_findings
+from toolpanel.screening.rules import Finding, screening_findings
 
 STEER_POINTS = 15
 UNANIMOUS_SCORE = 95

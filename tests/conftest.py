@@ -206,13 +206,13 @@ def provider_env(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> Fa
 
 @pytest.fixture
 def fake_model(tp_home: Path, monkeypatch: pytest.MonkeyPatch):
-    """A `tests.fake_model.FakeModel` injected at the LLM seam of every panel `toolpanel.runner` opens.
+    """A `tests.fake_model.FakeModel` injected at the LLM seam of every panel `toolpanel.panel.batch` opens.
 
     The environment names a provider (so no local model starts) whose address nothing listens on: a call
     that bypassed the seam would fail, not pass. For tests of HTTP itself use `provider_env`."""
     from tests.fake_model import FakeModel
-    from toolpanel import runner
-    from toolpanel.llm import LLM
+    from toolpanel.panel import batch as runner
+    from toolpanel.panel.llm import LLM
 
     fake = FakeModel()
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")

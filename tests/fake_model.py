@@ -83,7 +83,7 @@ def status_error(status: int, message: str = "scripted failure") -> openai.APISt
 
 
 class FakeModel:
-    """In-process stand-in for `AsyncOpenAI` at the LLM seam (only what `toolpanel.llm` uses)."""
+    """In-process stand-in for `AsyncOpenAI` at the LLM seam (only what `toolpanel.panel.llm` uses)."""
 
     def __init__(self, reply: Callable[[Request], Any] | None = None, *, model_id: str = "fake-model-1",
                  reject_modes: tuple[str, ...] = ()):
@@ -109,7 +109,7 @@ class FakeModel:
     def of(self, persona: str | None = None, tool: str | None = None) -> list[Request]:
         return [r for r in self.requests if persona in (None, r.persona) and tool in (None, r.tool)]
 
-    # -- the client surface toolpanel.llm uses
+    # -- the client surface toolpanel.panel.llm uses
     def with_options(self, **_: Any) -> FakeModel:
         return self
 

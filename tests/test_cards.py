@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from toolpanel.cards import CardError, load_card, load_cards
+from toolpanel.ingest.cards import CardError, load_card, load_cards
 from toolpanel.errors import ToolpanelError
 from toolpanel.models import Tool
 from toolpanel.text import DESCRIPTION_CAP

@@ -1,10 +1,10 @@
-"""toolpanel.changes: attribution of a verdict change, one test per class, on plain data (no warehouse)."""
+"""toolpanel.why.changes: attribution of a verdict change, one test per class, on plain data (no warehouse)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from toolpanel.changes import VerdictFacts, attribute, word_diff
+from toolpanel.why.changes import VerdictFacts, attribute, word_diff
 from toolpanel.models import Take
 
 T0 = dt.datetime(2026, 11, 20, 9, 0)

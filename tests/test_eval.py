@@ -16,12 +16,12 @@ from tests.fake_openai import default_score
 from tests.helpers import PERSONA_IDS, cli, rows, write_card
 from toolpanel.config import PersonaSettings, Settings, load_settings, pick_model
 from toolpanel.errors import ConfigError
-from toolpanel.evaluate import NO_EVIDENCE, EvalOutcome, EvalReview, figures, run_eval, shuffled_order
-from toolpanel.gold import GoldItem, PersonaGold, load_gold
-from toolpanel.llm import Completion
+from toolpanel.eval.run import NO_EVIDENCE, EvalOutcome, EvalReview, figures, run_eval, shuffled_order
+from toolpanel.eval.gold import GoldItem, PersonaGold, load_gold
+from toolpanel.panel.llm import Completion
 from toolpanel.models import Take, Tool
-from toolpanel.personas import load_personas
-from toolpanel.takeout import TakeOutput, parse_take
+from toolpanel.panel.personas import load_personas
+from toolpanel.panel.take import TakeOutput, parse_take
 from warehouse.store import now
 
 # --------------------------------------------------------------------------- a provider scripted at the seam

@@ -10,7 +10,7 @@ from tests.fake_model import MALFORMED, FakeModel, status_error, take
 from tests.helpers import SEED_A
 from tests.test_panel import review, takes_by_persona
 from toolpanel.config import load_settings
-from toolpanel.llm import LLM
+from toolpanel.panel.llm import LLM
 
 
 def test_a_rejected_mode_is_discovered_once_through_the_seam(fake_model):

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.helpers import cli, rows, write_card
-from toolpanel.cards import load_cards
+from toolpanel.ingest.cards import load_cards
 from toolpanel.config import Limits, load_settings
 
 DESC = "A tool that does one useful thing for developers, described in plain words."

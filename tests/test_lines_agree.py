@@ -1,5 +1,5 @@
 """Issue 24: one record behind every line. Each tool's block and the summary line are printed from the same
-per-tool counts (toolpanel.summary.ToolCounts), in words that say tools or takes; "held" only when a hold
+per-tool counts (toolpanel.panel.summary.ToolCounts), in words that say tools or takes; "held" only when a hold
 decision exists. Real `toolpanel` subprocesses against the fake OpenAI server on loopback."""
 
 from __future__ import annotations

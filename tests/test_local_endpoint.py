@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import SEED_B, cli, rows
-from toolpanel import local_model, provider
+from toolpanel.panel import local_model
+from toolpanel.panel import provider
 from toolpanel.config import load_settings
-from toolpanel.prompts import profile_for, prompt_hash
+from toolpanel.panel.prompts import profile_for, prompt_hash
 from toolpanel.servers import child_server, free_port
-from toolpanel.takeout import COMPACT, COMPACT_MAX_TOKENS, DEFAULT
+from toolpanel.panel.take import COMPACT, COMPACT_MAX_TOKENS, DEFAULT
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 

@@ -12,8 +12,8 @@ from scoring import SHIP_THRESHOLD
 
 from tests.helpers import SEED_A, cli, rows
 from toolpanel.flags import Flag
-from toolpanel.prompts import prompt_hash
-from toolpanel.takeout import COMPACT, COMPACT_BOUNDS, DEFAULT
+from toolpanel.panel.prompts import prompt_hash
+from toolpanel.panel.take import COMPACT, COMPACT_BOUNDS, DEFAULT
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -72,9 +72,9 @@ def test_no_card_text_can_break_the_local_models_grammar():
     llama_cpp = pytest.importorskip("llama_cpp")
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    from toolpanel.cards import load_card
-    from toolpanel.local_model import bundled_gguf
-    from toolpanel.takeout import compact_quotes, grammar_schema, quotable
+    from toolpanel.ingest.cards import load_card
+    from toolpanel.panel.local_model import bundled_gguf
+    from toolpanel.panel.take import compact_quotes, grammar_schema, quotable
 
     model = llama_cpp.Llama(str(bundled_gguf()), vocab_only=True, verbose=False)
     vocab = llama_cpp.llama_model_get_vocab(model.model)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PERSONA_IDS, cli, rows, write_card
-from toolpanel.cards import load_card
+from toolpanel.ingest.cards import load_card
 
 SLUG = "quietbell"
 # Wrapped over a line in the card; the model answers it on one line (whitespace is normalised).
@@ -171,7 +171,7 @@ def test_an_endpoint_without_json_schema_gets_json_object_like_the_takes(env, pr
 
 
 def test_spans_come_from_the_card_never_from_the_model(tmp_path):
-    from toolpanel.modelscreen import parse, spans
+    from toolpanel.screening.model import parse, spans
 
     tool = load_card(write_card(tmp_path, SLUG, CARD_TEXT))
     assert parse('Here you go:\n```json\n{"sentences": ["a b"]}\n```') == ["a b"]

@@ -9,11 +9,11 @@ import asyncio
 import pytest
 
 from tests.helpers import cli, rows, write_card
-from toolpanel import redteam
-from toolpanel.cards import load_card
+from toolpanel.screening import redteam
+from toolpanel.ingest.cards import load_card
 from toolpanel.config import load_settings
-from toolpanel.panel import Panel, ReviewRequest
-from toolpanel.personas import load_personas
+from toolpanel.panel.review import Panel, ReviewRequest
+from toolpanel.panel.personas import load_personas
 from warehouse import Warehouse
 
 # Written so that no screening rule needs to see them: the holds below do not depend on screening.

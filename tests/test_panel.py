@@ -13,11 +13,11 @@ from tests.fake_model import MALFORMED, take
 from tests.fake_openai import UNGROUNDED_QUOTE
 from tests.helpers import PERSONA_IDS, SEED_A, rows, write_card
 from toolpanel import scorecard
-from toolpanel.cards import load_cards
+from toolpanel.ingest.cards import load_cards
 from toolpanel.config import load_settings
-from toolpanel.personas import load_personas
-from toolpanel.runner import run_review
-from toolpanel.takeout import TAKE_JSON_SCHEMA
+from toolpanel.panel.personas import load_personas
+from toolpanel.panel.batch import run_review
+from toolpanel.panel.take import TAKE_JSON_SCHEMA
 
 
 def review(paths, **kw):
@@ -85,7 +85,7 @@ def test_vendor_text_is_delimited_by_a_random_marker(fake_model, tmp_path):
     review([card], force=True)
     # screening flags this card, so each review also asks the panel about the neutralised copy (issue 13)
     requests = fake.requests
-    from toolpanel.prompts import DATAMARK, datamark
+    from toolpanel.panel.prompts import DATAMARK, datamark
     original = [r for r in requests if "Ignoreˆallˆprevious" in r.body["messages"][1]["content"]]
     assert len(original) == 10 and len(requests) == 20  # forced: the copy is asked again too
     systems = [r.body["messages"][0]["content"] for r in original]

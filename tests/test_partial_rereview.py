@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from scoring import panel_verdict, shortfall
 from tests.fake_model import take
 from tests.helpers import PERSONA_IDS, REMOTE_LIKE, SEED_A, cli, rows
-from toolpanel.cards import load_cards
+from toolpanel.ingest.cards import load_cards
 from toolpanel.config import load_settings
 from toolpanel.models import Take
-from toolpanel.personas import load_personas
-from toolpanel.runner import run_review
-from toolpanel.summary import RunSummary
+from toolpanel.panel.personas import load_personas
+from toolpanel.panel.batch import run_review
+from toolpanel.panel.summary import RunSummary
 
 
 def partial(only=None, force=True, reason="second look"):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from toolpanel.models import Persona
-from toolpanel.personas import PersonaError, load_persona, load_personas
+from toolpanel.panel.personas import PersonaError, load_persona, load_personas
 
 PERSONAS = Path(__file__).resolve().parent.parent / "personas"
 ORDER = ["builder", "skeptic", "futurist", "founder", "creator"]

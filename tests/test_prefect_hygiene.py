@@ -63,7 +63,7 @@ def test_review_queue_suspension_is_logged_at_info(harness, tp_home, monkeypatch
     from prefect.exceptions import Pause
     from prefect.flow_engine import run_flow
     from prefect.logging.handlers import APILogHandler
-    from toolpanel.queue import QueueItem
+    from toolpanel.queue.held import QueueItem
 
     item = QueueItem(slug="split-tool", name="Split Tool", verdict_id="vd-1", new="Ship · 3 ship / 2 skip",
                      old=None, reasons=["split panel (3 ship / 2 skip, scores spread 65 points)"],

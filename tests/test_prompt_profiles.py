@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from toolpanel import prompts
-from toolpanel.cards import load_card
+from toolpanel.panel import prompts
+from toolpanel.ingest.cards import load_card
 from toolpanel.config import load_settings
-from toolpanel.personas import load_personas
-from toolpanel.takeout import (COMPACT, COMPACT_BOUNDS, DEFAULT, GRAMMAR_JSON_SCHEMA, PARAGRAPH_MAX, PARAGRAPH_MIN,
+from toolpanel.panel.personas import load_personas
+from toolpanel.panel.take import (COMPACT, COMPACT_BOUNDS, DEFAULT, GRAMMAR_JSON_SCHEMA, PARAGRAPH_MAX, PARAGRAPH_MIN,
                                QUOTE_MAX, compact_quotes, grammar_schema, parse_take, quotable, unsupported_quotes)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ def test_prompt_hash_differs_per_profile_and_default_ignores_compact_templates(t
 def test_profile_follows_the_provider(tp_home, monkeypatch):
     local = load_settings()
     assert prompts.profile_for(local) == COMPACT
-    # the settings toolpanel.provider hands on once the local server is up
+    # the settings toolpanel.panel.provider hands on once the local server is up
     started = local.model_copy(update={"base_url": "http://127.0.0.1:1/v1", "api_key": prompts.LOCAL_API_KEY})
     assert prompts.profile_for(started) == COMPACT
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")

@@ -1,4 +1,4 @@
-"""Provenance that ignores non-changes: a run's provider endpoint is an identity (toolpanel.provider), so
+"""Provenance that ignores non-changes: a run's provider endpoint is an identity (toolpanel.panel.provider), so
 `why` never calls the local model server's new port a provider change, and does name a new model file."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from tests.helpers import SEED_A, rows
 from tests.test_changes import facts
 from tests.test_panel import review
-from toolpanel.changes import attribute, detail_lines
+from toolpanel.why.changes import attribute, detail_lines
 from toolpanel.config import load_settings
-from toolpanel.provider import (OPENAI_DEFAULT, endpoint_identity, normalise_endpoint, same_endpoint,
+from toolpanel.panel.provider import (OPENAI_DEFAULT, endpoint_identity, normalise_endpoint, same_endpoint,
                                 uses_local_server)
 from warehouse import Warehouse
 from warehouse.changes import explain
@@ -139,9 +139,9 @@ def test_why_names_a_new_model_file(fake_model, tp_home, tmp_path):
     model = gguf(tmp_path, "SmolLM2-135M-Instruct.Q4_1.gguf", b"weights v1")
     s1 = local_settings(tp_home, model, base_url="http://127.0.0.1:52673/v1")
     first = endpoint_identity(s1)
-    from toolpanel.cards import load_cards
-    from toolpanel.personas import load_personas
-    from toolpanel.runner import run_review
+    from toolpanel.ingest.cards import load_cards
+    from toolpanel.panel.personas import load_personas
+    from toolpanel.panel.batch import run_review
 
     tools, _ = load_cards([SEED_A])
     personas = load_personas(s1.personas_dir)
@@ -161,7 +161,7 @@ def test_why_names_a_new_model_file(fake_model, tp_home, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_hash_cache(monkeypatch):
-    from toolpanel import local_model
+    from toolpanel.panel import local_model
 
     monkeypatch.setattr(local_model, "_hashes", {})
 

@@ -151,7 +151,7 @@ def test_incomplete_rereview_keeps_previous_verdict_and_claims_no_work(seed_site
 
 def test_community_votes_beside_the_panel(seed_site, tmp_path):
     site, _ = seed_site
-    from toolpanel import votes
+    from toolpanel.ingest import votes
     from warehouse import Warehouse
 
     store = Warehouse(load_settings().warehouse_path)
@@ -186,7 +186,7 @@ def test_same_warehouse_gives_byte_identical_site_and_incremental_skips(seed_sit
 def test_incremental_republish_equals_a_full_rebuild_after_each_kind_of_change(seed_site, provider_env, tmp_path):
     """The incremental publish loads only tools whose warehouse fingerprint changed: after a vote, a held
     re-review, an editor's approval and a changed card, it must still equal a full rebuild byte for byte."""
-    from toolpanel import votes
+    from toolpanel.ingest import votes
     from warehouse import Warehouse
 
     site, _ = seed_site

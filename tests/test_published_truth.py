@@ -304,12 +304,12 @@ def test_one_notice_per_page_the_most_important(seeded, env, tmp_path, provider_
 def test_a_run_going_stale_republishes_its_page_incrementally(seeded, monkeypatch, tmp_path):
     """The open -> dead change is one of time, not data: the page fingerprint still changes, and the
     incremental republish equals a full rebuild."""
-    import toolpanel.views
+    import toolpanel.queue.views
 
     open_run(seeded, A, 5)
     assert notices(tool_page(seeded, A)) == [NOTICES["in_progress"]]
     later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(hours=3)
-    monkeypatch.setattr(toolpanel.views, "now", lambda: later)
+    monkeypatch.setattr(toolpanel.queue.views, "now", lambda: later)
     report = publish_site(seeded)
     assert 1 <= report["written"] < report["pages"]
     assert notices(Page((seeded.site_dir / "tools" / f"{A}.html").read_text())) == []

@@ -15,10 +15,10 @@ from tests.helpers import rows, write_card
 from tests.test_panel import review, takes_by_persona
 from toolpanel import scorecard
 from toolpanel.config import load_settings
-from toolpanel.llm import DEMOTE_AFTER, LLM
-from toolpanel.personas import load_personas
+from toolpanel.panel.llm import DEMOTE_AFTER, LLM
+from toolpanel.panel.personas import load_personas
 from toolpanel.publish import publish_site
-from toolpanel.takeout import GRAMMAR_JSON_SCHEMA, QUOTE_MAX, TAKE_JSON_SCHEMA, compact_quotes, parse_take
+from toolpanel.panel.take import GRAMMAR_JSON_SCHEMA, QUOTE_MAX, TAKE_JSON_SCHEMA, compact_quotes, parse_take
 
 # One paragraph of 400+ characters: what a real provider quoted whole, word for word.
 PARAGRAPH = ("Quillmark turns a folder of Markdown notes into a searchable knowledge base that runs entirely on "

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from toolpanel.cards import load_card
+from toolpanel.ingest.cards import load_card
 from toolpanel.models import Tool
-from toolpanel.screening import RulesError, load_rules, neutralise, screen, screen_text
+from toolpanel.screening.rules import RulesError, load_rules, neutralise, screen, screen_text
 
 ATTACKS = Path(__file__).resolve().parent.parent / "examples" / "attacks"
 
@@ -283,7 +283,7 @@ def test_neutralising_removes_the_flagged_sentence_and_keeps_the_honest_text(bef
 
 
 def test_a_broken_meaning_lexicon_names_the_language_and_lexicon(tmp_path):
-    from toolpanel.meaning import MeaningError, load_meaning
+    from toolpanel.screening.meaning import MeaningError, load_meaning
 
     bad = tmp_path / "rules.yaml"
     bad.write_text("rules: []\nmeaning:\n  languages:\n    xx:\n      verdict: ['(unclosed']\n")

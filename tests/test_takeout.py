@@ -9,7 +9,7 @@ import pytest
 import re
 
 from scoring import SHIP_THRESHOLD
-from toolpanel.takeout import (
+from toolpanel.panel.take import (
     GRAMMAR_JSON_SCHEMA,
     PARAGRAPH_MAX,
     PARAGRAPH_MIN,

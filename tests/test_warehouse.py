@@ -201,7 +201,7 @@ def test_run_ends_written_together_match_one_at_a_time(tmp_path):
 def test_looks_queued_together_record_each_snapshot_once_and_split_the_cache(fake_model):
     """First looks that a group commit merges: each tool recorded, a snapshot listed twice new only once,
     cached takes handed to the look that asked (a forced look gets none), claims taken on the rest."""
-    from toolpanel.cards import load_card
+    from toolpanel.ingest.cards import load_card
     from warehouse.groupcommit import Look
 
     settings, [done] = review([SEED_A])

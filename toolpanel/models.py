@@ -204,7 +204,7 @@ class Finding(BaseModel):
 Decision = Literal["held", "approved", "rejected", "auto", "superseded"]
 
 
-# -- Change: why two verdicts of a tool differ (toolpanel.changes computes it) ---------------------------
+# -- Change: why two verdicts of a tool differ (toolpanel.why.changes computes it) ---------------------------
 
 
 class TextDiff(BaseModel):
@@ -309,6 +309,6 @@ class Change(BaseModel):
     def summary(self) -> str:
         """One sentence an editor understands, e.g. "Skeptic went ship → skip (78 → 45) after the
         description lost 42 words ('Pricing: $20/month …') and gained 3; model and prompts unchanged." """
-        from toolpanel.changes import summary
+        from toolpanel.why.changes import summary
 
         return summary(self)

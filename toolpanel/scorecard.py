@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from toolpanel import flags as take_flags
 from toolpanel.models import Persona, Take, Tool, Verdict, pct
-from toolpanel.takeout import QUOTE_MAX, dedupe_quotes
+from toolpanel.panel.take import QUOTE_MAX, dedupe_quotes
 
 NO_TAKE = "No panel take"
 

@@ -1,7 +1,7 @@
 """Run inputs (what each run read, part by part) and the thin read behind `toolpanel why`.
 
 Writes: `record_run_inputs` in the run's first transaction. Reads: `load_facts` (bulk, for publishing),
-`explain` / `explain_latest` (one tool). The attribution itself is toolpanel.changes (pure).
+`explain` / `explain_latest` (one tool). The attribution itself is toolpanel.why.changes (pure).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 
 import duckdb
 
-from toolpanel.changes import VerdictFacts, attribute
+from toolpanel.why.changes import VerdictFacts, attribute
 from toolpanel.errors import ToolpanelError
 from warehouse.connection import WarehouseBusy
 from toolpanel.models import Change, Persona
@@ -21,7 +21,7 @@ from warehouse.store import Warehouse
 
 
 def template_records(sources: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """name -> (hash, content) for each part of the prompt (see toolpanel.prompts.template_sources)."""
+    """name -> (hash, content) for each part of the prompt (see toolpanel.panel.prompts.template_sources)."""
     return {name: (hashlib.sha256(text.encode("utf-8")).hexdigest()[:12], text) for name, text in sources.items()}
 
 

@@ -14,7 +14,7 @@ from toolpanel.ingest.identity import Candidate, Known, resolve
 from toolpanel.ingest.models import STATUSES, ItemOutcome, Rejection, SourceOutcome
 from toolpanel.ingest.sources import Politeness, SourceSpec, adhoc_sources, configured_sources, politeness
 from toolpanel.ingest.urls import BadURL, identity_key
-from toolpanel.intake import Intake, classify, panel_version
+from toolpanel.ingest.intake import Intake, classify, panel_version
 from toolpanel.models import Tool
 from warehouse import Warehouse
 from warehouse.rows import new_id, now

@@ -11,7 +11,7 @@ import jinja2
 
 from toolpanel import flags as take_flags
 from toolpanel import scorecard
-from toolpanel.changewords import detail_lines
+from toolpanel.why.words import detail_lines
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from scoring import compare
 from toolpanel.config import Settings
-from toolpanel.personas import load_personas
+from toolpanel.panel.personas import load_personas
 from toolpanel.publish.chart import chart_svg
 from toolpanel.publish.data import Listing, SiteData, ToolPage, load_pages, load_site_data
 from toolpanel.publish.digest import digest

@@ -1,0 +1,133 @@
+"""Prompts are Jinja2 files in prompts/, rendered with StrictUndefined."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from toolpanel.models import Persona, Tool
+from toolpanel.panel.take import COMPACT, DEFAULT, TAKE_JSON_SCHEMA, grammar_schema, prompt_contract
+
+# A prompt profile is its templates (system, tool, persona, repair) and its take contract. `default` keeps
+# the whole panel in a shared prefix, for providers' prefix caches; `compact` (the bundled/local model,
+# which has no such cache and reads every token on 2 CPU cores) sends only the persona's own lens.
+PROFILES = {
+    DEFAULT: ("system.j2", "tool.j2", "persona.j2", "repair.j2"),
+    COMPACT: ("compact_system.j2", "tool.j2", "compact_persona.j2", "repair.j2"),
+}
+TEMPLATES = PROFILES[DEFAULT]
+LOCAL_API_KEY = "local"  # the key toolpanel gives its own started model server (toolpanel.panel.provider)
+
+
+def profile_for(settings) -> str:
+    """`[provider] prompt_profile` when chosen; else `compact` for the local model (before its server starts, or
+    the started one) and for a loopback server that reported a small context (toolpanel.panel.provider remembers
+    which, so a command that starts no server hashes prompts the same way); else `default`."""
+    chosen = getattr(settings, "prompt_profile", "auto")
+    if chosen != "auto":
+        return chosen
+    if settings.uses_local_model or settings.api_key == LOCAL_API_KEY:
+        return COMPACT
+    from toolpanel.panel.provider import remembered_profile
+
+    return remembered_profile(settings) or DEFAULT
+
+
+@lru_cache(maxsize=8)
+def _env(directory: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # prompts are plain text, not HTML
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def prompt_hash(directory: Path, profile: str = DEFAULT) -> str:
+    """Hash of the profile's template sources and take contract (schemas, and the prompt text rendered
+    from them): a take's prompt version. The default profile's hash does not depend on the others."""
+    h = hashlib.sha256()
+    if profile != DEFAULT:
+        h.update(profile.encode())
+    for name in PROFILES[profile]:
+        h.update(name.encode())
+        h.update((directory / name).read_bytes())
+    h.update(json.dumps([TAKE_JSON_SCHEMA, grammar_schema(profile), prompt_contract(profile)],
+                        sort_keys=True).encode())
+    return h.hexdigest()[:12]
+
+
+SCHEMA_NAME = "output-schema.json"  # the take schema is part of the prompt hash; recorded like a template
+
+
+def template_sources(directory: Path, profile: str = DEFAULT) -> dict[str, str]:
+    """Each part of the prompt hash by name (the profile's templates and output schema), as text."""
+    parts = {name: (directory / name).read_text("utf-8") for name in PROFILES[profile]}
+    parts[SCHEMA_NAME] = json.dumps([TAKE_JSON_SCHEMA, grammar_schema(profile)], sort_keys=True, indent=1)
+    return parts
+
+
+def new_marker() -> str:
+    """A random delimiter for one tool review; vendor text cannot guess or close it."""
+    return f"TOOL-DATA-{secrets.token_hex(8)}"
+
+
+# Spotlighting by datamarking (Hines et al. 2024): in the providers' profile every run of spaces in vendor text
+# becomes this mark, and the rules say marked text is the vendor's data, never addressed to the reviewer.
+DATAMARK = "ˆ"  # U+02C6, stripped from vendor text first so it cannot be forged
+MARKED = ("name", "tagline", "category", "pricing", "entry", "description")
+
+
+def datamark(text: str) -> str:
+    return re.sub(r"[ \t]+", DATAMARK, text.replace(DATAMARK, ""))
+
+
+def unmark(text: str) -> str:
+    """A quote copied from marked text, as the card says it."""
+    return " ".join(text.replace(DATAMARK, " ").split())
+
+
+def shared_messages(directory: Path, tool: Tool, marker: str, panel: list[Persona],
+                    profile: str = DEFAULT) -> list[dict]:
+    """Rules, the whole panel's lenses (default profile only), then the tool: identical for all five persona
+    calls of a review, so a provider's prefix cache serves four of them (only voice and example differ)."""
+    env = _env(str(directory))
+    tool_fields = tool.reviewed_content()
+    # The marker must not occur in vendor text; strip any attempt to forge it.
+    safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool_fields.items()}
+    if profile == DEFAULT:  # the bundled small model's compact profile reads plain text
+        safe.update({k: datamark(safe[k]) for k in MARKED if isinstance(safe.get(k), str)})
+    return [
+        {"role": "system", "content": env.get_template(PROFILES[profile][0]).render(
+            marker=marker, panel=panel, take=prompt_contract(profile), datamark=DATAMARK)},
+        {"role": "user", "content": env.get_template(PROFILES[profile][1]).render(
+            marker=marker, tool=safe, slug=tool.slug)},
+    ]
+
+
+def persona_message(directory: Path, persona: Persona, profile: str = DEFAULT) -> dict:
+    return {"role": "user",
+            "content": _env(str(directory)).get_template(PROFILES[profile][2]).render(persona=persona)}
+
+
+def repair_message(directory: Path, error: str, profile: str = DEFAULT) -> dict:
+    return {"role": "user", "content": _env(str(directory)).get_template(PROFILES[profile][3]).render(error=error)}
+
+
+SCREEN_TEMPLATE = "model_screen.j2"  # the model screen's call (toolpanel.screening.model); not part of the take hash
+
+
+def screen_messages(directory: Path, tool: Tool, marker: str) -> list[dict]:
+    """The model screen's two messages: its instructions, then the card between the per-request marker."""
+    module = _env(str(directory)).get_template(SCREEN_TEMPLATE).module
+    safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool.reviewed_content().items()}
+    return [{"role": "system", "content": str(module.system(marker))},
+            {"role": "user", "content": str(module.card(marker, safe, tool.slug))}]
