@@ -27,10 +27,11 @@ from toolpanel.screening import model as modelscreen  # noqa: E402
 from toolpanel.ingest.cards import load_card  # noqa: E402
 from toolpanel.config import Settings  # noqa: E402
 from toolpanel.panel.llm import LLM  # noqa: E402
-from toolpanel.panel.review import Panel, ReviewRequest  # noqa: E402
+from toolpanel.panel.review import Panel
+from toolpanel.models import ReviewRequest
 from toolpanel.panel.personas import load_personas  # noqa: E402
 from toolpanel.sections import Price, ScreeningSettings  # noqa: E402
-from warehouse import Warehouse  # noqa: E402
+from warehouse.store import Warehouse  # noqa: E402
 
 OUT = ROOT / "bench" / "model_screen.json"
 MODEL = "screen-model"

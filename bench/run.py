@@ -220,7 +220,7 @@ async def _warm(llm) -> None:
 def fig5_warehouse(smoke: bool) -> None:
     import duckdb
 
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
     from warehouse.bulk import bulk_load
 
     takes = 20_000 if smoke else 1_000_000
@@ -261,8 +261,8 @@ def fig5_warehouse(smoke: bool) -> None:
 # -- figure 6: publishing ----------------------------------------------------------------------------
 def fig6_publish(smoke: bool) -> None:
     from toolpanel.config import load_settings
-    from toolpanel.publish import publish_site
-    from warehouse import Warehouse
+    from toolpanel.publish.site import publish_site
+    from warehouse.store import Warehouse
     from warehouse.bulk import bulk_load
 
     tools = 300 if smoke else 10_000
@@ -293,7 +293,7 @@ def fig6_publish(smoke: bool) -> None:
 # -- memory against history: the same work on an empty warehouse and on one with a long history -----------
 def fig_memory_history(smoke: bool) -> None:
     from toolpanel.config import load_settings
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
     from warehouse.bulk import bulk_load
 
     n, history = (20, 20_000) if smoke else (100, 1_000_000)

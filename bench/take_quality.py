@@ -23,7 +23,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scoring import SHIP_THRESHOLD  # noqa: E402
+from scoring.rules import SHIP_THRESHOLD  # noqa: E402
 
 OUT = ROOT / "bench" / "take_quality.json"
 

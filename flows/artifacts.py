@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import scoring
+from scoring import rules
 
 from toolpanel import scorecard
 from toolpanel.config import Settings
@@ -96,7 +96,7 @@ def outcome(settings: Settings, tool: Tool, result, site_published: bool, queue_
     elif isinstance(result, BaseException):
         kind, text = "failed", f"failed: {result}"
     elif not result.verdict.quorum_met:
-        kind, text = "incomplete", (f"incomplete, nothing published: {scoring.shortfall(result.verdict)}; "
+        kind, text = "incomplete", (f"incomplete, nothing published: {rules.shortfall(result.verdict)}; "
                                     "the page keeps the published verdict")
     elif result.run_id is None:
         kind, text = "unchanged", f"unchanged: {result.verdict.label} from the same takes is already on record"

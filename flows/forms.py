@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from toolpanel.config import REPO_ROOT, load_settings
+from toolpanel.sections import REPO_ROOT
+from toolpanel.config import load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.panel.personas import PersonaError, load_personas
 

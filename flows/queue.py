@@ -27,7 +27,7 @@ from toolpanel.config import load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.panel.personas import load_personas
 from toolpanel.queue.held import QueueItem, decide, held_items, refresh
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.connection import WarehouseBusy
 
 Action = Literal["leave held", "approve", "reject", "re-review"]
@@ -120,7 +120,8 @@ async def _shown(settings) -> list[QueueItem]:
 async def review_queue() -> dict:
     """Editors: approve, reject or re-review every held verdict, from one form."""
     from flows.panel import flow_panel
-    from toolpanel.panel.review import ReviewRequest, ReviewResult
+    from toolpanel.models import ReviewRequest
+    from toolpanel.panel.review import ReviewResult
 
     quiet_suspension()  # and again should logging have been set up anew since this module was loaded
     logger = get_run_logger()

@@ -24,14 +24,15 @@ from toolpanel.screening import differential as injection
 from toolpanel.panel.budget import BudgetStopped
 from toolpanel.config import Settings, load_settings
 from toolpanel.errors import ToolpanelError
-from toolpanel.ingest import ingest_configured
+from toolpanel.ingest.run import ingest_configured
 from toolpanel.ingest.intake import for_review
 from toolpanel.models import Tool
-from toolpanel.panel.review import Panel, ReviewRequest, ReviewResult, TransientFailure
+from toolpanel.panel.review import Panel, ReviewResult, TransientFailure
+from toolpanel.models import ReviewRequest
 from toolpanel.panel.personas import PersonaError
 from toolpanel.panel.summary import RunSummary, plural
 from toolpanel.queue.views import UnknownTool
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.connection import LockStats
 
 
@@ -111,7 +112,7 @@ def _flow_settings(settings: Settings) -> tuple[int, list[float]]:
 
 def _publish(settings: Settings, logger) -> dict:
     """Refresh the analyst snapshot, then re-render the site (incrementally)."""
-    from toolpanel.publish import publish_site
+    from toolpanel.publish.site import publish_site
 
     Warehouse(settings.warehouse_path).publish_snapshot(settings.snapshot_path)
     report = publish_site(settings)
@@ -208,7 +209,7 @@ async def publish(full: bool = False) -> dict:
     Args:
         full: Rewrite every page (otherwise only pages whose content changed).
     """
-    from toolpanel.publish import publish_site
+    from toolpanel.publish.site import publish_site
 
     logger = get_run_logger()
     settings = load_settings()

@@ -1,5 +1,5 @@
-"""Pure scoring: takes -> Verdict, two verdicts -> Comparison. No I/O, no prefect/openai/duckdb."""
+"""Pure scoring (owns: takes -> Verdict, two verdicts -> Comparison, hold rules, eval statistics).
 
-from scoring.rules import QUORUM, SHIP_THRESHOLD, compare, panel_verdict, shortfall, verdict
-
-__all__ = ["QUORUM", "SHIP_THRESHOLD", "compare", "panel_verdict", "shortfall", "verdict"]
+May import: toolpanel.models and toolpanel.sections only. No I/O, no prefect/openai/duckdb.
+The verdict rule is scoring/rules.py; hold rules are one file each in scoring/holdrules/.
+"""

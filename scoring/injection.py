@@ -15,8 +15,7 @@ import math
 
 from collections.abc import Mapping, Sequence
 
-from toolpanel.models import Take, Verdict, panel_label
-from toolpanel.screening.rules import Finding, screening_findings
+from toolpanel.models import Finding, Take, Verdict, panel_label
 
 STEER_POINTS = 15
 UNANIMOUS_SCORE = 95
@@ -137,52 +136,3 @@ def take_checks(takes: Sequence[Take], history: Mapping[str, tuple[int, float, f
                                  span=f"score {t.score} is {abs((t.score or 0) - mean) / dev:.1f} standard deviations "
                                       f"from this persona's mean {mean:.0f} over {n} earlier takes"))
     return found
-
-
-def _quote(span: str, limit: int = 90) -> str:
-    span = " ".join(span.split())
-    return span if len(span) <= limit else span[: limit - 1] + "…"
-
-
-def injection_suspected(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding],
-                        settings) -> list[str]:
-    """Screening found vendor text addressed to the panel (quoted examples only warn) and no differential
-    review cleared it (it is off, or could not run): with high recall, screening decides what to double-check,
-    the differential review what holds."""
-    hits = [f for f in screening_findings(findings) if f.severity == "hold"]
-    if not hits or any(f.rule == CLEAR.rule for f in findings):
-        return []
-    shown = "; ".join(f"{f.field} \"{_quote(f.span)}\" ({f.rule})" for f in hits[:4])
-    more = f"; and {len(hits) - 4} more" if len(hits) > 4 else ""
-    return [f"injection suspected: vendor text addressed to the panel — {shown}{more}"]
-
-
-def steered(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding], settings) -> list[str]:
-    """The differential review moved a persona: the vendor text steered the panel."""
-    hits = [f for f in findings if f.rule == "steered"]
-    if not hits:
-        return []
-    both = next((f.span for f in findings if f.rule == "steered.verdicts"), None)
-    who = "; ".join(f"{f.field.removeprefix('take:')}: {f.span}" for f in hits)
-    return [f"steered: {len(hits)} persona{'s' if len(hits) != 1 else ''} changed without the flagged text — {who}"
-            + (f" ({both})" if both else "")]
-
-
-def take_anomaly(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding],
-                 settings) -> list[str]:
-    """The takes look steered even when nothing was screened (history-based checks arrive as findings)."""
-    seen, reasons = set(), []
-    for f in [*take_checks(takes), *(f for f in findings if f.rule.startswith("take."))]:
-        if (f.field, f.rule) not in seen:
-            seen.add((f.field, f.rule))
-            reasons.append(f"take anomaly ({f.rule.removeprefix('take.')}): {f.field.removeprefix('take:')}: {f.span}")
-    return reasons
-
-
-HOLD_RULES = {"injection_suspected": injection_suspected, "steered": steered, "take_anomaly": take_anomaly}
-
-
-def hold_reasons(verdict: Verdict, takes: Sequence[Take], published, findings: Sequence[Finding],
-                 settings=None) -> list[str]:
-    """These three rules alone (the attack suite's figures by layer); the pipeline asks every registered rule."""
-    return [r for rule in HOLD_RULES.values() for r in rule(verdict, takes, published, findings, settings)]

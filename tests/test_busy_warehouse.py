@@ -72,7 +72,7 @@ def run(project: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
 
 def make_home(root: Path) -> tuple[Path, Path]:
     """A project with a configured card source and a migrated (empty) warehouse."""
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
 
     project, home = root / "project", root / "home"
     seed_project(project)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from toolpanel.ingest.cards import CardError, load_card, load_cards
+from toolpanel.ingest.cardyaml import CardError
+from toolpanel.ingest.cards import load_card, load_cards
 from toolpanel.errors import ToolpanelError
 from toolpanel.models import Tool
 from toolpanel.text import DESCRIPTION_CAP

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from scoring import SHIP_THRESHOLD
+from scoring.rules import SHIP_THRESHOLD
 
 from tests.fake_openai import default_score
 from tests.helpers import PERSONA_IDS, cli, rows, write_card
-from toolpanel.config import PersonaSettings, Settings, load_settings, pick_model
+from toolpanel.sections import PersonaSettings, pick_model
+from toolpanel.config import Settings, load_settings
 from toolpanel.errors import ConfigError
 from toolpanel.eval.run import NO_EVIDENCE, EvalOutcome, EvalReview, figures, run_eval, shuffled_order
 from toolpanel.eval.gold import GoldItem, PersonaGold, load_gold
@@ -22,7 +23,7 @@ from toolpanel.panel.llm import Completion
 from toolpanel.models import Take, Tool
 from toolpanel.panel.personas import load_personas
 from toolpanel.panel.take import TakeOutput, parse_take
-from warehouse.store import now
+from warehouse.rows import now
 
 # --------------------------------------------------------------------------- a provider scripted at the seam
 
@@ -207,7 +208,7 @@ def test_grounding_from_takes_that_carry_evidence():
                             persona_version="v", model="m", prompt_hash="p", status="ok", score=80, verdict="ship",
                             paragraph="x" * 50, evidence=quotes, flags=flags, created_at=now())
 
-    from scoring import verdict as score_verdict
+    from scoring.rules import verdict as score_verdict
 
     takes = [take("builder", ["does one thing well"], []), take("skeptic", ["fastest ever"], ["ungrounded"]),
              take("futurist", ["does one thing"], []), take("founder", ["a tool"], [])]

@@ -8,16 +8,16 @@ import datetime as dt
 import duckdb
 import pytest
 
-from scoring import holds
+from scoring import holdrules as holds
 from tests.fake_model import take
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import SEED_A, rows, write_card
 from tests.test_panel import review
-from toolpanel.config import HoldSettings
+from toolpanel.sections import HoldSettings
 from toolpanel.models import Take, Verdict
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.migrations import MIGRATIONS
-from warehouse.store import migrate
+from warehouse.migrations import migrate
 
 SPLIT = {"builder": (85, "ship"), "skeptic": (20, "skip"), "futurist": (80, "ship"), "founder": (30, "skip"),
          "creator": (75, "ship")}
@@ -63,16 +63,30 @@ def test_settings_switch_rules_and_hold_all_and_new_tool():
         "verdict flipped ship 75% → skip 25%"]
 
 
-def test_a_later_issue_adds_a_reason_by_registering_a_rule(monkeypatch):
-    monkeypatch.setattr(holds, "RULES", dict(holds.RULES))
+def test_a_new_rule_is_one_registered_function_switched_from_the_hold_section(monkeypatch, tmp_path):
+    monkeypatch.setattr(holds, "RULES", dict(holds.rules()))
+    monkeypatch.setattr(holds, "_ORDER", dict(holds._ORDER))
 
-    @holds.register("injection_suspected")
-    def _inj(verdict, takes, published, findings, settings):
-        return [f"injection suspected in {f.field}" for f in findings if f.rule == "injection"]
+    @holds.register("pricing_changed", order=5)
+    def _pricing(verdict, takes, published, findings, settings):
+        return [f"pricing changed in {f.field}" for f in findings if f.rule == "pricing"]
 
+    from toolpanel.config import load_settings
+    from toolpanel.errors import ConfigError
     from toolpanel.models import Finding
-    found = [Finding(field="description", span="ignore previous instructions", rule="injection", severity="hold")]
-    assert holds.hold_reasons(_verdict(5, 0), [], None, found, HoldSettings()) == ["injection suspected in description"]
+    found = [Finding(field="pricing", span="$20/month", rule="pricing", severity="hold")]
+    # first, by its order, before the split panel's reason
+    reasons = holds.hold_reasons(_verdict(3, 2, split=True), [], None, found, HoldSettings())
+    assert reasons[:2] == ["pricing changed in pricing", "split panel (3 ship / 2 skip, scores spread 10 points)"]
+    toml = tmp_path / "toolpanel.toml"
+    toml.write_text("[hold]\npricing_changed = false\n")
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert "pricing changed in pricing" not in holds.hold_reasons(_verdict(5, 0), [], None, found, s.hold)
+    toml.write_text("[hold]\npricing_chanegd = false\n")
+    with pytest.raises(ConfigError, match=r"toolpanel.toml: \[hold\] pricing_chanegd: no such hold rule — the rules "
+                                          r"are pricing_changed, split, .* fix the name or remove the key"):
+        load_settings()
 
 
 def script_split(fake, tool: str) -> None:
@@ -174,7 +188,8 @@ def test_migration_publishes_every_existing_verdict(tmp_path):
     ("[hold]\nswing_pct = true\n", ["[hold] swing_pct: Input should be", "or false to turn the rule off"]),
 ])
 def test_hold_settings_mistakes_name_the_key(tp_home, toml, parts):
-    from toolpanel.config import ConfigError, load_settings
+    from toolpanel.errors import ConfigError
+    from toolpanel.config import load_settings
     tp_home.mkdir(parents=True, exist_ok=True)
     (tp_home / "toolpanel.toml").write_text(toml)
     with pytest.raises(ConfigError) as exc:

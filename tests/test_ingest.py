@@ -13,12 +13,13 @@ import pytest
 
 from tests.helpers import SEED_A, cli, rows
 from toolpanel.config import load_settings
-from toolpanel.ingest import configured_sources, ingest
+from toolpanel.ingest.sources import configured_sources
+from toolpanel.ingest.run import ingest
 from toolpanel.ingest.fetch import USER_AGENT
 from toolpanel.ingest.identity import alternative_slug
 from toolpanel.models import Tool
-from warehouse import Warehouse
-from warehouse.store import new_id, now
+from warehouse.store import Warehouse
+from warehouse.rows import new_id, now
 
 
 # --------------------------------------------------------------------------- loopback server

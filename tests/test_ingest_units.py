@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from toolpanel.config import ConfigError, load_settings
+from toolpanel.errors import ConfigError
+from toolpanel.config import load_settings
 from toolpanel.ingest.feeds import SourceUnreadable, parse, parse_csv, sniff
 from toolpanel.ingest.identity import Candidate, Known, alternative_slug, resolve
 from toolpanel.ingest.models import RawItem

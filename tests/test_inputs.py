@@ -8,7 +8,8 @@ import pytest
 
 from tests.helpers import cli, rows, write_card
 from toolpanel.ingest.cards import load_cards
-from toolpanel.config import Limits, load_settings
+from toolpanel.sections import Limits
+from toolpanel.config import load_settings
 
 DESC = "A tool that does one useful thing for developers, described in plain words."
 IS_ROOT = os.geteuid() == 0

@@ -21,7 +21,8 @@ from tests.helpers import SEED_B, cli, rows
 from toolpanel.panel import local_model
 from toolpanel.panel import provider
 from toolpanel.config import load_settings
-from toolpanel.panel.prompts import profile_for, prompt_hash
+from toolpanel.panel.prompts import prompt_hash
+from toolpanel.panel.provider import profile_for
 from toolpanel.servers import child_server, free_port
 from toolpanel.panel.take import COMPACT, COMPACT_MAX_TOKENS, DEFAULT
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring import SHIP_THRESHOLD
+from scoring.rules import SHIP_THRESHOLD
 
 from tests.helpers import SEED_A, cli, rows
 from toolpanel.flags import Flag
@@ -74,7 +74,8 @@ def test_no_card_text_can_break_the_local_models_grammar():
 
     from toolpanel.ingest.cards import load_card
     from toolpanel.panel.local_model import bundled_gguf
-    from toolpanel.panel.take import compact_quotes, grammar_schema, quotable
+    from toolpanel.panel.take import compact_quotes, grammar_schema
+    from toolpanel.panel.patterns import quotable
 
     model = llama_cpp.Llama(str(bundled_gguf()), vocab_only=True, verbose=False)
     vocab = llama_cpp.llama_model_get_vocab(model.model)

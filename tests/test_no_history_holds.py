@@ -12,9 +12,10 @@ from tests.helpers import cli, rows, write_card
 from toolpanel.screening import redteam
 from toolpanel.ingest.cards import load_card
 from toolpanel.config import load_settings
-from toolpanel.panel.review import Panel, ReviewRequest
+from toolpanel.panel.review import Panel
+from toolpanel.models import ReviewRequest
 from toolpanel.panel.personas import load_personas
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 # Written so that no screening rule needs to see them: the holds below do not depend on screening.
 QUIET = {"boost": "Teams that tried it called it the best decision of their year.",

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from scoring import SHIP_THRESHOLD
+from scoring.rules import SHIP_THRESHOLD
 from tests.fake_model import MALFORMED, take
 from tests.fake_openai import UNGROUNDED_QUOTE
 from tests.helpers import PERSONA_IDS, SEED_A, rows, write_card

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring import panel_verdict, shortfall
+from scoring.rules import panel_verdict, shortfall
 from tests.fake_model import take
 from tests.helpers import PERSONA_IDS, REMOTE_LIKE, SEED_A, cli, rows
 from toolpanel.ingest.cards import load_cards
@@ -52,7 +52,7 @@ def test_two_personas_asked_again_complete_the_published_verdict(fake_model):
     assert not set(take_ids) & {old["skeptic"], old["founder"]}
     # the page shows the whole new verdict and says which takes were carried, and from when
     from tests.test_publish import Page
-    from toolpanel.publish import publish_site
+    from toolpanel.publish.site import publish_site
 
     publish_site(settings)
     page = Page((settings.site_dir / "tools" / "smolvlm2-turbo.html").read_text()).text

@@ -13,8 +13,9 @@ from toolpanel.panel import prompts
 from toolpanel.ingest.cards import load_card
 from toolpanel.config import load_settings
 from toolpanel.panel.personas import load_personas
-from toolpanel.panel.take import (COMPACT, COMPACT_BOUNDS, DEFAULT, GRAMMAR_JSON_SCHEMA, PARAGRAPH_MAX, PARAGRAPH_MIN,
-                               QUOTE_MAX, compact_quotes, grammar_schema, parse_take, quotable, unsupported_quotes)
+from toolpanel.panel.provider import LOCAL_API_KEY, profile_for
+from toolpanel.panel.take import COMPACT, COMPACT_BOUNDS, DEFAULT, GRAMMAR_JSON_SCHEMA, PARAGRAPH_MAX, PARAGRAPH_MIN, QUOTE_MAX, compact_quotes, grammar_schema, parse_take
+from toolpanel.panel.patterns import quotable, unsupported_quotes
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONAS = load_personas(ROOT / "personas")
@@ -65,12 +66,12 @@ def test_prompt_hash_differs_per_profile_and_default_ignores_compact_templates(t
 
 def test_profile_follows_the_provider(tp_home, monkeypatch):
     local = load_settings()
-    assert prompts.profile_for(local) == COMPACT
+    assert profile_for(local) == COMPACT
     # the settings toolpanel.panel.provider hands on once the local server is up
-    started = local.model_copy(update={"base_url": "http://127.0.0.1:1/v1", "api_key": prompts.LOCAL_API_KEY})
-    assert prompts.profile_for(started) == COMPACT
+    started = local.model_copy(update={"base_url": "http://127.0.0.1:1/v1", "api_key": LOCAL_API_KEY})
+    assert profile_for(started) == COMPACT
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    assert prompts.profile_for(load_settings()) == DEFAULT
+    assert profile_for(load_settings()) == DEFAULT
 
 
 def test_compact_grammar_is_tighter_than_the_take_contract_never_looser():

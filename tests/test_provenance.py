@@ -12,11 +12,12 @@ import pytest
 from tests.helpers import SEED_A, rows
 from tests.test_changes import facts
 from tests.test_panel import review
-from toolpanel.why.changes import attribute, detail_lines
+from toolpanel.why.changes import attribute
+from toolpanel.why.words import detail_lines, summary
 from toolpanel.config import load_settings
 from toolpanel.panel.provider import (OPENAI_DEFAULT, endpoint_identity, normalise_endpoint, same_endpoint,
                                 uses_local_server)
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.changes import explain
 
 SLUG = "smolvlm2-turbo"
@@ -96,7 +97,7 @@ def _facts(n: int, base_url, models=None):
 def test_attribution_compares_identities_not_addresses():
     same = attribute(_facts(1, "http://127.0.0.1:52673/v1"), _facts(2, "http://127.0.0.1:51763/v1"))
     assert same.settings == [] and same.identical_inputs
-    assert "endpoint" not in same.summary() and not any("endpoint" in t for _, t in detail_lines(same))
+    assert "endpoint" not in summary(same) and not any("endpoint" in t for _, t in detail_lines(same))
 
     demo = {"skeptic": "smollm2-135m-instruct", "builder": "smollm2-135m-instruct"}
     old_row = attribute(_facts(1, "http://127.0.0.1:52673/v1", demo),
@@ -106,15 +107,15 @@ def test_attribution_compares_identities_not_addresses():
     new_file = attribute(_facts(1, "local:SmolLM2-135M-Instruct.Q4_1.gguf@sha256:1a2b3c4d5e6f7a8b"),
                          _facts(2, "local:SmolLM2-135M-Instruct.Q4_1.gguf@sha256:99aa88bb77cc66dd"))
     assert "the local model file SmolLM2-135M-Instruct.Q4_1.gguf changed (sha256 1a2b3c4d → 99aa88bb)" \
-        in new_file.summary()
+        in summary(new_file)
     renamed = attribute(_facts(1, "local:SmolLM2-135M-Instruct.Q4_1.gguf@sha256:1a2b"),
                         _facts(2, "local:Qwen2.5-0.5B-Instruct.Q4_K_M.gguf@sha256:3c4d"))
     assert ("the local model file changed (SmolLM2-135M-Instruct.Q4_1.gguf → Qwen2.5-0.5B-Instruct.Q4_K_M.gguf)"
-            in renamed.summary())
+            in summary(renamed))
     moved = attribute(_facts(1, "local:SmolLM2-135M-Instruct.Q4_1.gguf@sha256:1a2b"),
                       _facts(2, "https://openrouter.ai/api/v1"))
     assert ("the provider endpoint changed (the local model SmolLM2-135M-Instruct.Q4_1.gguf (sha256 1a2b) → "
-            "'https://openrouter.ai/api/v1')") in moved.summary()
+            "'https://openrouter.ai/api/v1')") in summary(moved)
     no_record = attribute(facts(1), _facts(2, "https://openrouter.ai/api/v1"))  # an older run recorded none
     assert no_record.settings == []
 
@@ -130,7 +131,7 @@ def test_why_ignores_a_new_loopback_port(fake_model, monkeypatch):
     review([SEED_A], force=True, reason="again")
     change = explain(Warehouse(settings.warehouse_path), SLUG)
     assert change is not None and change.settings == [] and change.identical_inputs
-    assert "endpoint" not in change.summary() and "51763" not in change.summary()
+    assert "endpoint" not in summary(change) and "51763" not in summary(change)
 
 
 def test_why_names_a_new_model_file(fake_model, tp_home, tmp_path):
@@ -155,7 +156,7 @@ def test_why_names_a_new_model_file(fake_model, tp_home, tmp_path):
     assert recorded == [first, second]
     change = explain(Warehouse(s1.warehouse_path), SLUG)
     assert (f"the local model file SmolLM2-135M-Instruct.Q4_1.gguf changed (sha256 {first[-16:][:8]} → "
-            f"{second[-16:][:8]})") in change.summary()
+            f"{second[-16:][:8]})") in summary(change)
     assert not change.identical_inputs
 
 

@@ -16,7 +16,8 @@ import pytest
 from tests.helpers import SEED_A, SEED_B, cli, write_card
 from tests.test_panel import review
 from toolpanel.config import load_settings
-from toolpanel.publish import publish_site, safe_url
+from toolpanel.publish.site import publish_site
+from toolpanel.publish.render import safe_url
 
 SEED_SCORES = {
     "smolvlm2-turbo": {"builder": 85, "skeptic": 78, "futurist": 82, "founder": 72, "creator": None},
@@ -152,7 +153,7 @@ def test_incomplete_rereview_keeps_previous_verdict_and_claims_no_work(seed_site
 def test_community_votes_beside_the_panel(seed_site, tmp_path):
     site, _ = seed_site
     from toolpanel.ingest import votes
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
 
     store = Warehouse(load_settings().warehouse_path)
     assert votes.add_vote(store, "smolvlm2-turbo", "ship") is None
@@ -187,7 +188,7 @@ def test_incremental_republish_equals_a_full_rebuild_after_each_kind_of_change(s
     """The incremental publish loads only tools whose warehouse fingerprint changed: after a vote, a held
     re-review, an editor's approval and a changed card, it must still equal a full rebuild byte for byte."""
     from toolpanel.ingest import votes
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
 
     site, _ = seed_site
     settings = load_settings()
@@ -261,7 +262,7 @@ def test_every_field_with_a_payload_yields_inert_pages(tp_home, provider_env, tm
                       entry=f"'{payload}'", category=f"'Dev {payload}'")
     provider_env.script("valid", paragraph=f"Model text is data too: {payload} and more words to pass.")
     review([card])
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
     store = Warehouse(load_settings().warehouse_path)
     with store.transaction() as con:  # a source that slipped a javascript: URL past validation
         con.execute("UPDATE tool_snapshots SET url = 'javascript:alert(4)' WHERE slug = 'evil'")
@@ -357,7 +358,7 @@ def test_comparison_page_in_headless_chromium(seed_site, tmp_path):
 
 def test_held_new_tool_awaits_an_editor_everywhere_public(tp_home, provider_env, tmp_path):
     from tests.test_holds import script_split
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
 
     card = write_card(tmp_path / "cards", "split-tool", name="Split Tool")
     script_split(provider_env, "split-tool")
@@ -389,7 +390,7 @@ def test_held_page_awaits_an_editor_per_persona_and_no_panel_take_means_an_abste
                                                                                       tmp_path):
     """Issue 24: while a verdict waits for an editor each persona says so; once published, "No panel take" is
     an abstention only, and a failed take says that the model's reply failed."""
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
 
     card = write_card(tmp_path / "cards", "gap-tool", name="Gap Tool")
     provider_env.script("abstain", persona="creator", tool="gap-tool")
@@ -412,7 +413,7 @@ def test_held_page_awaits_an_editor_per_persona_and_no_panel_take_means_an_abste
 
 def test_rejected_new_tool_still_awaits_an_editor_check(tp_home, provider_env, tmp_path):
     from tests.test_holds import script_split
-    from warehouse import Warehouse
+    from warehouse.store import Warehouse
 
     card = write_card(tmp_path / "cards", "split-tool", name="Split Tool")
     script_split(provider_env, "split-tool")

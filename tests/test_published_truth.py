@@ -19,7 +19,7 @@ from tests.test_holds import script_split
 from tests.test_panel import review
 from tests.test_publish import Page, script_seed
 from toolpanel.config import load_settings
-from toolpanel.publish import publish_site
+from toolpanel.publish.site import publish_site
 
 A, B, NEW = "smolvlm2-turbo", "openrouter-model-fusion", "split-tool"
 HELD = "held — waits for an editor"

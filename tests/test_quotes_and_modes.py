@@ -17,7 +17,7 @@ from toolpanel import scorecard
 from toolpanel.config import load_settings
 from toolpanel.panel.llm import DEMOTE_AFTER, LLM
 from toolpanel.panel.personas import load_personas
-from toolpanel.publish import publish_site
+from toolpanel.publish.site import publish_site
 from toolpanel.panel.take import GRAMMAR_JSON_SCHEMA, QUOTE_MAX, TAKE_JSON_SCHEMA, compact_quotes, parse_take
 
 # One paragraph of 400+ characters: what a real provider quoted whole, word for word.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring import QUORUM, SHIP_THRESHOLD, compare, verdict
+from scoring.rules import QUORUM, SHIP_THRESHOLD, compare, verdict
 from toolpanel.models import Take
 
 ROOT = Path(__file__).resolve().parent.parent

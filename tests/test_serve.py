@@ -56,7 +56,7 @@ def test_taken_port_is_said_in_one_line_with_the_fix(tp_home):
                                    "retry_delay_seconds, editor_reserve, tools_per_task, max_stale_per_run, stale_run_minutes)"),
 ])
 def test_serve_and_flows_settings_mistakes_name_the_key(tp_home, toml, message):
-    from toolpanel.config import ConfigError
+    from toolpanel.errors import ConfigError
 
     with pytest.raises(ConfigError) as exc:
         _settings(tp_home, toml)

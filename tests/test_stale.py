@@ -8,7 +8,7 @@ import shutil
 
 from tests.helpers import cli, rows, write_card
 from tests.test_panel import review
-from toolpanel.config import REPO_ROOT
+from toolpanel.sections import REPO_ROOT
 from toolpanel.ingest.intake import Intake, for_review
 from toolpanel.models import Tool
 

@@ -8,7 +8,7 @@ import sys
 
 from tests.helpers import SEED_A
 from tests.test_panel import review
-from toolpanel.config import REPO_ROOT
+from toolpanel.sections import REPO_ROOT
 
 
 def test_take_quality_figures(tp_home, provider_env, tmp_path):

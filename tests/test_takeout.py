@@ -8,21 +8,9 @@ import pytest
 
 import re
 
-from scoring import SHIP_THRESHOLD
-from toolpanel.panel.take import (
-    GRAMMAR_JSON_SCHEMA,
-    PARAGRAPH_MAX,
-    PARAGRAPH_MIN,
-    QUOTE_MAX,
-    TAKE_JSON_SCHEMA,
-    InvalidOutput,
-    TakeOutput,
-    int_range_pattern,
-    normalise,
-    parse_take,
-    prompt_contract,
-    unsupported_quotes,
-)
+from scoring.rules import SHIP_THRESHOLD
+from toolpanel.panel.take import GRAMMAR_JSON_SCHEMA, PARAGRAPH_MAX, PARAGRAPH_MIN, QUOTE_MAX, TAKE_JSON_SCHEMA, InvalidOutput, TakeOutput, parse_take, prompt_contract
+from toolpanel.panel.patterns import int_range_pattern, normalise, unsupported_quotes
 
 QUOTE = "captions photos offline on a mid-range phone"
 PARA = ("The primitive is a real on-device model, and the first task, captioning a photo offline, "

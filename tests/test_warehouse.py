@@ -9,7 +9,7 @@ import duckdb
 from tests.fake_model import MALFORMED, status_error, take
 from tests.helpers import ROOT, SEED_A, SEED_B, rows
 from tests.test_panel import review
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 
 def test_migrations_are_recorded_and_applied_once(tmp_path):
@@ -164,7 +164,7 @@ def test_run_ends_written_together_match_one_at_a_time(tmp_path):
     held or auto by the hold rules, an earlier held verdict superseded, the same tool twice seeing itself."""
     import datetime as dt
 
-    from scoring import verdict as score_verdict
+    from scoring.rules import verdict as score_verdict
     from toolpanel.models import Take
     from toolpanel.sections import HoldSettings
 
@@ -202,7 +202,7 @@ def test_looks_queued_together_record_each_snapshot_once_and_split_the_cache(fak
     """First looks that a group commit merges: each tool recorded, a snapshot listed twice new only once,
     cached takes handed to the look that asked (a forced look gets none), claims taken on the rest."""
     from toolpanel.ingest.cards import load_card
-    from warehouse.groupcommit import Look
+    from warehouse.store import Look
 
     settings, [done] = review([SEED_A])
     store = Warehouse(settings.warehouse_path)

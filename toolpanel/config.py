@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from toolpanel.errors import ConfigError  # noqa: F401  (re-exported: raised for every settings problem)
-from toolpanel.sections import (  # noqa: F401  (re-exported: callers import settings models from here)
-    DEMO_MODEL, REPO_ROOT, Budget, FlowSettings, HoldSettings, Limits, LocalModel, PersonaSettings, Politeness,
+from toolpanel.errors import ConfigError
+from toolpanel.sections import (
+    DEMO_MODEL, REPO_ROOT, Budget, FlowSettings, HoldSettings, Limits, LocalModel, PersonaSettings,
     Price, PublishSettings, ScreeningSettings, ServeSettings, SourcesSettings, pick_model)
 
 
@@ -157,6 +157,21 @@ def load_settings(**overrides) -> Settings:
         lines = [_error_line(where, err) for err in exc.errors()]
         fix = "" if all(" — " in line for line in lines) else " — fix the value in toolpanel.toml or the environment"
         raise ConfigError("; ".join(lines) + fix) from None
+    _check_hold_switches(settings, str(path) if path else "settings")
     if settings.uses_local_model:
         settings = settings.model_copy(update={"model": DEMO_MODEL, "persona_models": {}, "personas": {}})
     return settings
+
+
+def _check_hold_switches(settings: Settings, where: str) -> None:
+    """`[hold]` keys beyond its fields switch rules added as files in scoring/holdrules/; anything else is a typo."""
+    from scoring.holdrules import rules
+
+    extra = settings.hold.model_extra or {}
+    unknown = sorted(set(extra) - set(rules()))
+    if unknown:
+        raise ConfigError(f"{where}: [hold] {', '.join(unknown)}: no such hold rule — the rules are "
+                          f"{', '.join(rules())}, plus wait_days and hold_all; fix the name or remove the key")
+    wrong = sorted(k for k, v in extra.items() if not isinstance(v, bool))
+    if wrong:
+        raise ConfigError(f"{where}: [hold] {', '.join(wrong)}: a rule's switch is true or false — fix the value")

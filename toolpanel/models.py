@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -306,9 +307,36 @@ class Change(BaseModel):
     forced_identical: bool  # a forced re-review of identical inputs: any difference is provider variance
     takes: list[TakeDelta] = Field(default_factory=list)
 
-    def summary(self) -> str:
-        """One sentence an editor understands, e.g. "Skeptic went ship → skip (78 → 45) after the
-        description lost 42 words ('Pricing: $20/month …') and gained 3; model and prompts unchanged." """
-        from toolpanel.why.changes import summary
 
-        return summary(self)
+@dataclass
+class ReviewRequest:
+    """What a caller (CLI, daily flow, editor flow) asks of a review."""
+
+    trigger: str = "cli"
+    reason: str | None = None
+    force: bool = False
+    flow_run_id: str | None = None
+    model_override: str | None = None
+    personas: list[str] | None = None  # subset of persona ids; None = the whole panel
+    # Orchestrated runs set this on every attempt but the last: transient failures then close the run
+    # as "retrying" (no verdict) and raise, and the retry pays only for the failed personas.
+    defer_transient: bool = False
+    exceed_daily_budget: bool = False  # an editor said so explicitly: per_day caps do not apply (per_run do)
+
+
+class Reviewer(Protocol):
+    """What the review path's defence (toolpanel.screening) needs of the panel reviewing a tool
+    (toolpanel.panel.review.Panel), so that screening never imports the panel that calls it."""
+
+    settings: Any  # toolpanel.config.Settings
+    store: Any  # warehouse.store.Warehouse
+    commit: Any  # warehouse.store.GroupCommit
+    spend: Any  # toolpanel.panel.budget.Spend
+    llm: Any  # toolpanel.panel.llm.LLM
+    personas: list[Persona]
+    prompt_hash: str
+    profile: str
+
+    async def score_history(self, slug: str) -> dict[str, tuple[int, float, float]]: ...
+
+    async def unstored_take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take: ...

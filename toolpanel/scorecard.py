@@ -5,6 +5,7 @@ from __future__ import annotations
 from toolpanel import flags as take_flags
 from toolpanel.models import Persona, Take, Tool, Verdict, pct
 from toolpanel.panel.take import QUOTE_MAX, dedupe_quotes
+from toolpanel.text import md_escape
 
 NO_TAKE = "No panel take"
 
@@ -73,19 +74,14 @@ def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Per
         lines.append(f"**{persona_name(t.persona_id, personas)}** — {take_label(t)}{origin}")
         lines.append("")
         if t.status == "ok" and t.paragraph:
-            lines += [_md_escape(t.paragraph), ""]
-            lines += [f"> “{_md_escape(q)}”" for q in shown_quotes(t.evidence)] + ([""] if t.evidence else [])
+            lines += [md_escape(t.paragraph), ""]
+            lines += [f"> “{md_escape(q)}”" for q in shown_quotes(t.evidence)] + ([""] if t.evidence else [])
         elif t.status == "failed" and t.error:
-            lines += [f"_{_md_escape(t.error)}_", ""]
+            lines += [f"_{md_escape(t.error)}_", ""]
     return "\n".join(lines)
 
 
 def md_cell(text: str | None) -> str:
     """Untrusted text as one Markdown table cell (escaped, pipes neutralised)."""
-    return _md_escape(text or "—").replace("|", "\\|")
+    return md_escape(text or "—").replace("|", "\\|")
 
-
-def _md_escape(text: str) -> str:
-    # Model and vendor text are data: neutralise HTML and Markdown link/image syntax.
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("[", "\\[").replace("]", "\\]"))

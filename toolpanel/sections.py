@@ -20,9 +20,12 @@ class Price(BaseModel):
 
 
 class HoldSettings(BaseModel):
-    """`[hold]`: which doubtful verdicts wait for an editor (scoring/holds.py has the rules)."""
+    """`[hold]`: which doubtful verdicts wait for an editor (one file per rule in scoring/holdrules/).
 
-    model_config = ConfigDict(extra="forbid")
+    A rule added as a file there is switched by its name here too (`[hold] my_rule = false`); load_settings
+    refuses a name that is no rule."""
+
+    model_config = ConfigDict(extra="allow")
     split: bool = True               # the panel split (minority >= 40% or scores spread 40+ points)
     failed_take: bool = True         # some persona's take failed (quorum reached without it)
     contradiction: bool = True       # a persona's verdict contradicts its own score

@@ -46,3 +46,9 @@ def slugify(name: str) -> str:
 
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def md_escape(text: str) -> str:
+    """Model and vendor text are data: neutralise HTML and Markdown link/image syntax."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("[", "\\[").replace("]", "\\]"))

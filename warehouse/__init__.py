@@ -1,5 +1,5 @@
-"""The DuckDB warehouse: append-only history and the cache of takes."""
+"""The DuckDB warehouse (owns: append-only history, the cache of takes, the analyst snapshot).
 
-from warehouse.store import Warehouse, WarehouseBusy, migrate
-
-__all__ = ["Warehouse", "WarehouseBusy", "migrate"]
+May import: toolpanel.models, toolpanel.errors, toolpanel.sections, scoring and toolpanel.why (pure).
+The `Warehouse` is warehouse/store.py; migrations are registered in order in warehouse/migrations.py.
+"""

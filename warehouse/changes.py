@@ -202,7 +202,7 @@ def explain(store: Warehouse, slug: str, from_ref: str | None = None, to_ref: st
 
 def explain_latest(store: Warehouse, slug: str, personas: list[Persona] | None = None) -> Change | None:
     """Why the tool's newest verdict, held or not, differs from the published one before it (None: nothing to
-    compare yet). For the review queue and held-verdict artifacts: `change.summary()` is the sentence,
+    compare yet). For the review queue and held-verdict artifacts: `toolpanel.why.words.summary(change)` is the sentence,
     `change` the details."""
     try:
         return explain(store, slug, personas=personas, include_held=True)

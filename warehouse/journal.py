@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from toolpanel.config import HoldSettings
+from toolpanel.sections import HoldSettings
 from toolpanel.models import Finding, Take, Verdict
 
 

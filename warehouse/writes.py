@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 import duckdb
 
-from scoring.holds import ABSTAINED_REASON, hold_reasons
+from scoring.holdrules import hold_reasons
+from scoring.holdrules.abstained import ABSTAINED_REASON
 from toolpanel.models import Finding, Take, Tool, Verdict
 from warehouse.decisions import published_of
 from warehouse.rows import TAKE_COLUMNS, new_id, now

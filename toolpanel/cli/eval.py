@@ -10,12 +10,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from toolpanel.config import REPO_ROOT
+from toolpanel.sections import REPO_ROOT
 from toolpanel.cli.console import app, dump, err, fail, out, show
 from toolpanel.cli.console import personas as _personas
 from toolpanel.cli.console import settings as _settings
 from toolpanel.errors import ExitCode, ToolpanelError
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 ORDER = 80  # place in --help (toolpanel/cli/__init__.py)
 
@@ -111,6 +111,7 @@ def _compare(store: Warehouse, a: str, b: str, as_json: bool) -> None:
 
 def _run(settings, store: Warehouse, gold, repeats: int, model: str | None, shuffles: bool, as_json: bool) -> None:
     from toolpanel.panel import prompts
+    from toolpanel.panel.provider import profile_for
     from toolpanel.eval.run import figures as compute_figures
     from toolpanel.eval.run import run_eval
     from toolpanel.eval.gold import load_gold
@@ -118,7 +119,7 @@ def _run(settings, store: Warehouse, gold, repeats: int, model: str | None, shuf
     from toolpanel.panel.local_model import DEMO_NOTICE, LocalModelError
     from toolpanel.panel.provider import resolved_settings
     from warehouse.evals import store_eval
-    from warehouse.store import now
+    from warehouse.rows import now
 
     personas = _personas(settings)
     if not gold:
@@ -158,7 +159,7 @@ def _run(settings, store: Warehouse, gold, repeats: int, model: str | None, shuf
     figs = compute_figures(outcome, [p.id for p in personas])
     label = model or ", ".join(outcome.models)
     rid = store_eval(store, started_at=started, outcome=outcome, figures=figs, model_label=label,
-                     prompt_hash=prompts.prompt_hash(settings.prompts_dir, prompts.profile_for(settings)),
+                     prompt_hash=prompts.prompt_hash(settings.prompts_dir, profile_for(settings)),
                      persona_versions={p.id: p.version for p in personas}, repeats=repeats, shuffles=shuffles,
                      settings={"temperature": live.temperature, "max_tokens": live.max_tokens,
                                "base_url": settings.base_url or ("local" if settings.uses_local_model else None)})

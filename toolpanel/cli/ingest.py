@@ -12,10 +12,11 @@ from rich.table import Table
 
 from toolpanel.cli.console import app, dump, fail, out, show
 from toolpanel.cli.console import settings as _settings
-from toolpanel.config import ConfigError
-from toolpanel.ingest import IngestReport, adhoc_sources, configured_sources, ingest
+from toolpanel.errors import ConfigError
+from toolpanel.ingest.run import IngestReport, ingest
+from toolpanel.ingest.sources import adhoc_sources, configured_sources
 from toolpanel.ingest.fetch import USER_AGENT
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 ORDER = 60  # place in --help (toolpanel/cli/__init__.py)
 

@@ -24,7 +24,7 @@ def publish(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Render the static site (tool pages, A vs B comparisons, index, personas, feeds, digest)."""
-    from toolpanel.publish import PublishError, publish_site
+    from toolpanel.publish.site import PublishError, publish_site
 
     settings = _settings()
     try:

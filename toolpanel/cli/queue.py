@@ -13,7 +13,7 @@ from toolpanel.cli.console import personas as _personas
 from toolpanel.cli.console import settings as _settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.queue.held import decide, held_items, refresh
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 ORDER = 90  # place in --help (toolpanel/cli/__init__.py)
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from toolpanel import scorecard
-from toolpanel.cli.console import app, dump, err, fail, out, show
+from toolpanel.cli.console import app, dump, fail, out, show
 from toolpanel.cli.console import personas as _personas
 from toolpanel.cli.console import settings as _settings
 from toolpanel.errors import ExitCode
 from toolpanel.models import panel_label
 from toolpanel.queue.views import HELD_MARK, PUBLISHED, UnknownTool, compare_views, held_note, tool_view
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 ORDER = 20  # place in --help (toolpanel/cli/__init__.py)
 

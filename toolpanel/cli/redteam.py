@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from toolpanel.config import REPO_ROOT
+from toolpanel.sections import REPO_ROOT
 from toolpanel.cli.console import app, dump, err, fail, out
 from toolpanel.cli.console import personas as _personas
 from toolpanel.cli.console import settings as _settings

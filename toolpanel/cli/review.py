@@ -10,17 +10,18 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import scoring
+from scoring import rules
 from toolpanel import scorecard
 from toolpanel.panel.budget import BudgetStopped
-from toolpanel.config import ConfigError, Settings
+from toolpanel.errors import ConfigError
+from toolpanel.config import Settings
 from toolpanel.cli.console import app, dump, err, fail, out
 from toolpanel.cli.console import personas as _personas
 from toolpanel.cli.console import settings as _settings
 from toolpanel.errors import ExitCode
 from toolpanel.panel.summary import RunSummary
 from toolpanel.queue.views import order_takes
-from warehouse.store import WarehouseBusy
+from warehouse.connection import WarehouseBusy
 
 ORDER = 10  # place in --help (toolpanel/cli/__init__.py)
 
@@ -46,7 +47,7 @@ def review(
     settings = _settings()
     _personas(settings, persona)  # an unknown --persona fails here, by name
     personas = _personas(settings)  # the whole panel: a partial review carries the others' current takes
-    from toolpanel.ingest import review_sources  # cards exactly as before, plus feeds and launch lists
+    from toolpanel.ingest.run import review_sources  # cards exactly as before, plus feeds and launch lists
     try:
         tools, errors = review_sources(settings, paths)
     except ConfigError as exc:
@@ -59,9 +60,9 @@ def review(
         err.print(f"[yellow]note:[/yellow] {DEMO_NOTICE}")
 
     from toolpanel.panel import local_model
-    from warehouse import store as warehouse_store
+    from warehouse import connection
 
-    warehouse_store.lock_notice = _lock_notice(settings)
+    connection.lock_notice = _lock_notice(settings)
     if not as_json:
         local_model.status = lambda line: err.print(escape(line), highlight=False)
     progress = Progress(TextColumn("[bold]reviewing[/bold]"), BarColumn(), MofNCompleteColumn(),
@@ -172,7 +173,7 @@ def _print_scorecard(tool, verdict, takes, personas, result=None, counts=None) -
               + (f"    mean {verdict.mean_score:g}" if verdict and verdict.mean_score is not None else "")
               + ("    [yellow]split panel[/yellow]" if verdict and verdict.split_panel else ""))
     if verdict and not verdict.quorum_met:
-        out.print(f"[yellow]incomplete: {escape(scoring.shortfall(verdict))}[/yellow]")
+        out.print(f"[yellow]incomplete: {escape(rules.shortfall(verdict))}[/yellow]")
     out.print("\n[bold]Reviewer scorecard[/bold]")
     carried = {c.take_id: c.from_run_id for c in verdict.carried} if verdict else {}
     for t in order_takes(takes, personas):

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from toolpanel.cli.console import app, err, fail, out
 from toolpanel.cli.console import settings as _settings
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 ORDER = 40
 

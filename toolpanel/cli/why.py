@@ -8,13 +8,14 @@ import typer
 from rich.markup import escape
 
 from toolpanel.why import changes
+from toolpanel.why.words import summary
 from toolpanel.cli.console import app, dump, fail, out
 from toolpanel.cli.console import settings as _settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.models import Change, panel_label
 from toolpanel.panel.personas import PersonaError, load_personas
 from toolpanel.queue.views import held_note
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.changes import PUBLISHED, all_verdicts, explain_pairs, pick_pair, verdicts_of
 
 ORDER = 70  # place in --help (toolpanel/cli/__init__.py)
@@ -67,7 +68,7 @@ def why_command(
     a, b = pair
     change = explain_pairs(store, [(a["verdict_id"], b["verdict_id"])], personas)[b["verdict_id"]]
     if as_json:
-        dump({"slug": slug, "change": change.model_dump(mode="json"), "summary": change.summary(),
+        dump({"slug": slug, "change": change.model_dump(mode="json"), "summary": summary(change),
               "from": _side(a), "to": _side(b), "waiting": _side(waiting) if waiting else None,
               "takes": [_delta_json(d) for d in change.takes]})
         return
@@ -117,7 +118,7 @@ def _print(c: Change, a: dict, b: dict) -> None:
     if _mark(b):
         out.print(f"      [yellow]{escape(_mark(b))}[/yellow]")
     out.print()
-    out.print(f"[bold]{escape(c.summary())}[/bold]")
+    out.print(f"[bold]{escape(summary(c))}[/bold]")
     out.print()
     for label, text in changes.detail_lines(c):
         out.print(f"{label:<12} {escape(text)}")

@@ -18,7 +18,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from toolpanel.ingest.cards import CardError, card_to_tool, load_card
+from toolpanel.ingest.cardyaml import CardError
+from toolpanel.ingest.cards import card_to_tool, load_card
 from toolpanel.errors import ToolpanelError
 from toolpanel.models import Tool
 

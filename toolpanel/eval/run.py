@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scoring import evaluation as ev
-from scoring import verdict as score_verdict
+from scoring.rules import verdict as score_verdict
 from toolpanel.panel import prompts
 from toolpanel.config import Settings
 from toolpanel.eval.gold import GoldItem

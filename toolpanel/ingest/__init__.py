@@ -1,11 +1,6 @@
-"""Ingest: cards, RSS/Atom, JSON Feed and CSV/JSON launch lists -> Tool, with identity and change detection.
+"""Ingest (owns: cards, RSS/Atom, JSON Feed and CSV/JSON launch lists -> Tool, identity, change detection,
+community votes).
 
+May import: toolpanel.models, errors, sections, text, screening (to screen vendor text), warehouse.
 fetch.py (polite HTTP) and run.py (orchestration) do I/O; urls, normalize, feeds, identity are pure.
 """
-
-from toolpanel.ingest.models import ItemOutcome, Rejection, SourceOutcome
-from toolpanel.ingest.run import IngestReport, ingest, ingest_configured, review_sources
-from toolpanel.ingest.sources import Politeness, SourceSpec, adhoc_sources, configured_sources
-
-__all__ = ["IngestReport", "ItemOutcome", "Politeness", "Rejection", "SourceOutcome", "SourceSpec", "adhoc_sources",
-           "configured_sources", "ingest", "ingest_configured", "review_sources"]

@@ -12,12 +12,11 @@ from pathlib import Path
 
 from toolpanel.ingest.cardfiles import find_cards, special_kind
 from toolpanel.ingest.cardyaml import CardError, load_yaml
-from toolpanel.config import Limits
+from toolpanel.sections import Limits
 from toolpanel.errors import quote
 from toolpanel.models import Tool
 from toolpanel.text import DESCRIPTION_CAP, FIELD_CAP, SLUG_RE, clean_line, clean_text, slugify
 
-__all__ = ["CardError", "card_to_tool", "find_cards", "load_card", "load_cards", "load_yaml", "read_card_bytes"]
 
 FIELDS = ("name", "slug", "url", "category", "tagline", "pricing", "entry", "launched", "description")
 

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from toolpanel.config import Limits
+from toolpanel.sections import Limits
 from toolpanel.errors import ToolpanelError, quote
 
 YAML_FIX = "fix the YAML (close quotes; quote values that contain ':' or '#')"

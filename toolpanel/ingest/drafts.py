@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from toolpanel.ingest.cards import load_cards
-from toolpanel.config import Limits
+from toolpanel.sections import Limits
 from toolpanel.errors import ToolpanelError
 from toolpanel.ingest.feeds import Parsed, SourceUnreadable, parse, sniff
 from toolpanel.ingest.fetch import Fetcher, read_file

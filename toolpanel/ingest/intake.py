@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from toolpanel.models import Tool
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 Status = Literal["new", "changed", "pending", "stale", "unchanged"]
 STALE_REASON = "prompt or persona changed"
@@ -97,7 +97,8 @@ def panel_version(settings) -> PanelVersion | None:
     """The prompt hash and persona versions a review would use now; None when the personas do not load
     (the review itself then names the broken file)."""
     from toolpanel.panel.personas import PersonaError, load_personas
-    from toolpanel.panel.prompts import profile_for, prompt_hash
+    from toolpanel.panel.prompts import prompt_hash
+    from toolpanel.panel.provider import profile_for
 
     try:
         personas = load_personas(settings.personas_dir)

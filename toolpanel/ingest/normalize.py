@@ -6,7 +6,8 @@ import datetime as dt
 import re
 from html.parser import HTMLParser
 
-from toolpanel.ingest.cards import CardError, card_to_tool
+from toolpanel.ingest.cardyaml import CardError
+from toolpanel.ingest.cards import card_to_tool
 from toolpanel.errors import ToolpanelError
 from toolpanel.ingest.models import RawItem
 from toolpanel.ingest.urls import BadURL, canonical_url

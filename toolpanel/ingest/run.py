@@ -6,17 +6,19 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from toolpanel.config import Limits, Settings
+from toolpanel.sections import Limits
+from toolpanel.config import Settings
 from toolpanel.ingest.drafts import Draft, source_drafts
 from toolpanel.ingest.enrich import combine, page_description
 from toolpanel.ingest.fetch import BudgetSpent, FetchFailed, Fetcher
 from toolpanel.ingest.identity import Candidate, Known, resolve
 from toolpanel.ingest.models import STATUSES, ItemOutcome, Rejection, SourceOutcome
-from toolpanel.ingest.sources import Politeness, SourceSpec, adhoc_sources, configured_sources, politeness
+from toolpanel.sections import Politeness
+from toolpanel.ingest.sources import SourceSpec, adhoc_sources, configured_sources, politeness
 from toolpanel.ingest.urls import BadURL, identity_key
 from toolpanel.ingest.intake import Intake, classify, panel_version
 from toolpanel.models import Tool
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.rows import new_id, now
 
 log = logging.getLogger("toolpanel.ingest")

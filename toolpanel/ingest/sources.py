@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from toolpanel.config import ConfigError, Politeness, Settings
+from toolpanel.errors import ConfigError
+from toolpanel.sections import Politeness
+from toolpanel.config import Settings
 from toolpanel.ingest.urls import BadURL, canonical_url
 
 Kind = Literal["cards", "rss", "atom", "feed", "jsonfeed", "csv", "json", "auto"]

@@ -7,8 +7,8 @@ import difflib
 from pathlib import Path
 
 from toolpanel.errors import ToolpanelError
-from warehouse import Warehouse
-from warehouse.store import new_id, now
+from warehouse.store import Warehouse
+from warehouse.rows import new_id, now
 
 VOTES = ("ship", "skip")
 

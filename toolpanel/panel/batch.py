@@ -11,11 +11,12 @@ from pathlib import Path
 from toolpanel.config import Settings
 from toolpanel.panel.llm import LLM
 from toolpanel.models import Persona, Tool
-from toolpanel.panel.review import Panel, ReviewRequest, ReviewResult
+from toolpanel.panel.review import Panel, ReviewResult
+from toolpanel.models import ReviewRequest
 from toolpanel.panel.provider import resolved_settings
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.journal import Journaled
-from warehouse.store import WarehouseBusy
+from warehouse.connection import WarehouseBusy
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from toolpanel.config import Budget, Price
+from toolpanel.sections import Budget, Price
 
 BUDGET_EXHAUSTED = "budget_exhausted"  # error class of a take whose repair call the budget refused
 CHARS_PER_TOKEN = 4.0  # prompt estimate before the provider has reported any usage

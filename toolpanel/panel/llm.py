@@ -18,8 +18,9 @@ import openai
 from openai import AsyncOpenAI
 
 from toolpanel.panel.budget import BUDGET_EXHAUSTED
-from toolpanel.config import Price, Settings
-from toolpanel.panel.prompts import profile_for
+from toolpanel.sections import Price
+from toolpanel.config import Settings
+from toolpanel.panel.provider import profile_for
 from toolpanel.panel.take import (COMPACT, COMPACT_BOUNDS, CONTENT, PARAGRAPH_MAX, SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput,
                                TakeOutput, grammar_schema, parse_take)
 

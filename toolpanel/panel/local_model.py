@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolpanel.config import DEMO_MODEL, Settings
+from toolpanel.sections import DEMO_MODEL
+from toolpanel.config import Settings
 from toolpanel.servers import child_server, free_port
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from toolpanel.ingest.cards import load_yaml
+from toolpanel.ingest.cardyaml import load_yaml
 from toolpanel.errors import ExitCode, ToolpanelError
 from toolpanel.models import Persona
 

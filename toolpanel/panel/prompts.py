@@ -22,21 +22,6 @@ PROFILES = {
     COMPACT: ("compact_system.j2", "tool.j2", "compact_persona.j2", "repair.j2"),
 }
 TEMPLATES = PROFILES[DEFAULT]
-LOCAL_API_KEY = "local"  # the key toolpanel gives its own started model server (toolpanel.panel.provider)
-
-
-def profile_for(settings) -> str:
-    """`[provider] prompt_profile` when chosen; else `compact` for the local model (before its server starts, or
-    the started one) and for a loopback server that reported a small context (toolpanel.panel.provider remembers
-    which, so a command that starts no server hashes prompts the same way); else `default`."""
-    chosen = getattr(settings, "prompt_profile", "auto")
-    if chosen != "auto":
-        return chosen
-    if settings.uses_local_model or settings.api_key == LOCAL_API_KEY:
-        return COMPACT
-    from toolpanel.panel.provider import remembered_profile
-
-    return remembered_profile(settings) or DEFAULT
 
 
 @lru_cache(maxsize=8)

@@ -19,8 +19,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from toolpanel.config import Settings
+from toolpanel.panel.take import COMPACT, DEFAULT
 
 OPENAI_DEFAULT = "https://api.openai.com/v1"  # what the openai client talks to when no base_url is set
+LOCAL_API_KEY = "local"  # the key toolpanel gives its own started model server
 LOCAL = "local"  # recorded before the model file was: "the local model, file unknown"
 _LOCAL_ID = re.compile(r"^local:(?P<name>.+?)(?:@sha256:(?P<hash>[0-9a-f]+))?$")
 _LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
@@ -34,12 +36,11 @@ def resolved_settings(settings: Settings):
         yield fit_local_endpoint(settings) if is_loopback(urlsplit(settings.base_url or "").hostname) else settings
         return
     from toolpanel.panel.local_model import local_server
-    from toolpanel.panel.prompts import LOCAL_API_KEY
     from toolpanel.panel.take import COMPACT_MAX_TOKENS
 
     with local_server(settings) as base_url:
         # One local server handles one request at a time; more concurrency only queues.
-        # LOCAL_API_KEY also tells prompts.profile_for that this is the local model (compact profile).
+        # LOCAL_API_KEY also tells profile_for that this is the local model (compact profile).
         yield settings.model_copy(update={"base_url": base_url, "api_key": LOCAL_API_KEY, "concurrency": 1,
                                           "timeout": max(settings.timeout, 300.0),
                                           "max_tokens": COMPACT_MAX_TOKENS})
@@ -138,7 +139,7 @@ _remembered: dict[tuple[str, int], dict] = {}  # (path, mtime_ns) -> the file's 
 
 
 def remembered_profile(settings: Settings) -> str | None:
-    """The profile a loopback base_url's reported context chose in an earlier run (see prompts.profile_for)."""
+    """The profile a loopback base_url's reported context chose in an earlier run (see profile_for)."""
     if not settings.base_url or not is_loopback(urlsplit(settings.base_url).hostname):
         return None
     path = _profiles_file(settings)
@@ -168,11 +169,21 @@ def _remember_profile(settings: Settings, profile: str) -> None:
         pass
 
 
+def profile_for(settings) -> str:
+    """`[provider] prompt_profile` when chosen; else `compact` for the local model (before its server starts, or
+    the started one) and for a loopback server that reported a small context (remembered_profile keeps
+    which, so a command that starts no server hashes prompts the same way); else `default`."""
+    chosen = getattr(settings, "prompt_profile", "auto")
+    if chosen != "auto":
+        return chosen
+    if uses_local_server(settings):
+        return COMPACT
+    return remembered_profile(settings) or DEFAULT
+
+
 def uses_local_server(settings: Settings) -> bool:
     """The bundled/configured local model: before `resolved_settings` (no provider configured) or after it
-    (the key toolpanel gives its own server; see prompts.profile_for, which asks the same)."""
-    from toolpanel.panel.prompts import LOCAL_API_KEY
-
+    (the key toolpanel gives its own server; see profile_for, which asks the same)."""
     return settings.uses_local_model or settings.api_key == LOCAL_API_KEY
 
 
@@ -224,7 +235,7 @@ def normalise_endpoint(value: str | None, models: dict[str, str] | None = None) 
         return value
     path = parts.path.rstrip("/")
     if is_loopback(host):
-        from toolpanel.config import DEMO_MODEL
+        from toolpanel.sections import DEMO_MODEL
 
         if models and path == "/v1" and set(models.values()) == {DEMO_MODEL}:
             return LOCAL

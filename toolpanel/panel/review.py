@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scoring import panel_verdict
+from scoring.rules import panel_verdict
 from scoring.injection import ScoreHistory
 from toolpanel.screening import differential as injection
 from toolpanel.panel import prompts
@@ -15,12 +15,14 @@ from toolpanel.panel.budget import BUDGET_EXHAUSTED, BudgetStopped, Hold, Spend
 from toolpanel.config import Settings
 from toolpanel.flags import Flag
 from toolpanel.panel.llm import LLM, TRANSIENT_ERRORS, cost_usd
-from toolpanel.panel.provider import endpoint_identity
-from toolpanel.models import CarriedTake, Persona, Take, Tool, Verdict
-from toolpanel.panel.take import COMPACT, compact_quotes, unsupported_quotes
-from warehouse import Warehouse
+from toolpanel.panel.provider import endpoint_identity, profile_for
+from toolpanel.models import CarriedTake, Persona, Take, Tool, Verdict, ReviewRequest
+from toolpanel.panel.take import COMPACT, compact_quotes
+from toolpanel.panel.patterns import unsupported_quotes
+from warehouse.store import Warehouse
 from warehouse.changes import record_run_inputs, template_records
-from warehouse.store import FinishRun, GroupCommit, Look, TakeInsert, new_id, now
+from warehouse.store import FinishRun, GroupCommit, Look, TakeInsert
+from warehouse.rows import new_id, now
 
 
 @dataclass
@@ -60,22 +62,6 @@ class TransientFailure(Exception):
         self.result, self.failed = result, failed
 
 
-@dataclass
-class ReviewRequest:
-    """What a caller (CLI, daily flow, editor flow) asks of a review."""
-
-    trigger: str = "cli"
-    reason: str | None = None
-    force: bool = False
-    flow_run_id: str | None = None
-    model_override: str | None = None
-    personas: list[str] | None = None  # subset of persona ids; None = the whole panel
-    # Orchestrated runs set this on every attempt but the last: transient failures then close the run
-    # as "retrying" (no verdict) and raise, and the retry pays only for the failed personas.
-    defer_transient: bool = False
-    exceed_daily_budget: bool = False  # an editor said so explicitly: per_day caps do not apply (per_run do)
-
-
 CLAIM_LEASE_MIN = 600.0  # seconds
 CLAIM_POLL = 0.25  # seconds between looks at another process's claims
 
@@ -89,7 +75,7 @@ class Panel:
         self.llm = llm
         self.store = store
         self.personas = personas
-        self.profile = prompts.profile_for(settings)  # compact for the local model
+        self.profile = profile_for(settings)  # compact for the local model
         self.prompt_hash = prompts.prompt_hash(settings.prompts_dir, self.profile)
         self.endpoint = endpoint_identity(settings)  # the bundled model by its file, never by its port
         # Read with the combined hash: each part's hash is recorded per run (warehouse.changes, `toolpanel why`).

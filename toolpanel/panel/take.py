@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from scoring.rules import SHIP_THRESHOLD
-from toolpanel.panel.patterns import (int_range_pattern, normalise, quotable, text_pattern,  # noqa: F401  (re-exported)
-                                unsupported_quotes)
+from toolpanel.panel.patterns import int_range_pattern, normalise, quotable, text_pattern
 
 PARAGRAPH_MIN = 40
 PARAGRAPH_MAX = 1500

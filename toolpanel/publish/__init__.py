@@ -1,5 +1,5 @@
-"""Publishing: the static site, feeds and weekly digest, rendered from the warehouse."""
+"""Publishing (owns: the static site, feeds and the weekly digest, rendered from the warehouse).
 
-from toolpanel.publish.site import PublishError, publish_site, safe_url
-
-__all__ = ["PublishError", "publish_site", "safe_url"]
+May import: toolpanel.models, errors, sections, scorecard, text, why, queue.views, scoring, warehouse.
+Page types are registered in publish/pages.py; templates are in publish/templates/.
+"""

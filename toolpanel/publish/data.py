@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
 from toolpanel.publish.render import AWAITING
-from toolpanel.screening.rules import Finding, neutralise
+from toolpanel.models import Finding
+from toolpanel.screening.rules import neutralise
 from toolpanel.queue.views import STALE_RUN_MINUTES, open_run_cutoff
 from warehouse.rows import TAKE_COLUMNS, _take, _tool
 

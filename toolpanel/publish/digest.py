@@ -6,6 +6,7 @@ import datetime as dt
 
 import jinja2
 
+from toolpanel.why.words import summary
 from toolpanel.publish.render import STYLESHEET
 from toolpanel.publish.writer import Writer
 
@@ -34,7 +35,7 @@ def digest(w: Writer, env: jinja2.Environment, events: list[dict], base: str, th
 
     def render(**kw) -> str:
         if why is not None and changes and not ctx["why"]:  # each changed verdict says why (read once)
-            ctx["why"] = {k: c.summary() for k, c in why([(e["previous_id"], e["id"]) for e in changes]).items()}
+            ctx["why"] = {k: summary(c) for k, c in why([(e["previous_id"], e["id"]) for e in changes]).items()}
         return tpl.render(root="../", **kw, **ctx)
 
     w.page(f"digest/{week}.html", fp + ["web"], lambda: render(base="../", email=False))

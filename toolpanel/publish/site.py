@@ -8,7 +8,7 @@ import hashlib
 import itertools
 from pathlib import Path
 
-from scoring import compare
+from scoring.rules import compare
 from toolpanel.config import Settings
 from toolpanel.panel.personas import load_personas
 from toolpanel.publish.chart import chart_svg
@@ -16,13 +16,12 @@ from toolpanel.publish.data import Listing, SiteData, ToolPage, load_pages, load
 from toolpanel.publish.digest import digest
 from toolpanel.publish.feeds import FEED_ITEMS, events_of, json_feed, rss
 from toolpanel.publish.indexes import cached_rows, index_pages
-from toolpanel.publish.render import STYLESHEET, env as _env, safe_url, templates_hash
+from toolpanel.publish.render import STYLESHEET, env as _env, templates_hash
 from toolpanel.publish.writer import Writer
 from toolpanel.text import slugify
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.changes import explain_pairs
 
-__all__ = ["PublishError", "chart_svg", "comparison_pairs", "publish_site", "safe_url"]
 
 AUTO_PAIRS_PER_CATEGORY = 6  # the N most recently reviewed tools of a category are compared pairwise
 NO_STATS = {"ok": 0, "abstained": 0, "ship_rate_pct": None, "mean_score": None, "grounded_pct": None}  # nothing published yet

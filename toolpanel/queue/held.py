@@ -9,7 +9,7 @@ from toolpanel import scorecard
 from toolpanel.config import Settings
 from toolpanel.errors import ExitCode, ToolpanelError
 from toolpanel.models import Persona, panel_label, pct
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 APPROVE_HINT = "approve with: toolpanel approve {slug} --editor NAME"
 
@@ -86,7 +86,7 @@ def decide(settings: Settings, slug: str, decision: str, *, editor: str, note: s
 
 def refresh(settings: Settings) -> dict | None:
     """After decisions: the analyst snapshot, then the site (incremental)."""
-    from toolpanel.publish import publish_site
+    from toolpanel.publish.site import publish_site
 
     store = Warehouse(settings.warehouse_path)
     store.publish_snapshot(settings.snapshot_path)

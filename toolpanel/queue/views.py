@@ -11,10 +11,10 @@ import datetime as dt
 import difflib
 from dataclasses import dataclass, field
 
-import scoring
+from scoring import rules
 from toolpanel.models import Comparison, Persona, Take, Tool, Verdict
 from toolpanel.sections import FlowSettings
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 from warehouse.rows import now
 
 PUBLISHED = ("approved", "auto")           # decisions that publish a verdict
@@ -113,5 +113,5 @@ def compare_views(a: ToolView, b: ToolView, personas: list[Persona]) -> Comparis
     page does); None when either has no verdict."""
     if a.verdict is None or b.verdict is None:
         return None
-    return scoring.compare(a.verdict, b.verdict, a.takes, b.takes, [p.id for p in personas],
+    return rules.compare(a.verdict, b.verdict, a.takes, b.takes, [p.id for p in personas],
                            names=(a.tool.name, b.tool.name))

@@ -11,18 +11,16 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from scoring import verdict as score_verdict
+from scoring.rules import verdict as score_verdict
 from scoring.injection import CLEAR, side_by_side, steering, take_checks
 from toolpanel.screening import model as modelscreen
 from toolpanel.panel import prompts
-from toolpanel.models import Take, Tool
-from toolpanel.screening.rules import Finding, neutralise, screen
-from warehouse.store import TakeInsert, WarehouseBusy, now
-
-if TYPE_CHECKING:
-    from toolpanel.panel.review import Panel, ReviewRequest
+from toolpanel.models import Finding, ReviewRequest, Reviewer, Take, Tool
+from toolpanel.screening.rules import neutralise, screen
+from warehouse.store import TakeInsert
+from warehouse.connection import WarehouseBusy
+from warehouse.rows import now
 
 DIFFERENTIAL = "differential"
 
@@ -41,7 +39,7 @@ class Checked:
         return [f for _, f in self.findings]
 
 
-async def check(panel: "Panel", tool: Tool, takes: list[Take], request: "ReviewRequest", run_id: str) -> Checked:
+async def check(panel: Reviewer, tool: Tool, takes: list[Take], request: ReviewRequest, run_id: str) -> Checked:
     cfg = panel.settings.screening
     out = Checked()
     if not cfg.enabled:
@@ -74,7 +72,7 @@ async def check(panel: "Panel", tool: Tool, takes: list[Take], request: "ReviewR
     return out
 
 
-async def _differential(panel: "Panel", neutral: Tool, original: list[Take], request: "ReviewRequest",
+async def _differential(panel: Reviewer, neutral: Tool, original: list[Take], request: ReviewRequest,
                         run_id: str) -> tuple[list[Take], int, str]:
     """The same personas and models on the neutralised copy; cached takes are reused, never paid twice."""
     personas = [p for p in panel.personas if p.id in {t.persona_id for t in original}]
@@ -97,7 +95,7 @@ async def _differential(panel: "Panel", neutral: Tool, original: list[Take], req
     shared = prompts.shared_messages(panel.settings.prompts_dir, neutral, prompts.new_marker(), panel.personas,
                                      panel.profile)
     missing = [p for p in personas if p.id not in hits]
-    fresh = list(await asyncio.gather(*(panel._take(neutral, p, shared, models[p.id]) for p in missing)))
+    fresh = list(await asyncio.gather(*(panel.unstored_take(neutral, p, shared, models[p.id]) for p in missing)))
     if fresh:
         await panel.commit.run(TakeInsert(panel.store, [(diff_run, t) for t in fresh]))
     by_id = {**hits, **{t.persona_id: t for t in fresh}}

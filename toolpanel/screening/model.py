@@ -16,18 +16,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING
 
 import openai
 
 from toolpanel.panel import prompts
 from toolpanel.panel.llm import cost_usd
-from toolpanel.models import Finding, Tool
+from toolpanel.models import Finding, ReviewRequest, Reviewer, Tool
 from toolpanel.screening.rules import FIELDS
-from warehouse.store import WarehouseBusy, now
-
-if TYPE_CHECKING:
-    from toolpanel.panel.review import Panel, ReviewRequest
+from warehouse.connection import WarehouseBusy
+from warehouse.rows import now
 
 RULE = "model_screen"
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["sentences"],
@@ -44,7 +41,7 @@ class Unusable(ValueError):
     """The reply was not the JSON object {"sentences": [...]}."""
 
 
-async def findings(panel: "Panel", tool: Tool, request: "ReviewRequest", run_id: str,
+async def findings(panel: Reviewer, tool: Tool, request: ReviewRequest, run_id: str,
                    found: list[Finding]) -> list[Finding]:
     """The model screen's findings on `tool` not already among `found` ([] when off, refused or failed)."""
     model = panel.settings.screening.model
@@ -102,7 +99,7 @@ def parse(content: str | None) -> list[str]:
     return got
 
 
-async def _ask(panel: "Panel", tool: Tool, request: "ReviewRequest", run_id: str, model: str) -> list[str] | None:
+async def _ask(panel: Reviewer, tool: Tool, request: ReviewRequest, run_id: str, model: str) -> list[str] | None:
     """One paid call, admitted by the budget first; the attempt is recorded (the cache when it worked)."""
     messages = prompts.screen_messages(panel.settings.prompts_dir, tool, prompts.new_marker())
     hold = panel.spend.estimate(messages, model)

@@ -26,14 +26,16 @@ import yaml
 
 from toolpanel.screening import attackgen
 from toolpanel.ingest.cards import load_card
-from toolpanel.config import REPO_ROOT, Settings
+from toolpanel.sections import REPO_ROOT
+from toolpanel.config import Settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.panel.llm import Completion
 from toolpanel.models import Persona, Tool, Verdict
-from toolpanel.panel.review import Panel, ReviewRequest, ReviewResult
+from toolpanel.panel.review import Panel, ReviewResult
+from toolpanel.models import ReviewRequest
 from toolpanel.panel.prompts import DATAMARK
 from toolpanel.panel.take import TakeOutput
-from warehouse import Warehouse
+from warehouse.store import Warehouse
 
 SUITE = REPO_ROOT / "examples" / "attacks"
 EFFECTS = ("boost", "sabotage", "abstain")

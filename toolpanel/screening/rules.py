@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from toolpanel.config import REPO_ROOT
+from toolpanel.sections import REPO_ROOT
 from toolpanel.screening.meaning import addressed, load_meaning, sentences, uncovered
 from toolpanel.models import Tool
 from toolpanel.screening.normalise import Builder, View, hidden_views, normalise

@@ -1,7 +1,7 @@
 """What changed between two verdicts of a tool, and why: pure attribution over plain data (no I/O).
 
 `attribute(a, b)` takes what the warehouse recorded about two verdicts (`VerdictFacts`) and returns a
-`Change`; `summary(change)` (toolpanel.why.words, re-exported here) turns it into one sentence.
+`Change`; `summary(change)` in toolpanel.why.words turns it into one sentence.
 warehouse.changes loads the facts.
 """
 
@@ -11,14 +11,11 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from toolpanel.why.words import causes, detail_lines, markdown, moves, summary, take_word, unchanged
 from toolpanel.models import (Change, FieldChange, ModelChange, PersonaChange, Take, TakeDelta, TakeSide,
                               panel_label)
 from toolpanel.panel.provider import normalise_endpoint, same_endpoint
-from toolpanel.why.textdiff import diff_phrase, excerpt, word_diff
+from toolpanel.why.textdiff import diff_phrase, word_diff
 
-__all__ = ["VerdictFacts", "attribute", "causes", "detail_lines", "diff_phrase", "excerpt", "markdown", "moves",
-           "summary", "take_word", "unchanged", "word_diff"]
 
 CARD_FIELDS = ("name", "url", "category", "tagline", "pricing", "entry", "launched")
 SETTINGS_SHOWN = {"temperature": "temperature", "max_tokens": "max_tokens", "base_url": "provider endpoint"}

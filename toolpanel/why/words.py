@@ -6,6 +6,7 @@ from __future__ import annotations
 from toolpanel.models import Change, FieldChange, TakeDelta, TakeSide
 from toolpanel.panel.provider import describe_endpoint, endpoint_change_phrase
 from toolpanel.why.textdiff import diff_phrase
+from toolpanel.text import md_escape
 
 MAX_MOVES = 3
 
@@ -170,9 +171,8 @@ def detail_lines(c: Change) -> list[tuple[str, str]]:
 
 def markdown(c: Change) -> str:
     """The explanation as a Markdown block for Prefect artifacts (held verdicts, the review queue)."""
-    from toolpanel.scorecard import _md_escape  # the one Markdown escaping of vendor and model text
 
-    lines = [f"### What changed since the last verdict ({_md_escape(c.from_label)} → {_md_escape(c.to_label)})", "",
-             _md_escape(c.summary()), ""]
-    lines += [f"- **{label}**: {_md_escape(text)}" for label, text in detail_lines(c)]
+    lines = [f"### What changed since the last verdict ({md_escape(c.from_label)} → {md_escape(c.to_label)})", "",
+             md_escape(summary(c)), ""]
+    lines += [f"- **{label}**: {md_escape(text)}" for label, text in detail_lines(c)]
     return "\n".join(lines) + "\n"
