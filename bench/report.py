@@ -1,77 +1,393 @@
 """Generate docs/benchmarks.md from every bench/*.json (results, fuzz, redteam, eval, ...).
 
-    python bench/report.py
+    python bench/report.py [--bench DIR] [--out FILE]
+
+One section per JSON file: what it measures, the command that wrote it, a link to the raw file and a few
+compact tables. Known files get tables chosen for them; any other shape gets a generic table per group
+(nested dicts become tables, long lists are counted and cut). Rows are sorted by key (lists keep their order),
+so the page is deterministic and regenerating it without new figures changes nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
-COMMANDS = {"results.json": "make bench", "fuzz.json": "make fuzz", "redteam.json": "make redteam",
-            "eval.json": "toolpanel eval (see docs/eval.md)", "take_quality.json": "python bench/take_quality.py"}
+MAX_ROWS = 20      # longer tables are cut; the raw JSON has every row
+LONG_TEXT = 80     # longer strings leave the table and become a note below it
+
+TITLES = {
+    "results.json": "Speed, size and memory of the pipeline",
+    "fuzz.json": "Hostile inputs through the CLI",
+    "redteam.json": "Prompt-injection attacks against the panel",
+    "eval.json": "Agreement with editors' gold verdicts",
+    "take_quality.json": "Quality of the panel's takes, run by run",
+    "profile.json": "Where a batch's CPU time goes",
+    "screening.json": "Screening recall and false flags",
+    "model_screen.json": "Cost of the model screen per card",
+}
+COMMANDS = {
+    "results.json": "Written by `make bench` (`bench/run.py`), which also regenerates this page.",
+    "fuzz.json": "Written by `make fuzz` (`bench/fuzz.py`; `FUZZ_SEED` and `FUZZ_CASES` set the run).",
+    "redteam.json": "Written by `make redteam` (`toolpanel redteam --against ...`, see docs/security.md); "
+                    "one entry per adversary model and attack suite.",
+    "eval.json": "Written by `toolpanel eval eval/gold/... --json > bench/eval.json` (see docs/eval.md).",
+    "take_quality.json": "Written by `python bench/take_quality.py WAREHOUSE.duckdb --label LABEL`, "
+                         "one entry per labelled run.",
+    "profile.json": "Written by `make profile` (`bench/profile_batch.py` under py-spy).",
+    "screening.json": "Written by `python bench/screening_recall.py`.",
+    "model_screen.json": "Written by `python bench/model_screen.py`.",
+}
+WORDS = {"asr": "ASR", "mae": "MAE", "sd": "SD", "id": "ID", "cpu": "CPU", "rss": "RSS", "stdev": "SD",
+         "kappa": "Cohen's κ", "utf8": "UTF-8", "n_eff": "effective votes (n_eff)"}
+UNITS = {"s": "(s)", "ms": "(ms)", "pct": "(%)", "usd": "($)", "bytes": "(bytes)"}  # moved to the end of a name
 
 
-def _flat(obj, prefix: str = "") -> list[tuple[str, object]]:
-    if isinstance(obj, dict):
-        return [kv for k, v in obj.items() for kv in _flat(v, f"{prefix}.{k}" if prefix else str(k))]
-    if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
-        return [(prefix, f"{len(obj)} entries")]
-    return [(prefix, obj)]
+# ---------------------------------------------------------------- cells and tables
+
+def human(key) -> str:
+    """`score_mae` -> `score MAE`; keys that are already names (spaces, paths, capitals) stay as they are."""
+    key = str(key)
+    if key in WORDS or not key.replace("_", "").isalnum() or key != key.lower():
+        return WORDS.get(key, key)
+    words = [w for w in key.split("_") if w]
+    units = [UNITS[w] for w in words[1:] if w in UNITS]
+    return " ".join([WORDS.get(w, w) for i, w in enumerate(words) if not (i and w in UNITS)] + units)
 
 
-def _cell(v) -> str:
+def _num(v: float) -> str:
+    if math.isnan(v) or math.isinf(v):
+        return str(v)
+    if v == int(v) and abs(v) < 1e15:
+        return cell(int(v))
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    digits = 1 if a >= 100 else 2 if a >= 1 else min(12, max(2, 2 - math.floor(math.log10(a))))
+    return f"{v:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _scalar(v) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
+def inline(v) -> bool:
+    """Fits in one cell: a scalar, a list of scalars or a small flat dict."""
+    if isinstance(v, list):
+        return all(_scalar(x) for x in v)
+    if isinstance(v, dict):
+        return len(v) <= 6 and all(_scalar(x) or (isinstance(x, list) and not x) for x in v.values())
+    return _scalar(v)
+
+
+def cell(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10000 else str(v)
     if isinstance(v, float):
-        v = f"{v:.4g}"
-    return str(v).replace("|", "\\|").replace("\n", " ")
+        return _num(v)
+    if v == "":
+        return ""
+    if isinstance(v, list):
+        if not v:
+            return "none"
+        if not all(_scalar(x) for x in v):
+            return f"{len(v)} entries"
+        shown = ", ".join(cell(x) for x in v[:3])
+        return shown if len(v) <= 3 else f"{len(v)}: {shown}, …"
+    if isinstance(v, dict):
+        if not v:
+            return "none"
+        if not inline(v):
+            return f"{len(v)} fields"
+        return ", ".join(f"{human(k)}: {cell(x)}" for k, x in sorted(v.items(), key=lambda kv: str(kv[0])))
+    return re.sub(r"(?<!\\)\|", r"\\|", str(v).replace("\n", " ")).strip() or "—"  # escaping twice is harmless
 
 
-def results_table(rows: list[dict]) -> list[str]:
-    out = ["| figure | value | unit | goal | met | context |", "|---|---:|---|---|---|---|"]
-    for r in rows:
-        met = {True: "met", False: "**missed**", None: "—"}[r.get("met")]
-        out.append(f"| {_cell(r['name'])} | {_cell(r['value'])} | {r['unit']} | {_cell(r['goal'])} | {met} | "
-                   f"{_cell(r.get('note', ''))} |")
+def table(headers: list[str], rows: list[list], limit: int = MAX_ROWS) -> list[str]:
+    """A Markdown table of raw values; numeric columns right-aligned, long tables cut with a note."""
+    if not rows:
+        return ["*(no entries)*"]
+    numeric = [all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) or r[i] in (None, "") for r in rows)
+               and any(r[i] not in (None, "") for r in rows) for i in range(len(headers))]
+    out = ["| " + " | ".join(cell(h) for h in headers) + " |",
+           "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    out += ["| " + " | ".join(cell(x) for x in r) + " |" for r in rows[:limit]]
+    if len(rows) > limit:
+        out += ["", f"*… and {len(rows) - limit} more rows in the raw JSON.*"]
     return out
 
 
-def redteam_table(data: dict) -> list[str]:
-    """One row per model and suite: what reaches readers, what stopped it, what it costs (raw JSON below)."""
-    out = ["| model · suite | attacks | ASR | ASR without holds | generated (seed) | generated ASR | benign false holds "
-           "| example cards double-checked | extra calls on them |", "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
-    for key, r in data.items():
-        if not isinstance(r, dict) or "suite" not in r:
-            continue
-        su, ge, be, ex = r["suite"], r.get("generated", {}), r.get("benign", {}), r.get("examples", {})
-        out.append(f"| {_cell(key)} | {su.get('attacks')} | {su.get('asr_pct')} % | {su.get('effect_without_holds_pct')} % "
-                   f"| {ge.get('attacks')} ({r.get('seed')}) | {ge.get('asr_pct')} % | "
-                   f"{be.get('false_holds_pct')} % of {be.get('cards')} | "
-                   f"{ex.get('flagged', '—')} of {ex.get('cards', '—')} | +{ex.get('extra_calls_pct', '—')} % |")
-    return out
+def kv_table(items: list[tuple], name: str = "figure", value: str = "value") -> list[str]:
+    """Key/value rows; a few short values make one row, many short rows are packed three or four pairs a line."""
+    rows = [[human(k), v] for k, v in items]
+    if len(rows) <= 8 and all(len(cell(v)) <= 40 for _, v in rows):
+        return table([r[0] for r in rows], [[r[1] for r in rows]])
+    if len(rows) <= 12:
+        return table([name, value], rows)
+    pairs = 3 if len(rows) <= 24 else 4
+    per = math.ceil(len(rows) / pairs)
+    packed = [sum((rows[i + j * per] if i + j * per < len(rows) else ["", ""] for j in range(pairs)), [])
+              for i in range(per)]
+    return table([name, value] * pairs, packed, limit=per)
 
 
-def main() -> None:
-    lines = ["# Benchmarks", "",
-             "Generated by `python bench/report.py` from `bench/*.json`; do not edit by hand.",
-             "Each figure is a ratio against a baseline measured in the same run (a hand-written equivalent, an",
-             "ideal, or the full operation); absolute times are context only. Machines here differ about 3x in",
-             "speed from one session to the next: figure `0.` is a fixed CPU loop timed in the same run.", ""]
-    for path in sorted((ROOT / "bench").glob("*.json")):
-        data = json.loads(path.read_text())
-        lines += [f"## {path.stem}", "", f"Measured with `{COMMANDS.get(path.name, path.name)}`.", ""]
-        if path.name == "results.json":
-            lines += results_table(data)
-        elif path.name == "redteam.json":
-            lines += redteam_table(data) + ["", "Every figure of every run: [bench/redteam.json](../bench/redteam.json)."]
+def notes(items: list[tuple]) -> list[str]:
+    return [f"- **{cell(human(k))}**: {cell(v)}" for k, v in items]
+
+
+# ---------------------------------------------------------------- any shape
+
+def records(rows: list[tuple], first: str) -> list[str]:
+    """One row per record (label, dict); columns in the order the benchmark wrote them; long text as notes."""
+    cols: list = []
+    for _, r in rows:
+        cols += [k for k in r if k not in cols]
+    long = [c for c in cols if any(isinstance(r.get(c), str) and len(r[c]) > 60 for _, r in rows)]
+    cols = [c for c in cols if c not in long]
+    out = table([first] + [human(c) for c in cols], [[label] + [r.get(c) for c in cols] for label, r in rows])
+    extra = [(f"{label} · {human(c)}" if len(long) > 1 else label, r[c])
+             for label, r in rows[:MAX_ROWS] for c in long if r.get(c) is not None]
+    return out + ([""] + notes(extra) if extra else [])
+
+
+def _as_records(v) -> list[tuple] | None:
+    if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+        return [(k, v[k]) for k in sorted(v, key=str)]
+    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+        return [(i + 1, x) for i, x in enumerate(v)]
+    return None
+
+
+def generic(data, title: str = "", depth: int = 0) -> list[str]:
+    """Any JSON: scalars as one table, small groups as one overview row each, nested groups as their own tables."""
+    if not isinstance(data, dict):
+        recs = _as_records(data)
+        if recs:
+            return records(recs, "#")
+        if inline(data):
+            return table(["value"], [[data]])
+        return table(["#", "value"], [[i + 1, x] for i, x in enumerate(data)])  # a mixed list: one cell each
+    data = dict(data)
+    if depth == 0 and isinstance(data.get("figures"), dict):
+        figures = data.pop("figures")
+        data.update({k: v for k, v in figures.items() if k not in data})
+    out: list[str] = []
+    keys = sorted(data, key=str)
+    text = [(k, data[k]) for k in keys if isinstance(data[k], str) and len(data[k]) > LONG_TEXT]
+    flat = [(k, data[k]) for k in keys
+            if inline(data[k]) and not isinstance(data[k], dict) and (k, data[k]) not in text]
+    groups = [(k, data[k]) for k in keys if isinstance(data[k], dict) and not _as_records(data[k])
+              and all(inline(x) for x in data[k].values()) and len(data[k]) <= 8]
+    big_flat = [(k, data[k]) for k in keys if isinstance(data[k], dict) and not _as_records(data[k])
+                and all(inline(x) for x in data[k].values()) and len(data[k]) > 8]
+    done = {k for k, _ in text + flat + groups + big_flat}
+    rest = [(k, data[k]) for k in keys if k not in done]
+    if groups:  # one row per small group; the loose scalars become a first "summary" row
+        rows = ([["summary", dict(flat)]] if flat else []) + [[human(k), v] for k, v in groups]
+        joined = [" · ".join(f"{human(a)} ({cell(b)})" if isinstance(b, dict) and b else f"{human(a)} {cell(b)}"
+                             for a, b in v.items()) or "none" for _, v in rows]
+        out += table(["group", "figures"], [[g, j] for (g, _), j in zip(rows, joined)]) + [""]
+    elif flat:
+        out += kv_table(flat) + [""]
+    for k, v in big_flat + rest:
+        name = f"{title} — {human(k)}" if title else human(k)
+        recs = _as_records(v)
+        if recs or not isinstance(v, dict) or any(inline(x) and not isinstance(x, str) for x in v.values()):
+            out += [f"### {cell(name[:1].upper() + name[1:])}", ""]  # else only sub-tables: they carry the name
+        if recs:
+            label = "#" if isinstance(v, list) else human(k)[:-1] if str(k).endswith("s") else "name"
+            out += records(recs, label)
+        elif isinstance(v, dict) and all(inline(x) for x in v.values()):
+            out += kv_table(sorted(v.items(), key=lambda kv: str(kv[0])))
+        elif depth < 2:
+            out += generic(v, name, depth + 1)
         else:
-            lines += ["| key | value |", "|---|---|"]
-            lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in _flat(data)]
-        lines.append("")
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text("\n".join(lines))
-    print(f"wrote {DOC}")
+            out += table(["value"], [[v]])
+        out.append("")
+    if text:
+        out += notes(text)
+    while out and out[-1] == "":
+        out.pop()
+    return out or ["*(no entries)*"]
+
+
+# ---------------------------------------------------------------- known files
+
+RESULT_GROUPS = [("Reviews and batches", "1 2 3 4 9"), ("Warehouse and publishing", "5 6"),
+                 ("Bundled model and prompt size", "7 8"), ("Memory (peak RSS)", "M")]
+
+
+def results(rows: list[dict]) -> list[str]:
+    out = []
+    machine = [r for r in rows if str(r.get("fig", "")) == "0" or str(r["name"]).startswith("0.")]
+    for r in machine:
+        what = str(r["name"]).split(":", 1)[-1].strip()
+        out += [f"Machine speed: a {cell(what)} took **{cell(r['value'])} {r.get('unit', '')}** "
+                f"({cell(r.get('note'))}). Every figure below is a ratio against a baseline measured in the same run, "
+                "so it compares across machines; absolute times are context only.", ""]
+    groups: dict[str, list] = {}
+    for r in rows:
+        if r in machine:
+            continue
+        lead = str(r["name"]).split(".")[0].strip()  # "7a" is figure 7, "M3" is memory
+        key = "M" if lead.startswith("M") else lead.rstrip("abcdefghij")
+        name = next((g for g, figs in RESULT_GROUPS if key in figs.split()), "Other figures")
+        groups.setdefault(name, []).append(r)
+    met = {True: "met", False: "**missed**"}
+    for name in [g for g, _ in RESULT_GROUPS] + ["Other figures"]:
+        if name in groups:
+            out += [f"### {name}", ""]
+            out += table(["figure", "value", "unit", "goal", "met", "context"],
+                         [[r["name"], r.get("value"), r.get("unit"), r.get("goal"), met.get(r.get("met"), "—"),
+                           r.get("note")] for r in groups[name]]) + [""]
+    return out[:-1] or ["*(no entries)*"]
+
+
+def redteam(data: dict) -> list[str]:
+    """One row per model and suite: what reaches readers, what stopped it, what it costs."""
+    runs = [(k, r) for k, r in sorted(data.items()) if isinstance(r, dict) and "suite" in r]
+    if not runs:
+        return generic(data)
+    main = []
+    for key, r in runs:
+        su, ge, be, ex = r["suite"], r.get("generated", {}), r.get("benign", {}), r.get("examples", {})
+        main.append([key, su.get("attacks"), su.get("asr_pct"), su.get("effect_without_holds_pct"),
+                     f"{cell(ge.get('attacks'))} (seed {cell(r.get('seed'))})", ge.get("asr_pct"),
+                     f"{cell(be.get('false_holds_pct'))} % of {cell(be.get('cards'))}",
+                     f"{cell(ex.get('flagged'))} of {cell(ex.get('cards'))}", ex.get("extra_calls_pct")])
+    out = ["### What reaches readers (attack success rate, ASR, in % of attacks)", ""]
+    out += table(["model · suite", "attacks", "ASR %", "ASR without holds %", "generated (seed)", "generated ASR %",
+                  "benign false holds", "example cards double-checked", "extra calls on them %"], main)
+    how = []
+    for key, r in runs:
+        su, cost = r["suite"], r.get("cost", {})
+        first, eff = su.get("caught_first_by_pct", {}), su.get("by_effect", {})
+        how.append([key, first.get("screening"), first.get("differential"), first.get("take_checks"),
+                    " / ".join(cell(eff.get(e, {}).get("asr_pct")) for e in ("boost", "sabotage", "abstain")),
+                    su.get("succeeded", []) + r.get("generated", {}).get("succeeded", []),
+                    f"{cell(cost.get('differential_calls'))} of {cell(cost.get('total_calls'))} "
+                    f"(+{cell(cost.get('extra_calls_pct'))} %)"])
+    out += ["", "### What stopped the suite's attacks (% caught first by each defence) and what it cost", ""]
+    out += table(["model · suite", "screening", "differential", "take checks", "ASR % boost / sabotage / abstain",
+                  "attacks that got through (suite + generated)", "differential calls of all"], how)
+    return out
+
+
+def take_quality(data: dict) -> list[str]:
+    cols = [("takes", "takes"), ("ok", "ok"), ("failed", "failed"), ("abstained", "abstained"),
+            ("invalid_output_rate_pct", "invalid output %"), ("contradiction_rate_pct", "contradictions %"),
+            ("grounded_share_pct", "grounded %"), ("mean_score", "mean score"), ("score_stdev", "score SD"),
+            ("distinct_scores", "distinct scores"), ("ship_takes", "ship takes"), ("skip_takes", "skip takes"),
+            ("panel_verdicts", "panel verdicts")]
+    runs = [(k, r) for k, r in sorted(data.items()) if isinstance(r, dict)]
+    if not runs:
+        raise ValueError("no runs")
+    out = table(["run"] + [h for _, h in cols], [[k] + [r.get(c) for c, _ in cols] for k, r in runs])
+    return out + [""] + notes([(k, r.get("note")) for k, r in runs[:MAX_ROWS]])
+
+
+def fuzz(data: dict) -> list[str]:
+    out = generic({k: v for k, v in data.items() if k != "per_class"}) + ["", "### Cases per input class", ""]
+    return out + kv_table(sorted(data["per_class"].items()), "input class", "cases")
+
+
+def profile(data: dict) -> list[str]:
+    share = data.get("share_of_cpu_pct", {})
+    rest = {k: v for k, v in data.items() if k != "share_of_cpu_pct"}
+    out = generic(rest) + ["", "### Share of the sampled CPU time, by part of the program (largest first)", ""]
+    ranked = [[k, v] for k, v in sorted(share.items(), key=lambda kv: (-kv[1], kv[0]))]
+    half = math.ceil(len(ranked) / 2)
+    rows = [ranked[i] + (ranked[i + half] if i + half < len(ranked) else ["", ""]) for i in range(half)]
+    return out + table(["part", "CPU %"] * 2, rows, limit=half)
+
+
+def screening(data: dict) -> list[str]:
+    sets = [(k, data[k]) for k in ("attacks_flagged", "honest_flagged", "examples_flagged") if k in data]
+    out = table(["cards", "flagged", "of", "share", "which"],
+                [[human(k), v.get("count"), v.get("of"), v.get("share"), v.get("cards", "—")] for k, v in sets])
+    out += ["", "### Per attack suite", ""] + records(sorted(data.get("suites", {}).items()), "suite")
+    if data.get("note"):
+        out += ["", f"Note: {cell(data['note'])}"]
+    return out
+
+
+def model_screen(data: dict) -> list[str]:
+    out = [f"Tokens counted as {cell(data.get('counted_as'))}; the fake model answers `{cell(data.get('answer'))}`; "
+           f"prices: {cell(data.get('price_per_million'))}.", ""]
+    stats = [(k, v) for k, v in sorted(data.items()) if isinstance(v, dict) and {"min", "median", "max"} <= set(v)]
+    out += table(["per card", "min", "median", "max"], [[human(k)] + [v[s] for s in ("min", "median", "max")]
+                                                        for k, v in stats])
+    cards = [(c.get("card"), {k: v for k, v in c.items() if k != "card"}) for c in data.get("cards", [])]
+    return out + ["", "### Each example card", ""] + records(cards, "card")
+
+
+SPECIAL = {"results.json": results, "fuzz.json": fuzz, "redteam.json": redteam, "take_quality.json": take_quality,
+           "profile.json": profile, "screening.json": screening, "model_screen.json": model_screen}
+
+
+# ---------------------------------------------------------------- the page
+
+def command(path: Path, data) -> str:
+    """The command recorded in the file, else the known one, else the bench script of the same name."""
+    if isinstance(data, dict) and isinstance(data.get("command"), str):
+        return f"Written by `{data['command']}`."
+    if path.name in COMMANDS:
+        return COMMANDS[path.name]
+    script = path.with_suffix(".py")
+    return f"Written by `python bench/{script.name}`." if script.exists() else "The command that wrote it is unknown."
+
+
+def section(path: Path) -> list[str]:
+    title = TITLES.get(path.name, human(path.stem).capitalize())
+    out = [f"## {title} (`{path.name}`)", ""]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return out + [f"Could not be read ({cell(exc)}). [raw JSON](../bench/{path.name})", ""]
+    out += [f"{command(path, data)} [raw JSON](../bench/{path.name})", ""]
+    if isinstance(data, dict) and "command" in data:
+        data = {k: v for k, v in data.items() if k != "command"}
+    try:
+        body = SPECIAL[path.name](data) if path.name in SPECIAL else generic(data)
+    except Exception:  # noqa: BLE001 - a file that changed shape must still be readable, just less tailored
+        try:
+            body = generic(data)
+        except Exception:  # noqa: BLE001 - never lose the page over one file
+            body = [f"Could not be tabulated; see the raw JSON ({cell(data)})."]
+    return out + body + [""]
+
+
+def render(bench: Path) -> str:
+    lines = ["# Benchmarks", "",
+             "Generated by `python bench/report.py` from `bench/*.json`; do not edit by hand. Each figure is a ratio "
+             "against a baseline measured in the same run (a hand-written equivalent, an ideal, or the full "
+             "operation); absolute times are context only. Machines here differ about 3x in speed from one session "
+             "to the next, so the speed benchmark records a fixed CPU loop timed in the same run. "
+             "`—` marks a figure that was not measured (null in the JSON).", ""]
+    for path in sorted(bench.glob("*.json"), key=lambda p: (p.name != "results.json", p.name)):  # headline first
+        lines += section(path)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", type=Path, default=ROOT / "bench", help="folder of the *.json figures")
+    ap.add_argument("--out", type=Path, default=DOC, help="the Markdown page to write")
+    args = ap.parse_args(argv)
+    text = render(args.bench)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if not args.out.exists() or args.out.read_text(encoding="utf-8") != text:
+        args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
