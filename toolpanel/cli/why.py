@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from toolpanel.why import changes
+from toolpanel.why import words
 from toolpanel.why.words import summary
 from toolpanel.cli.console import app, dump, fail, out
 from toolpanel.cli.console import settings as _settings
@@ -120,11 +120,11 @@ def _print(c: Change, a: dict, b: dict) -> None:
     out.print()
     out.print(f"[bold]{escape(summary(c))}[/bold]")
     out.print()
-    for label, text in changes.detail_lines(c):
+    for label, text in words.detail_lines(c):
         out.print(f"{label:<12} {escape(text)}")
     out.print("\n[bold]Takes[/bold]")
     for d in c.takes:
-        b_, a_ = changes.take_word(d.before, True), changes.take_word(d.after, True)
+        b_, a_ = words.take_word(d.before, True), words.take_word(d.after, True)
         if d.same_take:
             note = "same take (carried, not asked again)" if d.carried else "same take (cached)"
         elif d.score_delta:

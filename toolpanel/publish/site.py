@@ -8,23 +8,19 @@ import hashlib
 import itertools
 from pathlib import Path
 
-from scoring.rules import compare
 from toolpanel.config import Settings
 from toolpanel.panel.personas import load_personas
-from toolpanel.publish.chart import chart_svg
-from toolpanel.publish.data import Listing, SiteData, ToolPage, load_pages, load_site_data
-from toolpanel.publish.digest import digest
-from toolpanel.publish.feeds import FEED_ITEMS, events_of, json_feed, rss
-from toolpanel.publish.indexes import cached_rows, index_pages
-from toolpanel.publish.render import STYLESHEET, env as _env, templates_hash
+from toolpanel.publish.data import Listing, SiteData, load_pages, load_site_data
+from toolpanel.publish.feeds import events_of
+from toolpanel.publish.indexes import cached_rows
+from toolpanel.publish.pages import Site, page_types
+from toolpanel.publish.render import env as _env, templates_hash
 from toolpanel.publish.writer import Writer
-from toolpanel.text import slugify
 from warehouse.store import Warehouse
 from warehouse.changes import explain_pairs
 
 
 AUTO_PAIRS_PER_CATEGORY = 6  # the N most recently reviewed tools of a category are compared pairwise
-NO_STATS = {"ok": 0, "abstained": 0, "ship_rate_pct": None, "mean_score": None, "grounded_pct": None}  # nothing published yet
 
 
 class PublishError(Exception):
@@ -86,7 +82,6 @@ def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
         raise PublishError(f"{settings.warehouse_path}: no warehouse yet — review some tools first "
                            "(toolpanel review examples/tools)")
     personas = load_personas(settings.personas_dir)
-    base = settings.publish.root
     out = out or settings.site_dir
     out.mkdir(parents=True, exist_ok=True)
     env = _env(settings.home / "cache" / "templates")
@@ -116,46 +111,14 @@ def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
                 wanted.update((m["a"], m["b"]))
         pages = load_pages(con, tools, sorted(wanted))
 
-    def render(name: str, root: str, **ctx) -> str:
-        return env.get_template(name).render(root=root, personas=personas, **ctx)
-
     # "What changed since the last verdict": a function of the last two verdict ids (in the page fingerprint).
     changed = explain_pairs(store, [(p.history[-2].verdict_id, p.history[-1].verdict_id) for p in pages.values()
                                     if len(p.history) > 1], personas)
-
-    w.page("style.css", [th], lambda: STYLESHEET.read_bytes())
-    for t in listings:
-        links = pair_links.get(t.slug, [])
-        w.page(f"tools/{t.slug}.html", tool_fp[t.slug],
-               lambda p=pages.get(t.slug), links=links: render(
-                   "tool.html.j2", "../", p=p, chart=chart_svg(p) if p.history else "", comparisons=links,
-                   category_slug=slugify(p.tool.category or "uncategorised"),
-                   change=changed.get(p.history[-1].verdict_id) if p.history else None))
-    for m in pair_meta:
-        w.page(f"compare/{m['path']}", pair_fp[m["path"]],
-               lambda m=m: _render_compare(render, pages[m["a"]], pages[m["b"]], personas))
-    w.page("compare/index.html", [th, [(m["path"], m["title"], m["category"]) for m in pair_meta]],
-           lambda: render("compare_index.html.j2", "../", pairs=pair_meta))
-    index_pages(w, env, render, listings, pages, rows, th)
-    w.page("personas/index.html", None, lambda: render("personas.html.j2", "../"))
-    for persona in personas:
-        w.page(f"personas/{persona.id}.html", None, lambda persona=persona: render(
-            "persona.html.j2", "../", persona=persona, stats=data.persona_stats.get(persona.id, NO_STATS),
-            recent=data.persona_recent.get(persona.id, [])))
-    events = events_of(data)
-    feed_fp = [th, base, [(e["id"], e["name"], e["tagline"]) for e in events[:FEED_ITEMS]]]
-    w.page("feed.xml", feed_fp, lambda: rss(events[:FEED_ITEMS], base))
-    w.page("feed.json", feed_fp, lambda: json_feed(events[:FEED_ITEMS], base))
-    digest(w, env, events, base, th, why=lambda pairs: explain_pairs(store, pairs, personas))
+    site = Site(settings=settings, w=w, env=env, th=th, personas=personas, data=data, listings=listings, pages=pages,
+                rows=rows, pair_meta=pair_meta, pair_links=pair_links, tool_fp=tool_fp, pair_fp=pair_fp,
+                changed=changed, why=lambda pairs: explain_pairs(store, pairs, personas), events=events_of(data))
+    for write in page_types().values():
+        write(site)
     waiting = [t.slug for t in listings if t.editor_wait]
-    return w.finish().as_dict() | {"base_url": base, "awaiting_editor": waiting}
+    return w.finish().as_dict() | {"base_url": settings.publish.root, "awaiting_editor": waiting}
 
-
-def _render_compare(render, a: ToolPage, b: ToolPage, personas) -> str:
-    cmp = None
-    if a.verdict and b.verdict:
-        ids = [p.id for p in personas]
-        cmp = compare(a.verdict, b.verdict, list(a.takes.values()), list(b.takes.values()), ids,
-                      names=(a.tool.name, b.tool.name))
-    missing = [p.tool.name for p in (a, b) if p.verdict is None]
-    return render("compare.html.j2", "../", a=a, b=b, cmp=cmp, missing=missing)
