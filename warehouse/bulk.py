@@ -1,20 +1,55 @@
 """Bulk loader for benchmarks: rows identical in shape and meaning to the real write path, made in SQL.
 
-Every run has five takes (one per persona, ~85% ok / 10% abstained / 5% failed, deterministic
-pseudo-random scores), a run result, and - with quorum - a verdict computed by the same rules as
-scoring.verdict (majority, tie -> mean >= 60). Use it only on an empty warehouse.
+Every run has one take per persona of the panel (~85% ok / 10% abstained / 5% failed, deterministic
+pseudo-random scores), a run result, and - with quorum - a verdict computed by the panel's own rule:
+the SQL that scoring.rules.verdict_sql generates from scoring.rules (tests/test_verdict_sql.py proves
+it equal to scoring.rules.verdict). Takes are written under the columns of warehouse.rows.TAKE_COLUMNS.
+Use it only on an empty warehouse.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
+from scoring.rules import SHIP_THRESHOLD, verdict_sql
+from warehouse.rows import TAKE_COLUMNS
 from warehouse.store import Warehouse
 
-PERSONAS = ["builder", "skeptic", "futurist", "founder", "creator"]
+OK = "roll < 85"
+FAILED = "roll >= 95"
+# Each column of a bench take (warehouse.rows.TAKE_COLUMNS), as SQL over g_takes.
+TAKE_SQL = {
+    "take_id": "'tk_' || run_id || '_' || persona_id", "run_id": "run_id", "slug": "slug",
+    "snapshot_hash": "'snap-' || slug", "persona_id": "persona_id", "persona_version": "'v1'",
+    "model": "'bench-model'", "prompt_hash": "'prompt-bench'",
+    "status": f"CASE WHEN {OK} THEN 'ok' WHEN roll < 95 THEN 'abstained' ELSE 'failed' END",
+    "score": f"CASE WHEN {OK} THEN raw_score END",
+    "verdict": f"CASE WHEN {OK} THEN (CASE WHEN raw_score >= {SHIP_THRESHOLD} THEN 'ship' ELSE 'skip' END) END",
+    "paragraph": "CASE WHEN roll < 95 THEN 'A bench paragraph standing in for the persona''s take on this tool.' END",
+    "evidence": f"CASE WHEN {OK} THEN ['a quote from the card'] END", "flags": "[]",
+    "response_model": "'bench-model'", "output_mode": "'json_schema'", "tokens_in": "1400", "tokens_out": "110",
+    "latency_ms": "2300", "cost_usd": "NULL", "error_class": f"CASE WHEN {FAILED} THEN 'APITimeoutError' END",
+    "error": f"CASE WHEN {FAILED} THEN 'Request timed out.' END", "created_at": "ts + INTERVAL (i) SECOND",
+}
+assert set(TAKE_SQL) == set(TAKE_COLUMNS), "a bench take sets exactly the take's columns"
 
 
-def bulk_load(store: Warehouse, *, takes: int, reviews_per_tool: int = 10, tools_per_category: int = 50) -> dict:
-    runs = takes // len(PERSONAS)
+def configured_personas() -> list[str]:
+    """The ids of the configured panel (toolpanel.toml's personas_dir), in display order."""
+    from toolpanel.config import load_settings
+    from toolpanel.panel.personas import load_personas
+
+    return [p.id for p in load_personas(load_settings().personas_dir)]
+
+
+def bulk_load(store: Warehouse, *, takes: int, reviews_per_tool: int = 10, tools_per_category: int = 50,
+              personas: Sequence[str] | None = None) -> dict:
+    """`personas`: the panel's persona ids (default: the configured personas)."""
+    personas = list(personas) if personas is not None else configured_personas()
+    runs = takes // len(personas)
     tools = max(1, runs // reviews_per_tool)
+    per_persona = json.dumps({p: "v1" for p in personas}), json.dumps({p: "bench-model" for p in personas})
     with store.connect() as con:
         con.execute("BEGIN TRANSACTION")
         con.execute(f"""
@@ -37,54 +72,33 @@ def bulk_load(store: Warehouse, *, takes: int, reviews_per_tool: int = 10, tools
         con.execute("""
             INSERT INTO runs SELECT run_id, slug, 'snap-' || slug, CASE WHEN k = 0 THEN 'daily' ELSE 'editor' END,
                    CASE WHEN k = 0 THEN 'new tool' ELSE 'bench re-review' END, NULL, k > 0, 'prompt-bench',
-                   '{"builder":"v1"}', '{"builder":"bench-model"}', '{}', 0, 'bench', ts
-            FROM g_runs""")
-        con.execute(f"""
+                   ?, ?, '{}', 0, 'bench', ts
+            FROM g_runs""", list(per_persona))
+        con.execute("""
             CREATE TEMP TABLE g_takes AS
             SELECT r.run_id, r.slug, r.ts, p.i, p.persona_id,
                    hash(r.n * 7 + p.i) % 100 AS roll, 20 + hash(r.n * 13 + p.i) % 81 AS raw_score
-            FROM g_runs r, (SELECT i, {PERSONAS}[i + 1] AS persona_id FROM range(5) g(i)) p""")
-        con.execute("""
-            INSERT INTO takes
-            SELECT 'tk_' || run_id || '_' || persona_id, run_id, slug, 'snap-' || slug, persona_id, 'v1',
-                   'bench-model', 'prompt-bench',
-                   CASE WHEN roll < 85 THEN 'ok' WHEN roll < 95 THEN 'abstained' ELSE 'failed' END,
-                   CASE WHEN roll < 85 THEN raw_score END,
-                   CASE WHEN roll < 85 THEN (CASE WHEN raw_score >= 60 THEN 'ship' ELSE 'skip' END) END,
-                   CASE WHEN roll < 95 THEN 'A bench paragraph standing in for the persona''s take on this tool.' END,
-                   [], 'bench-model', 'json_schema', 1400, 110, 2300, NULL,
-                   CASE WHEN roll >= 95 THEN 'APITimeoutError' END,
-                   CASE WHEN roll >= 95 THEN 'Request timed out.' END,
-                   ts + INTERVAL (i) SECOND,
-                   CASE WHEN roll < 85 THEN ['a quote from the card'] END  -- evidence (column added by m006)
-            FROM g_takes""")
+            FROM g_runs r, (SELECT i, list_extract(?::VARCHAR[], i + 1) AS persona_id FROM range(?) g(i)) p""",
+                    [personas, len(personas)])
+        con.execute(f"INSERT INTO takes ({', '.join(TAKE_COLUMNS)}) "
+                    f"SELECT {', '.join(TAKE_SQL[c] for c in TAKE_COLUMNS)} FROM g_takes")
         con.execute("INSERT INTO run_takes SELECT run_id, 'tk_' || run_id || '_' || persona_id, false FROM g_takes")
-        con.execute("""
-            CREATE TEMP TABLE g_v AS
-            SELECT t.run_id, t.slug, max(t.created_at) AS ts,
-                   count(*) FILTER (WHERE status = 'ok' AND verdict = 'ship') AS ships,
-                   count(*) FILTER (WHERE status = 'ok' AND verdict = 'skip') AS skips,
-                   count(*) FILTER (WHERE status = 'abstained') AS abst,
-                   count(*) FILTER (WHERE status = 'failed') AS failed,
-                   count(*) FILTER (WHERE status = 'ok') AS ok,
-                   round(avg(score), 1) AS mean, median(score) AS med, max(score) - min(score) AS spread,
-                   list_sort(list(take_id)) AS ids
-            FROM takes t GROUP BY t.run_id, t.slug""")
-        con.execute("""
+        # the verdict of each run, with its last take's time
+        timed = "(SELECT *, max(created_at) OVER (PARTITION BY run_id) AS ts FROM takes)"
+        con.execute(f"CREATE TEMP TABLE g_v AS {verdict_sql(timed, ('run_id', 'slug', 'ts'))}")
+        con.execute(f"""
             INSERT INTO run_results
-            SELECT run_id, CASE WHEN ok >= 3 THEN 'complete' ELSE 'incomplete' END, ts, 5, 0 FROM g_v""")
+            SELECT run_id, CASE WHEN quorum_met THEN 'complete' ELSE 'incomplete' END, ts, {len(personas)}, 0
+            FROM g_v""")
         con.execute("""
             INSERT INTO verdicts
-            SELECT 'vd_' || run_id, run_id, slug, 'snap-' || slug,
-                   CASE WHEN ships > skips THEN 'ship' WHEN skips > ships THEN 'skip'
-                        WHEN mean >= 60 THEN 'ship' ELSE 'skip' END,
-                   ships, skips, abst, failed, round(100.0 * ships / (ships + skips), 1), mean, med, spread,
-                   (least(ships, skips) / (ships + skips) >= 0.4) OR spread >= 40, ids, ts
-            FROM g_v WHERE ok >= 3""")
+            SELECT 'vd_' || run_id, run_id, slug, 'snap-' || slug, verdict, ship_count, skip_count, abstain_count,
+                   failed_count, ship_pct, mean_score, median_score, spread, split_panel, take_ids, ts
+            FROM g_v WHERE quorum_met""")
         # bench verdicts are published as they come (no holds), like a warehouse from before holds
         con.execute("""
             INSERT INTO decisions SELECT 'dc_' || verdict_id, verdict_id, slug, 'auto', []::VARCHAR[], NULL, NULL,
                    NULL, created_at FROM verdicts""")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
-    return {"tools": tools, "runs": runs, "takes": runs * len(PERSONAS), "sample_slug": "tool-00007"}
+    return {"tools": tools, "runs": runs, "takes": runs * len(personas), "sample_slug": "tool-00007"}

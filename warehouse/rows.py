@@ -8,10 +8,11 @@ import uuid
 
 from toolpanel.models import Take, Tool
 
-TAKE_COLUMNS = ("take_id", "run_id", "slug", "snapshot_hash", "persona_id", "persona_version", "model",
-                "prompt_hash", "status", "score", "verdict", "paragraph", "evidence", "flags", "response_model",
-                "output_mode", "tokens_in", "tokens_out", "latency_ms", "cost_usd", "error_class", "error",
-                "created_at")
+# The takes table's columns: the Take model's fields (its one definition), the tool's slug under the
+# column name `slug`, and after take_id the run that paid for it (run_id, not a field of the take).
+TAKE_FIELD_COLUMNS = {"tool_slug": "slug"}
+TAKE_COLUMNS = ("take_id", "run_id",
+                *(TAKE_FIELD_COLUMNS.get(f, f) for f in Take.model_fields if f != "take_id"))
 
 
 def now() -> dt.datetime:
@@ -25,8 +26,8 @@ def new_id(prefix: str) -> str:
 
 def _take(row: tuple) -> Take:
     d = dict(zip(TAKE_COLUMNS, row))
-    d["tool_slug"] = d.pop("slug")
     d.pop("run_id")
+    d |= {f: d.pop(c) for f, c in TAKE_FIELD_COLUMNS.items()}
     d["flags"] = list(d["flags"] or [])
     d["evidence"] = list(d["evidence"] or [])
     return Take(**d)

@@ -1,5 +1,4 @@
-"""Migrations m005–m009: claims, run inputs, spend, eval.
-The ordered list, and the runner, are in warehouse.migrations."""
+"""Migrations m005–m009: claims, run inputs, spend, eval."""
 
 from __future__ import annotations
 

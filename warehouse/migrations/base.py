@@ -1,5 +1,4 @@
-"""Migrations m001–m004: the base schema (tools, runs, takes, verdicts, views, votes, ingest).
-The ordered list, and the runner, are in warehouse.migrations."""
+"""Migrations m001–m004: the base schema (tools, runs, takes, verdicts, views, votes, ingest)."""
 
 from __future__ import annotations
 

@@ -1,41 +1,9 @@
-"""Schema migrations: an ordered list of small functions, each applied once and recorded by name.
-
-A migration runs iff its NAME is not in schema_migrations, so inserting one in the middle of the list
-applies just that one on an existing warehouse; the version column only numbers rows for display.
-"""
+"""Migrations m010–m015: decisions (holds), injection findings, take evidence, stale runs, carried takes,
+the model screen's cache."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import duckdb
-
-from warehouse.migrations_001 import m001_core, m002_views, m003_community_votes, m004_ingest
-from warehouse.migrations_005 import (m005_latest_verdicts_by_arg_max, m006_take_claims, m007_run_inputs, m008_spend,
-                                      m009_eval)
-from warehouse.rows import now
-
-
-def migrate(con: duckdb.DuckDBPyConnection, migrations: Sequence[Callable] | None = None) -> list[str]:
-    """Apply, in list order, every migration whose name is not recorded yet; returns the names applied."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-                "applied_at TIMESTAMP)")
-    done = {r[0] for r in con.execute("SELECT name FROM schema_migrations").fetchall()}
-    applied = []
-    for fn in MIGRATIONS if migrations is None else migrations:
-        if fn.__name__ in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            fn(con)
-            con.execute("INSERT INTO schema_migrations SELECT coalesce(max(version), 0) + 1, ?, ? "
-                        "FROM schema_migrations", [fn.__name__, now()])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        applied.append(fn.__name__)
-    return applied
 
 
 VERDICT_COLUMNS = """v.slug, v.created_at, v.verdict, v.ship_count, v.skip_count, v.abstain_count, v.failed_count,
@@ -231,8 +199,3 @@ def m015_screen_cache(con: duckdb.DuckDBPyConnection) -> None:
         SELECT 'eval', eval_run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM eval_takes
         UNION ALL
         SELECT 'screen', run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM screen_cache""")
-
-
-MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
-              m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions, m011_injection_findings,
-              m012_take_evidence, m013_stale_count, m014_carried_takes, m015_screen_cache]
