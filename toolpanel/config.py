@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from toolpanel.errors import ConfigError
 from toolpanel.sections import (
     DEMO_MODEL, REPO_ROOT, Budget, FlowSettings, HoldSettings, Limits, LocalModel, PersonaSettings,
-    Price, PublishSettings, ScreeningSettings, ServeSettings, SourcesSettings, pick_model)
+    NewsletterSettings, Price, PublishSettings, ScreeningSettings, ServeSettings, SourcesSettings, pick_model)
 
 
 class Settings(BaseModel):
@@ -44,6 +44,7 @@ class Settings(BaseModel):
     flows: FlowSettings = Field(default_factory=FlowSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    newsletter: NewsletterSettings = Field(default_factory=NewsletterSettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
 
     @property
@@ -134,11 +135,11 @@ def load_settings(**overrides) -> Settings:
         for key in ("personas_dir", "prompts_dir"):
             if key in data:
                 values[key] = (path.parent / data.pop(key)).resolve()
-        values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "serve", "sources")})
+        values.update({k: data.pop(k) for k in list(data) if k in ("publish", "flows", "serve", "sources", "newsletter")})
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
                               "[provider], [models], [personas.ID], [prices.\"MODEL\"], [local], [limits], [budget], "
-                              "[hold], [screening], [flows], [serve], [publish], [sources], personas_dir, prompts_dir")
+                              "[hold], [screening], [flows], [serve], [publish], [sources], [newsletter], personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):

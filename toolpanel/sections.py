@@ -92,6 +92,7 @@ class FlowSettings(BaseModel):
     # A run still open (no result) this long after it started counts as dead: pages and the CLI stop saying
     # "a re-review is in progress" for it.
     stale_run_minutes: int = Field(default=120, ge=1)
+    newsletter_cron: str = "0 8 * * 1"  # the weekly `newsletter` deployment: Mondays 08:00 in `timezone`
 
 
 class ServeSettings(BaseModel):
@@ -175,6 +176,30 @@ class PublishSettings(BaseModel):
     def root(self) -> str:
         """base_url ending in '/', or '' when unset."""
         return self.base_url.rstrip("/") + "/" if self.base_url else ""
+
+
+class NewsletterSettings(BaseModel):
+    """`[newsletter]`: the weekly email of the digest (docs/newsletter.md). The SMTP password comes from
+    TOOLPANEL_SMTP_PASSWORD, never from this file."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    smtp_host: str = ""  # empty: `toolpanel newsletter send` says what to set (`--dry-run` still works)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    sender: str = Field(default="", alias="from")  # the From address, e.g. "Panel verdicts <panel@example.com>"
+    starttls: bool = True
+    username: str = ""  # SMTP login; empty: no login
+    timeout: float = Field(default=30.0, gt=0)  # seconds per SMTP conversation step
+    # A list provider's form endpoint the site's signup block posts to; empty: the block links feeds and digest.
+    signup_url: str = ""
+    # One-click unsubscribe (RFC 8058): this URL + "?email=..." goes in List-Unsubscribe and -Post.
+    unsubscribe_url: str = ""
+
+    @field_validator("signup_url", "unsubscribe_url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if v and not v.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) address — e.g. \"https://lists.example.com/subscribe\"")
+        return v
 
 
 class Politeness(BaseModel):
