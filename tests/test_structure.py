@@ -90,3 +90,25 @@ def test_no_source_file_over_the_limit_outside_tests_and_bench():
             and not any(p.startswith(".") for p in f.relative_to(ROOT).parts)
             and (n := len(f.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_every_exception_a_user_can_meet_is_a_toolpanel_error():
+    """Errors are one family (toolpanel.errors); the few internal signals are listed there, with why."""
+    import importlib
+    import inspect
+
+    from toolpanel.errors import INTERNAL_SIGNALS, ToolpanelError
+
+    found, outside = set(), []
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text())
+        if not any(isinstance(n, ast.ClassDef) for n in tree.body):
+            continue
+        module = importlib.import_module(name)
+        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == name and issubclass(cls, BaseException):
+                found.add(f"{name}.{cls_name}")
+                if not issubclass(cls, ToolpanelError) and f"{name}.{cls_name}" not in INTERNAL_SIGNALS:
+                    outside.append(f"{name}.{cls_name}")
+    assert outside == []
+    assert set(INTERNAL_SIGNALS) <= found  # no stale entry

@@ -3,6 +3,9 @@
 Every user-facing error is a `ToolpanelError`: what is wrong (`problem`), how to fix it (`fix`), and
 where (`file`, `field`) when there is a place. Later stages add their errors by raising it (or a
 subclass), never a new family. The CLI, the flows and the summaries all print `str(error)`.
+
+A few exceptions are internal signals, caught inside toolpanel and never shown to a user as such; they are
+listed in INTERNAL_SIGNALS (tests/test_structure.py holds every other exception class to ToolpanelError).
 """
 
 from __future__ import annotations
@@ -10,6 +13,14 @@ from __future__ import annotations
 from enum import IntEnum
 
 MESSAGE_CAP = 500  # characters: a rejection line and its stored row are never longer
+
+INTERNAL_SIGNALS = {
+    "toolpanel.panel.review.TransientFailure": "a persona's take failed transiently: the orchestrator retries",
+    "toolpanel.panel.budget.BudgetStopped": "a [budget] cap stopped a review: the tool stays pending (exit 5)",
+    "toolpanel.panel.take.InvalidOutput": "a reply that cannot be a take: fed to the repair call",
+    "toolpanel.screening.model.Unusable": "the model screen's reply was unusable: the rules alone decide",
+    "toolpanel.ingest.cardyaml._Refused": "inside the YAML loader: becomes a CardError with its line",
+}
 
 
 class ExitCode(IntEnum):

@@ -25,7 +25,7 @@ class CardError(ToolpanelError):
 
 
 class _Refused(Exception):
-    """Raised inside the YAML loader: a construct cards do not allow (turned into a CardError with its line)."""
+    """Internal signal, raised inside the YAML loader: a construct cards do not allow (turned into a CardError with its line)."""
 
     def __init__(self, mark, problem: str, fix: str, field: str | None = None):
         super().__init__(problem)

@@ -21,7 +21,7 @@ CHARS_PER_TOKEN = 4.0  # prompt estimate before the provider has reported any us
 
 
 class BudgetStopped(Exception):
-    """A tool's review was not started, or closed without a verdict, because a cap was reached.
+    """Internal signal (reported as exit 5 by the summary): a tool's review was not started, or closed without a verdict, because a cap was reached.
 
     The tool has no new verdict, so intake keeps it pending for the next run. `result` holds the
     takes paid for before the stop (a review stopped half-way), else None."""

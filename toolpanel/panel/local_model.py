@@ -24,6 +24,7 @@ from pathlib import Path
 from toolpanel.sections import DEMO_MODEL
 from toolpanel.config import Settings
 from toolpanel.servers import child_server, free_port
+from toolpanel.errors import ConfigError
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_NOTICE = ("Using the bundled demo-grade model (SmolLM2-135M, runs offline on CPU): its takes are for trying "
@@ -36,8 +37,8 @@ DEMO_NOTICE = ("Using the bundled demo-grade model (SmolLM2-135M, runs offline o
 status: Callable[[str], None] | None = None
 
 
-class LocalModelError(Exception):
-    pass
+class LocalModelError(ConfigError):
+    """The bundled model cannot start: not installed, file missing, or a wrong [local] path (exit 2)."""
 
 
 def bundled_gguf() -> Path:

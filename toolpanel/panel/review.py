@@ -54,7 +54,7 @@ class ReviewResult:
 
 
 class TransientFailure(Exception):
-    """Some takes failed transiently; the run was closed as 'retrying' without a verdict."""
+    """Internal signal to the orchestrator (retry): some takes failed transiently; the run was closed as 'retrying' without a verdict."""
 
     def __init__(self, result: "ReviewResult", failed: list[Take]):
         names = ", ".join(f"{t.persona_id} ({t.error_class})" for t in failed)

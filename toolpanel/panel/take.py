@@ -127,7 +127,7 @@ _CONTENT_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "content_r
 
 
 class InvalidOutput(ValueError):
-    """Model output that cannot be a take; the message says why (it is fed to the repair call).
+    """Internal signal: model output that cannot be a take; the message says why (it is fed to the repair call).
 
     `kind` is SCHEMA when the reply broke the take's shape (what an output mode is supposed to
     guarantee) and CONTENT when only a content rule failed; only SCHEMA failures demote a mode.

@@ -18,13 +18,14 @@ from toolpanel.publish.render import env as _env, templates_hash
 from toolpanel.publish.writer import Writer
 from warehouse.store import Warehouse
 from warehouse.changes import explain_pairs
+from toolpanel.errors import ToolpanelError
 
 
 AUTO_PAIRS_PER_CATEGORY = 6  # the N most recently reviewed tools of a category are compared pairwise
 
 
-class PublishError(Exception):
-    pass
+class PublishError(ToolpanelError):
+    """The site cannot be published yet (no warehouse): exit 1."""
 
 
 def comparison_pairs(data: SiteData, editor_pairs: list) -> tuple[list[tuple[str, str]], list[str]]:

@@ -16,13 +16,16 @@ from toolpanel.models import Comparison, Persona, Take, Tool, Verdict
 from toolpanel.sections import FlowSettings
 from warehouse.store import Warehouse
 from warehouse.rows import now
+from toolpanel.errors import ToolpanelError
 
 PUBLISHED = ("approved", "auto")           # decisions that publish a verdict
 HELD_MARK = "held — waits for an editor"   # how every command marks a held verdict
 STALE_RUN_MINUTES = FlowSettings().stale_run_minutes
 
 
-class UnknownTool(LookupError):
+class UnknownTool(ToolpanelError):
+    """A slug the warehouse does not know (exit 1), with the closest known ones."""
+
     def __init__(self, slug: str, known: list[str]):
         close = difflib.get_close_matches(slug, known, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}? " if close else ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from toolpanel.errors import ConfigError
 
 KINDS = ("reviewer", "verdict", "target", "request")
 # A sentence ends at . ! ? (and their CJK, Devanagari and Arabic forms), at a blank line, or before a line
@@ -47,8 +48,8 @@ class Meaning:
         return frozenset(lex.lang for lex in self.languages)
 
 
-class MeaningError(ValueError):
-    """The `meaning:` section is unusable (names the language and lexicon)."""
+class MeaningError(ConfigError):
+    """The `meaning:` section is unusable (names the language and lexicon): exit 2."""
 
 
 def _compile(lang: str, kind: str, entries, words: bool, path) -> re.Pattern | None:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class Unusable(ValueError):
-    """The reply was not the JSON object {"sentences": [...]}."""
+    """Internal signal: the reply was not the JSON object {"sentences": [...]} (the screen falls back to rules)."""
 
 
 async def findings(panel: Reviewer, tool: Tool, request: ReviewRequest, run_id: str,

@@ -26,6 +26,7 @@ from toolpanel.models import Tool
 from toolpanel.screening.normalise import Builder, View, hidden_views, normalise
 
 from toolpanel.models import Finding  # noqa: E402  (the shared contract)
+from toolpanel.errors import ConfigError
 
 
 RULES_PATH = REPO_ROOT / "screening" / "rules.yaml"
@@ -49,8 +50,8 @@ class Rule:
     severity: str = "hold"
 
 
-class RulesError(ValueError):
-    """The rules file is unusable (names the rule and what to fix)."""
+class RulesError(ConfigError):
+    """The rules file is unusable (names the rule and what to fix): exit 2."""
 
 
 @functools.lru_cache(maxsize=8)
