@@ -26,7 +26,8 @@ from flows import artifacts
 from toolpanel.config import load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.panel.personas import load_personas
-from toolpanel.queue.held import QueueItem, decide, held_items, refresh
+from toolpanel.publish.site import refresh
+from toolpanel.queue.held import QueueItem, decide, held_items
 from warehouse.store import Warehouse
 from warehouse.connection import WarehouseBusy
 

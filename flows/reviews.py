@@ -27,6 +27,7 @@ from toolpanel.errors import ToolpanelError
 from toolpanel.ingest.run import ingest_configured
 from toolpanel.ingest.intake import for_review
 from toolpanel.models import Tool
+from toolpanel.panel.batch import for_each
 from toolpanel.panel.review import Panel, ReviewResult, TransientFailure
 from toolpanel.models import ReviewRequest
 from toolpanel.panel.personas import PersonaError
@@ -71,17 +72,8 @@ async def review_tools(panel: Panel, tools: list[Tool], requests: list[ReviewReq
     """A chunk of tools ([flows] tools_per_task): each keeps its own retries and its own scorecard artifact;
     one tool's failure is recorded for that tool and never stops the others."""
     logger = get_run_logger()
-    pairs = list(zip(tools, requests))
-    if panel.concurrency == 1:  # one call at a time (bundled model): tool by tool keeps its prompt cache warm
-        out: list = []
-        for t, r in pairs:
-            try:
-                out.append(await _review_one(panel, t, r, settings, published, logger))
-            except Exception as exc:  # recorded per tool; the batch goes on
-                out.append(exc)
-        return out
-    return list(await asyncio.gather(*(_review_one(panel, t, r, settings, published, logger) for t, r in pairs),
-                                     return_exceptions=True))
+    return await for_each(list(zip(tools, requests)), lambda tr: _review_one(panel, *tr, settings, published, logger),
+                          one_at_a_time=panel.concurrency == 1)
 
 
 async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequest], settings: Settings,
@@ -91,17 +83,10 @@ async def _review_all(panel: Panel, tools: list[Tool], requests: list[ReviewRequ
     size = settings.flows.tools_per_task
     chunks = [(tools[i:i + size], requests[i:i + size]) for i in range(0, len(tools), size)]
 
-    async def chunk(ts: list[Tool], rs: list[ReviewRequest]) -> list:
-        try:
-            return await review_tools(panel, ts, rs, settings, published, _chunk_label(ts))
-        except Exception as exc:  # the task itself failed (e.g. the Prefect API): every tool of it failed
-            return [exc] * len(ts)
-
-    if panel.concurrency == 1:
-        done = [await chunk(ts, rs) for ts, rs in chunks]
-    else:
-        done = await asyncio.gather(*(chunk(ts, rs) for ts, rs in chunks))
-    return [r for part in done for r in part]
+    done = await for_each(chunks, lambda c: review_tools(panel, *c, settings, published, _chunk_label(c[0])),
+                          one_at_a_time=panel.concurrency == 1)
+    # a chunk whose task itself failed (e.g. the Prefect API): every tool of it failed
+    return [r for part, (ts, _) in zip(done, chunks) for r in (part if isinstance(part, list) else [part] * len(ts))]
 
 
 def _flow_settings(settings: Settings) -> tuple[int, list[float]]:
@@ -112,10 +97,9 @@ def _flow_settings(settings: Settings) -> tuple[int, list[float]]:
 
 def _publish(settings: Settings, logger) -> dict:
     """Refresh the analyst snapshot, then re-render the site (incrementally)."""
-    from toolpanel.publish.site import publish_site
+    from toolpanel.publish.site import refresh
 
-    Warehouse(settings.warehouse_path).publish_snapshot(settings.snapshot_path)
-    report = publish_site(settings)
+    report = refresh(settings)
     logger.info(f"published {report['pages']} pages: {report['written']} written, {report['skipped']} unchanged")
     return report
 

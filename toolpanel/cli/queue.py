@@ -12,7 +12,7 @@ from toolpanel.cli.console import app, dump, err, fail, out
 from toolpanel.cli.console import personas as _personas
 from toolpanel.cli.console import settings as _settings
 from toolpanel.errors import ToolpanelError
-from toolpanel.queue.held import decide, held_items, refresh
+from toolpanel.queue.held import decide, held_items
 from warehouse.store import Warehouse
 
 ORDER = 90  # place in --help (toolpanel/cli/__init__.py)
@@ -56,6 +56,8 @@ def _decide(slug: str, decision: str, editor: str, note: str | None, as_json: bo
         done = decide(settings, slug, decision, editor=editor, note=note)
     except ToolpanelError as exc:
         fail(exc)
+    from toolpanel.publish.site import refresh
+
     report = None if no_publish else refresh(settings)
     if as_json:
         dump(done | {"published": report is not None})

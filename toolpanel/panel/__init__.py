@@ -1,1 +1,10 @@
-"""panel"""
+"""The panel (owns: asking the personas for takes, and everything a take needs).
+
+personas.py (persona files), prompts.py (Jinja2 prompts), take.py + patterns.py (the take contract),
+llm.py (the one LLM seam, the official openai client), provider.py + local_model.py (which provider,
+the bundled model), budget.py (spend caps), review.py (one tool: cache, takes, verdict, warehouse),
+batch.py (many tools: the batch loop of the CLI and the flows), summary.py (the run's one summary).
+
+May import: toolpanel's top-level modules, scoring, warehouse, toolpanel.screening (the review path's
+defence) and toolpanel.ingest.cardyaml (persona files are read under the card rules).
+"""

@@ -96,16 +96,29 @@ async def review_batch(panel: Panel, tools: list[Tool], request: ReviewRequest |
     With one call at a time (the bundled local model) tools go one after another, so a tool's five
     persona calls run back to back and the server's prompt cache reuses their shared prefix."""
     panel.expect(tools)
-    gate = asyncio.Semaphore(1 if panel.concurrency == 1 else max(1, len(tools)))
 
     async def one(tool: Tool):
         try:
-            async with gate:
-                res = await panel.review(tool, request)
-        except Exception as exc:  # recorded per tool; the batch goes on
+            res = await panel.review(tool, request)
+        except Exception as exc:  # recorded per tool; the batch goes on (on_done sees it too)
             res = exc
         if on_done:
             on_done(res, tool)
         return res
 
-    return list(await asyncio.gather(*(one(t) for t in tools)))
+    return await for_each(tools, one, one_at_a_time=panel.concurrency == 1)
+
+
+async def for_each(items: list, work: Callable, *, one_at_a_time: bool = False) -> list:
+    """The batch loop of the CLI and the flows: `work(item)` for every item, concurrently, or one after
+    another (one call at a time: the bundled model keeps its prompt cache warm). An item's exception is
+    its result: one failure never stops the rest."""
+    async def safe(item):
+        try:
+            return await work(item)
+        except Exception as exc:
+            return exc
+
+    if one_at_a_time:
+        return [await safe(i) for i in items]
+    return list(await asyncio.gather(*(safe(i) for i in items)))

@@ -58,6 +58,12 @@ def comparison_pairs(data: SiteData, editor_pairs: list) -> tuple[list[tuple[str
     return pairs, warnings
 
 
+def pair_pages(tools: dict[str, Listing], pairs: list[tuple[str, str]]) -> list[dict]:
+    """A comparison page per pair: a, b, path (under compare/), title, category (when both share one)."""
+    return [{"a": a, "b": b, "path": f"{a}-vs-{b}.html", "title": f"{tools[a].name} vs {tools[b].name}",
+             "category": tools[a].category if tools[a].category == tools[b].category else None} for a, b in pairs]
+
+
 @contextlib.contextmanager
 def _without_gc_passes():
     """The site's data is ~10^5 long-lived objects with no reference cycles; the collector's full passes
@@ -77,6 +83,13 @@ def publish_site(settings: Settings, *, full: bool = False, out: Path | None = N
         return _publish(settings, full, out)
 
 
+def refresh(settings: Settings) -> dict:
+    """After the warehouse changed (reviews, decisions): the analyst snapshot, then the site (incremental).
+    The one snapshot-and-publish of the CLI, the flows and the review queue."""
+    Warehouse(settings.warehouse_path).publish_snapshot(settings.snapshot_path)
+    return publish_site(settings)
+
+
 def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
     store = Warehouse(settings.warehouse_path)
     if not settings.warehouse_path.exists():
@@ -88,16 +101,16 @@ def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
     env = _env(settings.home / "cache" / "templates")
     th = templates_hash()
     w = Writer(out, full)
-    # what every page depends on: templates and the panel's names (a page's own inputs follow it)
-    site_fp = hashlib.sha256(repr([th, [(p.id, p.name) for p in personas]]).encode()).hexdigest()[:12]
+    # what every page depends on: templates, the panel's names and the signup block's target (a page's own
+    # inputs follow it)
+    site_fp = hashlib.sha256(repr([th, [(p.id, p.name) for p in personas],
+                                   settings.newsletter.signup_url]).encode()).hexdigest()[:12]
     with store.connect() as con:  # one short read of the warehouse, closed before any page is rendered
         data = load_site_data(con, personas, stale_run_minutes=settings.flows.stale_run_minutes)
         tools = data.tools
         listings = sorted(tools.values(), key=lambda t: t.slug)
         pairs, w.report.warnings = comparison_pairs(data, settings.publish.pairs)
-        pair_meta = [{"a": a, "b": b, "path": f"{a}-vs-{b}.html", "title": f"{tools[a].name} vs {tools[b].name}",
-                      "category": tools[a].category if tools[a].category == tools[b].category else None}
-                     for a, b in pairs]
+        pair_meta = pair_pages(tools, pairs)
         pair_links: dict[str, list[dict]] = {}
         for m in pair_meta:
             pair_links.setdefault(m["a"], []).append(m)

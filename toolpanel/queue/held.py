@@ -84,10 +84,4 @@ def decide(settings: Settings, slug: str, decision: str, *, editor: str, note: s
     return done
 
 
-def refresh(settings: Settings) -> dict | None:
-    """After decisions: the analyst snapshot, then the site (incremental)."""
-    from toolpanel.publish.site import publish_site
 
-    store = Warehouse(settings.warehouse_path)
-    store.publish_snapshot(settings.snapshot_path)
-    return publish_site(settings)
