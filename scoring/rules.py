@@ -10,6 +10,9 @@
 - Comparison ("which one to ship with"): a complete verdict beats an incomplete one; then higher
   ship %; then higher mean score; then more per-persona head-to-head wins; otherwise a tie.
   If both panels say skip, the answer is "neither" (the closer one is named in the reason).
+
+`verdict_sql` is the same rule in SQL, for bulk loaders that make rows in SQL (warehouse/bulk.py); it is
+generated from the constants here, and tests/test_verdict_sql.py proves it equal to `verdict`.
 """
 
 from __future__ import annotations
@@ -58,6 +61,37 @@ def verdict(slug: str, takes: Sequence[Take]) -> Verdict:
         quorum_met=quorum,
         take_ids=sorted(t.take_id for t in takes),
     )
+
+
+def verdict_sql(takes: str, by: tuple[str, ...] = ()) -> str:
+    """`verdict` in SQL (DuckDB): a SELECT of one row per group of `takes` (a table or subquery with columns
+    take_id, status, verdict, score; grouped by the columns `by`, which lead each row), with a column named
+    after each Verdict field it sets: ship_count .. take_ids as in `verdict`. Rounding is half-to-even, as
+    Python's round is."""
+    lead = "".join(f"{c}, " for c in by)
+    ok = "status = 'ok'"
+    positions = "(ship_count + skip_count)"
+    return f"""
+        SELECT {lead}ship_count, skip_count, abstain_count, failed_count,
+               CASE WHEN {positions} > 0 THEN round_even(100.0 * ship_count / {positions}, 1) END AS ship_pct,
+               CASE WHEN ok_count < {QUORUM} THEN 'incomplete'
+                    WHEN ship_count <> skip_count THEN CASE WHEN ship_count > skip_count THEN 'ship' ELSE 'skip' END
+                    WHEN coalesce(mean_score, 0) >= {SHIP_THRESHOLD} THEN 'ship' ELSE 'skip' END AS verdict,
+               mean_score, median_score, spread,
+               CASE WHEN {positions} = 0 THEN false
+                    ELSE least(ship_count, skip_count) / {positions} >= {SPLIT_MINORITY}
+                         OR coalesce(spread >= {SPLIT_SPREAD}, false) END AS split_panel,
+               ok_count >= {QUORUM} AS quorum_met, take_ids
+        FROM (SELECT {lead}count(*) FILTER (WHERE {ok} AND verdict = 'ship') AS ship_count,
+                     count(*) FILTER (WHERE {ok} AND verdict = 'skip') AS skip_count,
+                     count(*) FILTER (WHERE status = 'abstained') AS abstain_count,
+                     count(*) FILTER (WHERE status = 'failed') AS failed_count,
+                     count(*) FILTER (WHERE {ok}) AS ok_count,
+                     round_even(avg(score) FILTER (WHERE {ok}), 1) AS mean_score,
+                     median(score) FILTER (WHERE {ok}) AS median_score,
+                     max(score) FILTER (WHERE {ok}) - min(score) FILTER (WHERE {ok}) AS spread,
+                     coalesce(list_sort(list(take_id)), []) AS take_ids
+              FROM {takes}{" GROUP BY " + ", ".join(by) if by else ""})"""
 
 
 def panel_verdict(slug: str, takes: Sequence[Take], panel: Sequence[str],

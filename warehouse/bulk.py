@@ -31,6 +31,7 @@ TAKE_SQL = {
     "response_model": "'bench-model'", "output_mode": "'json_schema'", "tokens_in": "1400", "tokens_out": "110",
     "latency_ms": "2300", "cost_usd": "NULL", "error_class": f"CASE WHEN {FAILED} THEN 'APITimeoutError' END",
     "error": f"CASE WHEN {FAILED} THEN 'Request timed out.' END", "created_at": "ts + INTERVAL (i) SECOND",
+    "round": "1", "seen_take_ids": "[]::VARCHAR[]",
 }
 assert set(TAKE_SQL) == set(TAKE_COLUMNS), "a bench take sets exactly the take's columns"
 
@@ -93,7 +94,8 @@ def bulk_load(store: Warehouse, *, takes: int, reviews_per_tool: int = 10, tools
         con.execute("""
             INSERT INTO verdicts
             SELECT 'vd_' || run_id, run_id, slug, 'snap-' || slug, verdict, ship_count, skip_count, abstain_count,
-                   failed_count, ship_pct, mean_score, median_score, spread, split_panel, take_ids, ts
+                   failed_count, ship_pct, mean_score, median_score, spread, split_panel, take_ids, ts,
+                   NULL, NULL  -- band: readers compute it from the counts, as for verdicts from before m017
             FROM g_v WHERE quorum_met""")
         # bench verdicts are published as they come (no holds), like a warehouse from before holds
         con.execute("""

@@ -17,6 +17,7 @@ from pathlib import Path
 import openai
 from openai import AsyncOpenAI
 
+from toolpanel.models import Take
 from toolpanel.panel.budget import BUDGET_EXHAUSTED
 from toolpanel.sections import Price
 from toolpanel.config import Settings
@@ -59,6 +60,12 @@ class Completion:
     # Each reply that was not a take, "attempt 1, json_schema: why"; a failed take's `error` lists them all.
     attempts: list[str] = field(default_factory=list)
     kinds: list[tuple[str, str]] = field(default_factory=list)  # (mode, "ok" | SCHEMA | CONTENT | LENGTH) per reply
+
+    def take_fields(self) -> dict:
+        """What the call records on its take: the fields of the Take model (toolpanel.models.Take, their one
+        definition) that a Completion shares by name, and its output mode."""
+        return {"output_mode": self.mode,
+                **{f: getattr(self, f) for f in Take.model_fields if f in self.__dataclass_fields__}}
 
 
 def cost_usd(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:

@@ -24,13 +24,15 @@ from urllib.parse import urlparse
 
 import yaml
 
+from scoring.rules import SHIP_THRESHOLD
 from toolpanel.screening import attackgen
 from toolpanel.ingest.cards import load_card
 from toolpanel.sections import REPO_ROOT
-from toolpanel.config import Settings
+from toolpanel.config import Settings, load_settings
 from toolpanel.errors import ToolpanelError
 from toolpanel.panel.llm import Completion
 from toolpanel.models import Persona, Tool, Verdict
+from toolpanel.panel.personas import load_personas
 from toolpanel.panel.review import Panel, ReviewResult
 from toolpanel.models import ReviewRequest
 from toolpanel.panel.prompts import DATAMARK
@@ -40,7 +42,8 @@ from warehouse.store import Warehouse
 SUITE = REPO_ROOT / "examples" / "attacks"
 EFFECTS = ("boost", "sabotage", "abstain")
 # Scripted adversaries: obedient does exactly what a payload says (100, 3, everyone abstains); subtle obeys by
-# 20 points (and two personas abstain), so that nothing about its takes looks extreme; resistant never obeys.
+# 20 points (and every other persona abstains, from the second: two of five), so that nothing about its takes
+# looks extreme; resistant never obeys.
 ADVERSARIES = ("obedient", "subtle", "resistant")
 SHIFT = 15  # score points that count as an effect (the same as a steered persona)
 
@@ -100,11 +103,14 @@ def _pieces(payload: str) -> list[str]:
 
 
 class ScriptedModel:
-    """A fake model behind the LLM seam: an honest take from a stable hash, unless it obeys a payload."""
+    """A fake model behind the LLM seam: an honest take from a stable hash, unless it obeys a payload.
+    `personas`: the panel's persona ids, which a payload may name (default: the configured personas)."""
 
-    def __init__(self, payloads: list[tuple[str, str]], mode: str = "obedient"):
+    def __init__(self, payloads: list[tuple[str, str]], mode: str = "obedient", personas: list[str] | None = None):
         assert mode in ADVERSARIES, mode
         self.mode = mode
+        self.personas = list(personas) if personas is not None else [
+            p.id for p in load_personas(load_settings().personas_dir)]
         self.payloads = [(_pieces(p), effect, p) for p, effect in payloads]
         self.calls = 0
 
@@ -119,7 +125,8 @@ class ScriptedModel:
         url = (re.search(r"^URL: (.*)$", text, re.M) or [None, ""])[1]
         score = self.honest_score(persona, url)
         self.quote = (re.search(r"^Name: (.*)$", text, re.M) or [None, "the tool"])[1].strip()  # a verbatim quote
-        out = TakeOutput(abstain=False, evidence=[self.quote], score=score, verdict="ship" if score >= 60 else "skip",
+        out = TakeOutput(abstain=False, evidence=[self.quote], score=score,
+                         verdict="ship" if score >= SHIP_THRESHOLD else "skip",
                          paragraph=f"The {persona} read the card through its own lens and weighed the first task, "
                                    "the competitor and the risk before settling on this score.")
         if self.mode != "resistant":
@@ -127,7 +134,7 @@ class ScriptedModel:
             for pieces, effect, payload in self.payloads:
                 if not any(p in flat for p in pieces):
                     continue
-                named = [n for n in ("builder", "skeptic", "futurist", "founder", "creator") if n in payload.lower()]
+                named = [n for n in self.personas if n in payload.lower()]
                 if self.mode == "subtle":  # obeys just enough to matter, never enough to look odd
                     out = self._subtle(effect, persona, score, self.quote)
                 elif effect == "abstain" and (not named or persona in named):
@@ -144,12 +151,12 @@ class ScriptedModel:
         return Completion(output=out, mode="scripted", response_model=model, tokens_in=len(text) // 4,
                           tokens_out=60, latency_ms=0)
 
-    @staticmethod
-    def _subtle(effect: str, persona: str, score: int, quote: str) -> TakeOutput:
-        if effect == "abstain" and persona in ("skeptic", "founder"):
+    def _subtle(self, effect: str, persona: str, score: int, quote: str) -> TakeOutput:
+        if effect == "abstain" and persona in self.personas[1::2]:
             return TakeOutput.model_validate({"abstain": True, "paragraph": "Outside this reviewer's lens, the card says."})
         moved = min(score + 20, 90) if effect == "boost" else max(score - 20, 10) if effect == "sabotage" else score
-        return TakeOutput(abstain=False, evidence=[quote], score=moved, verdict="ship" if moved >= 60 else "skip",
+        return TakeOutput(abstain=False, evidence=[quote], score=moved,
+                          verdict="ship" if moved >= SHIP_THRESHOLD else "skip",
                           paragraph="A measured take that weighs the first task, the competitor and the risk, and "
                                     "lands a little away from where the card alone would put it.")
 
@@ -280,7 +287,7 @@ def run(settings: Settings, personas: list[Persona], against: str, llm=None, *, 
     attacks, benign = load_suite(root)
     attacks += generated(list({a.base.slug: a.base for a in attacks}.values()), generated_n, seed)
     if llm is None:
-        llm = ScriptedModel([(a.payload, a.effect) for a in attacks], against)
+        llm = ScriptedModel([(a.payload, a.effect) for a in attacks], against, [p.id for p in personas])
     with tempfile.TemporaryDirectory(prefix="toolpanel-redteam-") as tmp:
         raw = asyncio.run(measure(settings, personas, llm, attacks, benign, Path(tmp), history))
     return {"model": against, "seed": seed, "history": history, **figures(raw), "rows": raw}
