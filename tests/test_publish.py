@@ -100,7 +100,9 @@ def test_comparison_page_carries_every_seed_element(seed_site):
     assert re.search(r"Creator No panel take 80/100 · ship", t)
     assert page.tags[0][0] == "html" and ("html", {"lang": "en"}) in page.tags
     csp = [a for tag, a in page.tags if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
-    assert csp and "default-src 'none'" in csp[0]["content"] and "script-src" not in csp[0]["content"]
+    # scripts: only the site's own files (the bookmarks); forms: only the signup block's origin (none set here)
+    assert csp and csp[0]["content"] == ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' "
+                                         "data:; base-uri 'none'; form-action 'none'")
 
 
 def test_flags_and_quotes_shown_on_tool_and_comparison_pages(tp_home, provider_env):
@@ -225,10 +227,19 @@ def test_incremental_republish_equals_a_full_rebuild_after_each_kind_of_change(s
     assert "Skip · 0 ship / 5 skip" in read(site, "tools/flip-tool.html").text
     assert "Flip Tool" in read(site, "verdict-skip.html").text and "Flip Tool" not in read(site, "verdict-ship.html").text
 
+    def stamps() -> dict:
+        return {rel: (site / rel).stat().st_mtime_ns for rel in ("bookmarks-data.js", "tools/smolvlm2-turbo.html")}
+
+    before = stamps()
     write_card(tmp_path / "cards", "flip-tool", name="Flip Tool Pro", category="Vision")
     review([card])
     changed_pages()
     assert "Flip Tool Pro" in read(site, "index.html").text
+    # the Bookmarks page's data file follows the renamed tool; an unrelated tool's page is not rewritten
+    after = stamps()
+    assert after["bookmarks-data.js"] != before["bookmarks-data.js"] and '"Flip Tool Pro"' in (
+        site / "bookmarks-data.js").read_text()
+    assert after["tools/smolvlm2-turbo.html"] == before["tools/smolvlm2-turbo.html"]
 
 
 @pytest.mark.parametrize("damage", [
@@ -273,12 +284,15 @@ def test_every_field_with_a_payload_yields_inert_pages(tp_home, provider_env, tm
     for path in pages:
         page = Page(path.read_text())
         for tag, attrs in page.tags:
-            assert tag != "script", path
+            # the only scripts: the site's own bookmark files, by src (an inline one has no src)
+            assert tag != "script" or re.fullmatch(r"(\.\./)?bookmarks(-data)?\.js", attrs.get("src") or ""), path
             assert not [a for a in attrs if a.startswith("on")], (path, tag, attrs)
             for a in ("href", "src"):
                 assert not (attrs.get(a) or "").strip().lower().startswith("javascript:"), (path, tag, attrs)
     evil = (settings.site_dir / "tools" / "evil.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in evil  # shown as text, not run
+    data = (settings.site_dir / "bookmarks-data.js").read_text()  # JSON: a string literal, not markup
+    assert json.dumps(f"Evil {payload}", ensure_ascii=False) in data
     assert safe_url("javascript:alert(1)") == "#" and safe_url("https://x.dev/a") == "https://x.dev/a"
 
 
@@ -289,7 +303,9 @@ def test_feeds_and_digest(seed_site):
     site, _ = seed_site
     rss = ET.parse(site / "feed.xml").getroot()
     titles = [i.findtext("title") for i in rss.iter("item")]
-    assert sorted(titles) == ["OpenRouter Model Fusion: Ship · 3 ship / 1 skip", "SmolVLM2 Turbo: Ship · 4 ship / 0 skip"]
+    # each verdict with its confidence band (scoring/band.py); one persona abstained on each: 4 of 5 voices
+    assert sorted(titles) == ["OpenRouter Model Fusion: Ship · 3 ship / 1 skip (Clear · 4 of 5 voices)",
+                              "SmolVLM2 Turbo: Ship · 4 ship / 0 skip (Unanimous · 4 of 5 voices)"]
     feed = json.loads((site / "feed.json").read_text())
     assert feed["version"] == "https://jsonfeed.org/version/1.1" and len(feed["items"]) == 2
     digest = read(site, "digest/index.html").text

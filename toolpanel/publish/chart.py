@@ -5,6 +5,11 @@ from __future__ import annotations
 from toolpanel import scorecard
 from toolpanel.publish.data import ToolPage
 
+# The two series: CSS class, what is drawn, how. The page shows this legend as text beside the chart
+# (tool.html.j2); the SVG's <title> says the same for assistive technology.
+LEGEND = (("score", "Mean score", "solid line"), ("ship", "Panel ship %", "dashed line"))
+TITLE = "Mean score (solid) and panel ship % (dashed) over reviews"
+
 
 def chart_svg(page: ToolPage) -> str:
     """Inline SVG of mean score and panel ship % over runs (numbers only: nothing to escape)."""
@@ -29,6 +34,6 @@ def chart_svg(page: ToolPage) -> str:
     grid = "".join(f'<line class="axis" x1="{pad}" x2="{w - pad}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
                    f'<text x="4" y="{y(v) + 4:.1f}">{v}</text>' for v in (0, 50, 100))
     return (f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="chart-title chart-desc" '
-            f'xmlns="http://www.w3.org/2000/svg"><title id="chart-title">Mean score (solid) and panel ship % '
-            f'(dashed) over reviews</title><desc id="chart-desc">{desc}</desc>{grid}'
+            f'xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{TITLE}</title>'
+            f'<desc id="chart-desc">{desc}</desc>{grid}'
             f'{series([p.mean_score for p in pts], "score")}{series([p.ship_pct for p in pts], "ship")}</svg>')

@@ -8,10 +8,13 @@ page type is adding a file here and, usually, its template in publish/templates/
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -46,8 +49,45 @@ class Site:
     def base(self) -> str:
         return self.settings.publish.root
 
+    @functools.cached_property
+    def signup(self) -> dict | None:
+        """The signup block's form target, {"url", "origin"}, or None: the block links the feeds and the digest
+        (`[newsletter] signup_url` unset, or not an address a CSP source can name: a warning says so)."""
+        url = self.settings.newsletter.signup_url
+        try:
+            return signup_target(url)
+        except ValueError as exc:
+            self.w.report.warnings = [*(self.w.report.warnings or []),
+                                      f"[newsletter] signup_url: {url!r} {exc} — the signup block links the feeds "
+                                      "and the digest instead"]
+            return None
+
     def render(self, name: str, root: str, **ctx) -> str:
-        return self.env.get_template(name).render(root=root, personas=self.personas, **ctx)
+        return self.env.get_template(name).render(root=root, personas=self.personas, signup=self.signup, **ctx)
+
+
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
+
+
+def signup_target(url: str) -> dict | None:
+    """A signup form's action and the one origin (scheme://host[:port]) the page's CSP `form-action` allows;
+    None for no URL. Raises ValueError (the reason) for anything a CSP host source cannot name exactly."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    if any(ord(c) < 0x21 or c in "\"'<>\\`" for c in url):
+        raise ValueError("contains spaces, quotes or control characters")
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        raise ValueError("has no valid host and port") from None
+    if parts.scheme.lower() not in ("http", "https") or not _HOST.fullmatch(host):
+        raise ValueError("is not an http(s) address with a host name")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("carries a user name or password")
+    return {"url": url, "origin": f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")}
 
 
 PageType = Callable[[Site], None]
