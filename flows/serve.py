@@ -87,10 +87,11 @@ def prefect_server(settings: Settings, port: int | None = None):
 def deployments(settings: Settings) -> list:
     from prefect.schedules import Cron
 
+    from flows.newsletter import newsletter
     from flows.queue import review_queue
     from flows.reviews import daily_review, publish, re_review
 
-    cron, tz = settings.flows.daily_cron, settings.flows.timezone
+    cron, tz, weekly = settings.flows.daily_cron, settings.flows.timezone, settings.flows.newsletter_cron
     return [
         daily_review.to_deployment(name="daily", schedules=[Cron(cron, timezone=tz)], tags=["toolpanel"],
                                    description=f"Reviews new and changed tools every day ({cron} {tz})."),
@@ -100,6 +101,8 @@ def deployments(settings: Settings) -> list:
                               description="Re-render the site from the warehouse (full=true rewrites every page)."),
         review_queue.to_deployment(name="review-queue", tags=["toolpanel", "editor"],
                                    description="A form over every held verdict: approve, reject or re-review each."),
+        newsletter.to_deployment(name="newsletter", schedules=[Cron(weekly, timezone=tz)], tags=["toolpanel"],
+                                 description=f"Emails last week's verdicts to the subscribers ({weekly} {tz})."),
     ]
 
 

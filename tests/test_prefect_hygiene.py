@@ -111,12 +111,14 @@ def test_deployments_say_what_they_do(tp_home):
     from flows.serve import deployments
 
     full = [f"{d.flow_name}/{d.name}" for d in deployments(load_settings())]
-    assert full == ["daily-review/daily", "re-review/re-review", "publish/site", "review-queue/review-queue"]
+    assert full == ["daily-review/daily", "re-review/re-review", "publish/site", "review-queue/review-queue",
+                    "newsletter/newsletter"]
     assert DEPLOYMENT in full
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     assert {d["name"]: d["entrypoint"] for d in spec["deployments"]} == {
         "daily": "flows/reviews.py:daily_review", "re-review": "flows/reviews.py:re_review",
-        "site": "flows/reviews.py:publish", "review-queue": "flows/queue.py:review_queue"}
+        "site": "flows/reviews.py:publish", "review-queue": "flows/queue.py:review_queue",
+        "newsletter": "flows/newsletter.py:newsletter"}
     for doc in ("docs/editors.md", "docs/prefect.md"):
         text = (ROOT / doc).read_text()
         assert "'editor'" not in text and "/editor`" not in text and "`editor` (" not in text, doc
@@ -145,7 +147,7 @@ def test_serve_prints_the_deployments_and_the_limit_of_the_configured_provider(t
     out = "\n".join(lines)
     assert "open 're-review/re-review'" in out and "'review-queue/review-queue'" in out
     assert f"global concurrency limit '{SMOL}'" in out and "openai" not in out
-    assert sorted(d.name for d in served) == ["daily", "re-review", "review-queue", "site"]
+    assert sorted(d.name for d in served) == ["daily", "newsletter", "re-review", "review-queue", "site"]
 
 
 # -- the concurrency limit's name ------------------------------------------------------------------

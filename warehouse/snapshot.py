@@ -1,4 +1,5 @@
-"""The analyst snapshot: a consistent copy of the warehouse, its most-read views stored as tables."""
+"""The analyst snapshot: a consistent copy of the warehouse, its most-read views stored as tables, without the
+newsletter's subscribers and deliveries (readers' addresses are not analysis material)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,37 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.migrations.newsletter import PRIVATE_TABLES, PRIVATE_VIEWS
+
 # Views analysts read most, stored as tables in the snapshot: the pipeline's own file keeps them views
 # (history is the truth), the snapshot is rebuilt after every batch anyway, so reading them costs a scan.
 SNAPSHOT_MATERIALISED = ("latest_verdicts",)
 
 
+def _scrub(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what analysts never get (PRIVATE_*), then overwrite the file's free blocks: DuckDB leaves a dropped
+    table's bytes (and those of older versions of any table) in free blocks until they are reused. A table of
+    random, uncompressed numbers takes every free block, and is dropped again."""
+    for view in PRIVATE_VIEWS:
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for table in PRIVATE_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute("CHECKPOINT")
+    free, block = con.execute("SELECT free_blocks, block_size FROM pragma_database_size()").fetchone()
+    if free:
+        con.execute("SET force_compression = 'uncompressed'")
+        con.execute("CREATE TABLE snapshot__fill AS SELECT (random() * 9e18)::BIGINT AS x FROM range(?)",
+                    [free * block // 8])
+        con.execute("CHECKPOINT")
+        con.execute("DROP TABLE snapshot__fill")
+        con.execute("RESET force_compression")
+        con.execute("CHECKPOINT")
+
+
 def _materialise(path: Path) -> None:
     con = duckdb.connect(str(path))
     try:
+        _scrub(con)
         for view in SNAPSHOT_MATERIALISED:
             con.execute(f"CREATE TABLE {view}__m AS SELECT * FROM {view}")
             con.execute(f"DROP VIEW {view}")

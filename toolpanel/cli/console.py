@@ -99,6 +99,15 @@ def _lock_notice(path, pid, wait) -> None:
 
 app = _App(cls=_Group, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
            help="AI-panel reviews of newly launched tools: five personas, one verdict, full history.")
+
+
+def group(name: str, help: str) -> typer.Typer:
+    """A command group (`toolpanel NAME COMMAND`, e.g. newsletter) on `app`: the same prose help and handler."""
+    sub = _App(cls=_Group, add_completion=False, no_args_is_help=True, rich_markup_mode=None, help=help)
+    app.add_typer(sub, name=name)
+    return sub
+
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -1,6 +1,7 @@
 """Schema migrations (owns: the warehouse schema): one ordered list of small functions, each applied once
 and recorded by name. The list below is the one place their order is written; the functions live in
-this package by era (base, history, trust). Adding one: a function in a file here, and its name in the list.
+this package by era (base, history, trust, newsletter, panel, rounds). Adding one: a function in a file here, and its
+name in the list.
 
 A migration runs iff its NAME is not in schema_migrations, so inserting one in the middle of the list
 applies just that one on an existing warehouse; the version column only numbers rows for display.
@@ -17,6 +18,9 @@ from warehouse.migrations.history import (m005_latest_verdicts_by_arg_max, m006_
                                       m009_eval)
 from warehouse.migrations.trust import (m010_decisions, m011_injection_findings, m012_take_evidence,
                                       m013_stale_count, m014_carried_takes, m015_screen_cache)
+from warehouse.migrations.newsletter import m016_newsletter
+from warehouse.migrations.panel import m017_panel_summary
+from warehouse.migrations.rounds import m018_take_rounds
 from warehouse.rows import now
 
 
@@ -44,4 +48,5 @@ def migrate(con: duckdb.DuckDBPyConnection, migrations: Sequence[Callable] | Non
 
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
               m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions, m011_injection_findings,
-              m012_take_evidence, m013_stale_count, m014_carried_takes, m015_screen_cache]
+              m012_take_evidence, m013_stale_count, m014_carried_takes, m015_screen_cache, m016_newsletter,
+              m017_panel_summary, m018_take_rounds]
