@@ -142,6 +142,7 @@ def test_send_two_parts_with_unsubscribe_the_weeks_tools_and_links_then_nothing_
         assert "went ship → skip" in part  # the changed verdict says why
     assert "Changed verdicts\n- SmolVLM2 Turbo: Ship → Skip" in text
     assert f"SmolVLM2 Turbo vs OpenRouter Model Fusion: which one to ship with?\n  {BASE}compare/" in text
+    assert "This week's comparisons" in html and f'href="{BASE}compare/' in html  # the HTML part lists them too
     assert f"Unsubscribe: {UNSUB}?email=ada%40example.com" in text
     assert "<style>" in html and "<link" not in html  # the digest's own email version
     assert [m["To"] for m in week.inbox.to(B)] == [B]  # stored as one spelling, sent once

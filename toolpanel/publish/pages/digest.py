@@ -8,4 +8,4 @@ from toolpanel.publish.pages import Site, page_type
 
 @page_type("digest", order=60)
 def digest(site: Site) -> None:
-    write_digest(site.w, site.env, site.events, site.base, site.th, why=site.why)
+    write_digest(site.w, site.env, site.events, site.base, site.th, why=site.why, pairs=site.pair_meta)
