@@ -30,6 +30,7 @@ TITLES = {
     "profile.json": "Where a batch's CPU time goes",
     "screening.json": "Screening recall and false flags",
     "model_screen.json": "Cost of the model screen per card",
+    "deliberation.json": "A second round: herding, cost and latency (`toolpanel eval --configs`)",
 }
 COMMANDS = {
     "results.json": "Written by `make bench` (`bench/run.py`), which also regenerates this page.",
@@ -42,6 +43,9 @@ COMMANDS = {
     "profile.json": "Written by `make profile` (`bench/profile_batch.py` under py-spy).",
     "screening.json": "Written by `python bench/screening_recall.py`.",
     "model_screen.json": "Written by `python bench/model_screen.py`.",
+    "deliberation.json": "Written by `python bench/deliberation.py` (scripted reviewers) and `python bench/deliberation.py "
+                         "--bundled GOLD...` (the bundled model; see docs/eval.md). Cost and latency are multipliers "
+                         "of the one-round baseline measured in the same run.",
 }
 WORDS = {"asr": "ASR", "mae": "MAE", "sd": "SD", "id": "ID", "cpu": "CPU", "rss": "RSS", "stdev": "SD",
          "kappa": "Cohen's κ", "utf8": "UTF-8", "n_eff": "effective votes (n_eff)"}

@@ -2,35 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from toolpanel.sections import REPO_ROOT
 from toolpanel.config import load_settings
 from toolpanel.errors import ToolpanelError
-from toolpanel.panel.personas import PersonaError, load_personas
+from toolpanel.panel.personas import load_personas
 
 
-def _persona_ids() -> tuple[str, ...]:
-    """The persona ids the re-review form offers (read when the flow is defined: the form is built from it)."""
-    for directory in _persona_dirs():
-        try:
-            return tuple(p.id for p in load_personas(directory))
-        except (PersonaError, OSError):
-            continue
-    return ("builder", "skeptic", "futurist", "founder", "creator")
+def persona_ids() -> list[str]:
+    """The ids the re-review form offers: the configured personas directory's personas, in display order.
 
-
-def _persona_dirs():
+    Read whenever the form's schema is made (when `toolpanel serve` deploys the flow) and whenever a run checks
+    its parameters, so a persona file added to personas_dir is a choice without a code change. [] when the
+    settings or the personas are broken: the form then takes any id, and the run reports the problem by name."""
     try:
-        yield load_settings().personas_dir
-    except ToolpanelError:
-        pass
-    yield REPO_ROOT / "personas"
+        return [p.id for p in load_personas(load_settings().personas_dir)]
+    except (ToolpanelError, OSError):  # PersonaError and ConfigError are ToolpanelErrors
+        return []
 
 
-PersonaId = Literal[_persona_ids()]  # type: ignore[valid-type]  (a Literal of the configured ids)
+def _known(persona_id: str) -> str:
+    ids = persona_ids()
+    if ids and persona_id not in ids:
+        raise ValueError(f"unknown persona '{persona_id}' — choose from {', '.join(ids)}")
+    return persona_id
+
+
+class _Choices:
+    """The personas as the JSON schema's enum: the Prefect UI shows them as a pick list, and the UI and the API
+    refuse any other id before a run is created."""
+
+    @staticmethod
+    def __get_pydantic_json_schema__(core_schema, handler) -> dict:
+        schema = handler(core_schema)
+        ids = persona_ids()
+        return {"enum": ids, **schema} if ids else schema
+
+
+PersonaId = Annotated[str, AfterValidator(_known), _Choices()]
 # Strip, then refuse blanks: `pattern` reaches the form's JSON schema, so the UI and the API refuse
 # a whitespace-only value before a run is created; pydantic strips and checks again in the run.
 NotBlank = StringConstraints(strip_whitespace=True, pattern=r"\S")

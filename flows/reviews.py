@@ -55,7 +55,7 @@ async def _review_one(panel: Panel, tool: Tool, request: ReviewRequest, settings
         key=f"review-{tool.slug}"[:100],
         markdown=artifacts.review_markdown(settings, tool, result.verdict, result.takes, panel.personas,
                                            trigger=request.trigger, reason=request.reason or "",
-                                           published=published) + injection.markdown(result),
+                                           published=published, summary=result.summary) + injection.markdown(result),
         description=f"{tool.name}: {result.verdict.label} ({request.trigger}: {request.reason})"[:500])
     return result
 

@@ -86,6 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "allow_network: disable the autouse no-network guard for this test"
     )
     config.addinivalue_line(
+        "markers", "real_personas: review with personas/ (the real panel), not the fixture panel"
+    )
+    config.addinivalue_line(
         "markers",
         "fake_openai(**kwargs): FakeOpenAI constructor options for the `fake_openai` fixture "
         "(json_schema, json_object, latency, model_id)",
@@ -173,6 +176,52 @@ def fake_openai_shared(fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
     restore()
     yield fake_openai_server
     restore()
+
+
+# --------------------------------------------------------------------------- the fixture panel
+
+
+def _default_personas_dir(directory: Path) -> Path:
+    """Make `directory` the personas_dir of every Settings that names none (toolpanel.toml's personas_dir still
+    wins); returns the previous default."""
+    from toolpanel.config import Settings
+
+    field = Settings.model_fields["personas_dir"]
+    before, field.default = field.default, directory
+    Settings.model_rebuild(force=True)
+    return before
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fixture_panel_default() -> Iterator[None]:
+    from tests.helpers import FIXTURE_PERSONAS
+
+    before = _default_personas_dir(FIXTURE_PERSONAS)
+    try:
+        yield
+    finally:
+        _default_personas_dir(before)
+
+
+@pytest.fixture(autouse=True)
+def fixture_panel(request: pytest.FixtureRequest, _fixture_panel_default: None) -> Iterator[Path]:
+    """Tests review with the fixture panel (tests/fixtures/personas, tests.helpers.PERSONA_IDS), not with
+    personas/: adding a persona there changes no test's panel, counts or scripted texts.
+
+    In this process it is the default personas_dir (a toolpanel.toml naming another still wins). A `toolpanel`
+    subprocess (CLI, `toolpanel serve`) knows it only from toolpanel.toml: a test whose expectations depend on the
+    panel writes its config with tests.helpers.project_toml (or seed_project). A test about the real panel is
+    marked `@pytest.mark.real_personas` and reads its ids with tests.helpers.real_persona_ids()."""
+    from tests.helpers import FIXTURE_PERSONAS, PERSONAS
+
+    if not request.node.get_closest_marker("real_personas"):
+        yield FIXTURE_PERSONAS
+        return
+    _default_personas_dir(PERSONAS)
+    try:
+        yield PERSONAS
+    finally:
+        _default_personas_dir(FIXTURE_PERSONAS)
 
 
 # --------------------------------------------------------------------------- environment

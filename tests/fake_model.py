@@ -31,10 +31,10 @@ import httpx
 import openai
 from openai.types.chat import ChatCompletion
 
-from tests.fake_openai import (DESCRIPTION_RE, MALFORMED_CONTENT, PERSONA_RE, REPAIR_MARKER, TOOL_RE, FakeOpenAI,
-                               _message_text, default_paragraph, default_score)
+from tests.fake_openai import (CHAIR_RE, DESCRIPTION_RE, MALFORMED_CONTENT, PERSONA_RE, REPAIR_MARKER, ROUND_TWO_MARKER, TOOL_RE,
+                               FakeOpenAI, _message_text, default_paragraph, default_score, round_two_position)
 
-__all__ = ["FakeModel", "Request", "take", "status_error", "MALFORMED"]
+__all__ = ["FakeModel", "Request", "take", "herd", "ignore", "status_error", "MALFORMED"]
 
 MALFORMED = MALFORMED_CONTENT
 
@@ -48,6 +48,12 @@ class Request:
     tool: str | None
     repair: bool
     quote: str  # the card's first words, what a grounded take quotes
+    prompt: str = ""  # every message's text, joined
+
+    @property
+    def round(self) -> int:
+        """2 for a round-two request ([panel] rounds = 2), else 1."""
+        return 2 if ROUND_TWO_MARKER in self.prompt else 1
 
     @property
     def mode(self) -> str:
@@ -69,6 +75,25 @@ def take(score: int | None = None, verdict: str | None = None, **fields) -> Call
         body = {"abstain": False, "score": s, "verdict": verdict or ("ship" if s >= 60 else "skip"),
                 "evidence": [req.quote], "paragraph": default_paragraph(req.tool, req.persona, s)}
         return {**body, **fields}
+
+    return build
+
+
+def herd(**round_one) -> Callable[[Request], dict]:
+    """A reviewer that herds: round one as `take(**round_one)`; round two moves to the round-one majority it
+    is shown (that side, at the side's mean score)."""
+    return _round_two("herd", round_one)
+
+
+def ignore(**round_one) -> Callable[[Request], dict]:
+    """A reviewer that ignores the others: round two repeats its round-one take."""
+    return _round_two("ignore", round_one)
+
+
+def _round_two(kind: str, round_one: dict) -> Callable[[Request], dict]:
+    def build(req: Request) -> dict:
+        moved = round_two_position(req.prompt, kind)
+        return take(*moved)(req) if moved else take(**round_one)(req)
 
     return build
 
@@ -121,14 +146,17 @@ class FakeModel:
         joined = "\n".join(texts)
         pm, tm, dm = PERSONA_RE.search(joined), TOOL_RE.search(joined), DESCRIPTION_RE.search(joined)
         tool = tm.group(1) if tm else None
-        req = Request(body=copy.deepcopy(body), persona=pm.group(1) if pm else None, tool=tool,
-                      repair=REPAIR_MARKER in texts[-1],
+        persona = pm.group(1) if pm else "chair" if CHAIR_RE.search(joined) else None
+        req = Request(body=copy.deepcopy(body), persona=persona, tool=tool,
+                      repair=REPAIR_MARKER in texts[-1], prompt=joined,
                       quote=" ".join(dm.group(1).replace("\u02c6", " ").split()[:8]) if dm else f"{tool or 'this tool'} does one thing")
         self.requests.append(req)
         if req.mode in self.reject_modes:
             raise status_error(400, f"response_format {req.mode} is not supported")
-        queue = self._queues.get(req.persona) or self._queues.get(None)
-        answer = queue.popleft() if queue else self.reply
+        # The chair (persona "chair") answers from its own queue, else as an honest chair (FakeOpenAI.chair_summary).
+        queue = self._queues.get(req.persona) or (self._queues.get(None) if req.persona != "chair" else None)
+        default = (lambda r: FakeOpenAI.chair_summary(r.prompt)) if req.persona == "chair" else self.reply
+        answer = queue.popleft() if queue else default
         while callable(answer) and not isinstance(answer, type):
             answer = answer(req)
         if isinstance(answer, BaseException) or (isinstance(answer, type) and issubclass(answer, BaseException)):

@@ -43,6 +43,9 @@ from typing import Any
 __all__ = ["FakeOpenAI", "BEHAVIOURS", "default_score", "default_paragraph"]
 
 PERSONA_RE = re.compile(r"Persona id: ([a-z0-9_-]+)")
+# The chair's call (prompts/chair.j2, issue 27): recorded and scripted as persona "chair".
+CHAIR_RE = re.compile(r"You chair the toolpanel review panel")
+CHAIR_TAKE_RE = re.compile(r"^Reviewer ([A-Z]): (ship|skip|abstained)", re.M)
 TOOL_RE = re.compile(r"Tool slug: ([a-z0-9-]+)")
 REPAIR_MARKER = "REPAIR:"
 MALFORMED_CONTENT = "Sure! Here's my take: it's great"
@@ -68,6 +71,10 @@ BEHAVIOURS = frozenset(
         "raw",  # extension: params["content"] returned verbatim (never fenced)
         "long_quote",  # a valid take quoting the card's whole Description, word for word, however long
         "cut_off",  # the take's JSON cut off after params.get("chars", 60) characters, finish_reason "length"
+        # Round two ([panel] rounds = 2): valid in round one; in round two "herd" moves to the round-one majority
+        # it is shown (its side, the mean score of that side), "ignore" repeats its own round-one take.
+        "herd",
+        "ignore",
     }
 )
 
@@ -79,6 +86,31 @@ _JSON_OBJECT_SCHEMA_MODES = ("ok", "ignored")
 
 
 # --------------------------------------------------------------------------- content helpers
+
+ROUND_TWO_MARKER = "ROUND TWO."  # prompts/round_two.j2
+OWN_RE = re.compile(r"^Your round-one take: (?:(ship|skip), score (\d+)|abstained)", re.M)
+OTHER_RE = re.compile(r"^Reviewer ([A-Z]): (?:(ship|skip), score (\d+)|abstained)", re.M)
+
+
+def round_two_position(prompt: str, kind: str) -> tuple[int, str] | None:
+    """(score, verdict) of a scripted reviewer's round-two take: "ignore" repeats its round-one take, "herd"
+    moves to the majority of the round-one positions it is shown (its own and the others'): that side, at the
+    side's mean score (a tie keeps its own). None for a round-one request."""
+    own = OWN_RE.search(prompt) if ROUND_TWO_MARKER in prompt else None
+    if own is None or own.group(1) is None:
+        return None
+    mine = (int(own.group(2)), own.group(1))
+    if kind == "ignore":
+        return mine
+    positions = [mine] + [(int(m.group(3)), m.group(2)) for m in OTHER_RE.finditer(prompt) if m.group(2)]
+    ships = [s for s, v in positions if v == "ship"]
+    skips = [s for s, v in positions if v == "skip"]
+    if len(ships) == len(skips):
+        return mine
+    if len(ships) > len(skips):
+        return max(60, round(sum(ships) / len(ships))), "ship"
+    return min(59, round(sum(skips) / len(skips))), "skip"
+
 
 
 def default_score(tool: str | None, persona: str | None) -> int:
@@ -470,7 +502,7 @@ class FakeOpenAI:
         texts = [_message_text(m) for m in messages]
         joined = "\n".join(texts)
         pm, tm = PERSONA_RE.search(joined), TOOL_RE.search(joined)
-        persona = pm.group(1) if pm else None
+        persona = pm.group(1) if pm else "chair" if CHAIR_RE.search(joined) else None
         tool = tm.group(1) if tm else None
         repair = REPAIR_MARKER in texts[-1]
         prompt_chars = sum(len(t) for t in texts)
@@ -519,13 +551,19 @@ class FakeOpenAI:
             if behaviour in ("timeout", "latency"):
                 default = 5.0 if behaviour == "timeout" else 0.0
                 self._sleep(float(params.get("seconds", default)), wake)
+            moved = round_two_position(joined, behaviour) if behaviour in ("herd", "ignore") else None
+            if moved:
+                params = {**params, "score": moved[0], "verdict": moved[1]}
+            if persona == "chair" and behaviour in ("valid", "latency", "timeout"):
+                content = json.dumps(params.get("summary") or self.chair_summary(joined))
+                behaviour = "chair"
             take = self._take(behaviour, params, persona, tool, repair, quote)
             if (self.json_object_schema == "ignored" and rf_type == "json_object" and "schema" in rf
                     and isinstance(take.get("score"), int)):
                 take = {**take, "score": f"{take['score']}/100"}
             if behaviour == "long_quote" and dm:
                 take = {**take, "evidence": [" ".join(dm.group(1).replace("\u02c6", " ").split())]}
-            content = self._render(take, persona, tool, plain)
+            content = content if behaviour == "chair" else self._render(take, persona, tool, plain)
             if behaviour == "cut_off":  # the token limit stops the reply mid-string
                 content, finish = json.dumps(take)[: int(params.get("chars", 60))], "length"
 
@@ -565,6 +603,24 @@ class FakeOpenAI:
             },
             {"x-request-id": f"req_fake{n:06d}"},
         )
+
+    @staticmethod
+    def chair_summary(prompt: str) -> dict:
+        """An honest chair's reply to a chair prompt: points citing the letters it was shown, with their stances
+        (unscripted chair requests get this; script `summary=` or "raw"/"500" with persona="chair" otherwise)."""
+        seen = CHAIR_TAKE_RE.findall(prompt)
+        cite = lambda stance: [{"reviewer": k, "stance": s} for k, s in seen if s == stance]  # noqa: E731
+        ships, skips = cite("ship"), cite("skip")
+        major = ships if len(ships) >= len(skips) else skips
+        side = "ship" if major is ships else "skip"
+        agreements = [{"text": f"Most reviewers who took a position say {side}.", "reviewers": major, "quotes": []}]
+        disagreements = ([{"about": "Whether to ship with it", "sides": [
+            {"text": "Worth shipping with.", "reviewers": ships, "quotes": []},
+            {"text": "Not yet.", "reviewers": skips, "quotes": []}]}] if ships and skips else [])
+        return {"agreements": agreements if major else [], "disagreements": disagreements,
+                "blind_spots": ["No reviewer covered how the vendor handles data retention."],
+                "answer": {"text": f"The panel leans {side}: try it on one real task first.",
+                           "reviewers": major or cite("abstained")[:1], "quotes": []}}
 
     def _model_obj(self) -> dict:
         return {"id": self.model_id, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "tools"
 SEED_A = EXAMPLES / "smolvlm2-turbo.md"
 SEED_B = EXAMPLES / "openrouter-model-fusion.md"
-PERSONA_IDS = ["builder", "skeptic", "futurist", "founder", "creator"]
+PERSONAS = ROOT / "personas"  # the real panel: tests about it read its ids (real_persona_ids), never list them
+# The fixture panel: frozen copies of the five personas the tests' expected texts were written for ("3 ship /
+# 2 skip", five takes, scripts keyed by these ids). Every test reviews with it unless it asks for `real_personas`
+# (conftest.py): in-process through the default personas_dir, in a subprocess through toolpanel.toml's personas_dir,
+# which project_toml and seed_project write. A persona added to personas/ therefore changes no test's panel.
+FIXTURE_PERSONAS = ROOT / "tests" / "fixtures" / "personas"
+PERSONA_IDS = ["builder", "skeptic", "futurist", "founder", "creator"]  # the fixture panel, in display order
+PANEL_TOML = f"personas_dir = {json.dumps(FIXTURE_PERSONAS.as_posix())}\n"  # top-level: before any [table]
 # The fake provider listens on loopback, where toolpanel treats an endpoint as a local server (concurrency 1, a
 # context probe, a timeout from the prompt's size): tests of a remote provider's behaviour configure it as one.
 REMOTE_LIKE = '[provider]\nconcurrency = 8\ntimeout = 60\nprompt_profile = "default"\n'
@@ -31,13 +39,29 @@ def write_card(directory: Path, slug: str, description: str = "A tool that does 
     return path
 
 
+def real_persona_ids() -> list[str]:
+    """The ids in personas/, in display order: for tests about the real panel (it may have any number)."""
+    from toolpanel.panel.personas import load_personas
+
+    return [p.id for p in load_personas(PERSONAS)]
+
+
+def project_toml(directory: Path, text: str = "") -> Path:
+    """Write directory/toolpanel.toml: the fixture panel's personas_dir, then `text` (tables and keys)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "toolpanel.toml"
+    path.write_text(PANEL_TOML + text, encoding="utf-8")
+    return path
+
+
 def seed_project(root: Path, extra_toml: str = "") -> Path:
-    """A project dir with the two seed cards as a configured card source; returns the cards dir."""
+    """A project dir with the two seed cards as a configured card source and the fixture panel; returns the
+    cards dir."""
     cards = root / "cards"
     cards.mkdir(parents=True)
     for src in (SEED_A, SEED_B):
         (cards / src.name).write_text(src.read_text())
-    (root / "toolpanel.toml").write_text('[sources.examples]\nkind = "cards"\npath = "cards"\n\n' + extra_toml)
+    project_toml(root, '[sources.examples]\nkind = "cards"\npath = "cards"\n\n' + extra_toml)
     return cards
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, rows, write_card
+from tests.helpers import cli, project_toml, rows, write_card
 
 MAX_TOKENS = 600
 PRICE_IN, PRICE_OUT = 1.0, 2.0  # $ per million tokens
@@ -19,17 +19,20 @@ SLUGS = ["tool-a", "tool-b", "tool-c", "tool-d"]  # same length: same prompt siz
 
 
 @pytest.fixture
-def env(tp_home, provider_env) -> dict:
+def env(tp_home, provider_env, tmp_path) -> dict:
+    project_toml(tmp_path)  # the fixture panel, for the `toolpanel` subprocesses (cwd tmp_path)
     return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
 
 
 def _toml(tmp_path: Path, budget: str = "", *, price: bool = True, concurrency: int = 1) -> None:
-    text = f"[provider]\nconcurrency = {concurrency}\nmax_tokens = {MAX_TOKENS}\n"
+    # The caps here are calibrated on the takes; the chair's call, admitted and settled the same way, is tested
+    # in tests/test_panel_summary.py.
+    text = f"[provider]\nconcurrency = {concurrency}\nmax_tokens = {MAX_TOKENS}\n\n[panel]\nsummary = false\n"
     if price:
         text += f'\n[prices."fake-model-1"]\ninput_per_million = {PRICE_IN}\noutput_per_million = {PRICE_OUT}\n'
     if budget:
         text += f"\n[budget]\n{budget}\n"
-    (tmp_path / "toolpanel.toml").write_text(text)
+    project_toml(tmp_path, text)
 
 
 def _cards(tmp_path: Path, slugs: list[str], where: str = "cards") -> list[str]:

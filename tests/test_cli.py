@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REMOTE_LIKE, EXAMPLES, ROOT, SEED_A, SEED_B, cli, rows, write_card
+from tests.helpers import EXAMPLES, REMOTE_LIKE, ROOT, SEED_A, SEED_B, cli, project_toml, rows, write_card
 
 BAD = ROOT / "examples" / "bad-cards"
 
 
 @pytest.fixture
 def env(tp_home, provider_env, tmp_path) -> dict:
-    (tmp_path / "toolpanel.toml").write_text(REMOTE_LIKE)
+    project_toml(tmp_path, REMOTE_LIKE)
     return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
 
 
@@ -37,8 +37,10 @@ def test_review_prints_seed_style_scorecard(env, provider_env, tmp_path):
     assert "Builder  85/100 · ship" in out and "Skeptic  78/100 · ship" in out
     assert "Creator  No panel take" in out
     assert "Best for: Sub-2B vision-language model that actually runs on your phone" in out
+    # 5 takes and the chair's panel summary (issue 27): 6 requests; the band beside the verdict
     assert ("1 tool reviewed (0 held, 0 incomplete) · 0 tools failed · 0 inputs rejected · 5 takes asked "
-            "(5 answered, 0 failed) · 0 takes cached · 5 requests · cost unknown (no price configured)") in out
+            "(5 answered, 0 failed) · 0 takes cached · 6 requests · cost unknown (no price configured)") in out
+    assert "Confidence: Unanimous · 4 of 5 voices" in out and "Panel summary" in out
 
 
 def test_bad_cards_get_one_line_each_and_the_rest_are_reviewed(env, tmp_path):
@@ -65,7 +67,7 @@ def test_json_output_and_rerun_is_cached(env, provider_env, tmp_path):
     assert data["reviews"][0]["verdict"]["label"].split(" · ")[0] in ("Ship", "Skip")
     again = json.loads(cli("review", str(EXAMPLES / "smolvlm2-turbo.md"), "--json", env=env, cwd=tmp_path).stdout)
     assert again["reviews"][0]["paid_calls"] == 0 and again["reviews"][0]["run_id"] is None
-    assert fake.calls() == 10
+    assert fake.calls() == 10 + 2  # and the chair's panel summary of each new verdict (issue 27)
 
 
 def test_history_and_compare(env, provider_env, tmp_path):
@@ -137,10 +139,10 @@ def test_killed_batch_resumes_paying_only_for_missing_takes(env, provider_env, t
     fake.reset()  # the provider recovers
     r = cli("review", str(tmp_path / "cards"), env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert fake.calls() == 3 and fake.calls(persona="creator") == 3  # only what was missing
+    assert fake.calls() == 3 + 3 and fake.calls(persona="creator") == 3  # only what was missing, and 3 summaries
     # (held verdicts: the fake's default scores split some panels; holds are not what this test is about)
     assert re.search(r"3 tools reviewed \(\d held, 0 incomplete\) · 0 tools failed · 0 inputs rejected · "
-                     r"3 takes asked \(3 answered, 0 failed\) · 12 takes cached · 3 requests", r.stdout), r.stdout
+                     r"3 takes asked \(3 answered, 0 failed\) · 12 takes cached · 6 requests", r.stdout), r.stdout
     assert rows(db, "SELECT count(*), count(DISTINCT (snapshot_hash, persona_version, prompt_hash, model)) "
                     "FROM takes") == [(15, 15)]
     assert rows(db, "SELECT status, count(*) FROM run_history GROUP BY status ORDER BY status") == [

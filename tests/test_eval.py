@@ -13,7 +13,7 @@ import pytest
 from scoring.rules import SHIP_THRESHOLD
 
 from tests.fake_openai import default_score
-from tests.helpers import PERSONA_IDS, cli, rows, write_card
+from tests.helpers import PERSONA_IDS, cli, project_toml, rows, write_card
 from toolpanel.sections import PersonaSettings, pick_model
 from toolpanel.config import Settings, load_settings
 from toolpanel.errors import ConfigError
@@ -293,6 +293,7 @@ PROD_TABLES = ("takes", "runs", "run_takes", "verdicts", "tool_snapshots")
 
 
 def test_cli_eval_stores_eval_rows_and_leaves_production_alone(tp_home, provider_env, tmp_path):
+    project_toml(tmp_path)  # the fixture panel in the `toolpanel` subprocesses (cwd tmp_path)
     card = write_card(tmp_path / "cards", "prod-tool")
     assert cli("review", str(card)).returncode == 0
     db = tp_home / "warehouse.duckdb"
@@ -338,6 +339,7 @@ def test_cli_eval_stores_eval_rows_and_leaves_production_alone(tp_home, provider
 
 
 def test_cli_eval_report_and_rejected_gold(tp_home, provider_env, tmp_path):
+    project_toml(tmp_path)  # the fixture panel in the `toolpanel` subprocesses (cwd tmp_path)
     g = tmp_path / "gold"
     g.mkdir()
     (g / "ok.yaml").write_text("card: {name: Gamma Eval, description: Gamma does one thing for developers well.}\n"

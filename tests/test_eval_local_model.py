@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.helpers import ROOT, cli, rows
+from tests.helpers import ROOT, cli, project_toml, rows
 
 pytestmark = pytest.mark.slow
 
@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 def test_bundled_model_eval_on_one_gold_item(tp_home, tmp_path):
     gold = ROOT / "eval" / "gold"
     env = {"TOOLPANEL_HOME": os.environ["TOOLPANEL_HOME"]}
+    project_toml(tmp_path)  # the fixture panel: five personas, five calls
     r = cli("eval", str(gold / "smolvlm2-turbo.yaml"), "--json", "--no-shuffle",
             env=env, cwd=tmp_path, timeout=1800)  # the 2-core machine may be busy
     assert r.returncode == 0, r.stderr

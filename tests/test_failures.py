@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REMOTE_LIKE, SEED_A, cli, rows, write_card
+from tests.helpers import REMOTE_LIKE, SEED_A, cli, project_toml, rows, write_card
 
 
 @pytest.fixture
 def env(tp_home, provider_env, tmp_path) -> dict:
-    (tmp_path / "toolpanel.toml").write_text(REMOTE_LIKE)
+    project_toml(tmp_path, REMOTE_LIKE)
     return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
 
 
@@ -56,7 +56,7 @@ def test_abstentions_without_quorum_are_not_a_provider_failure(env, provider_env
 @pytest.mark.fake_openai(json_schema="500", json_object_schema="ignored")
 def test_mode_that_breaks_the_shape_is_demoted_said_and_not_bought_again(env, provider_env, tmp_path):
     fake = provider_env
-    (tmp_path / "toolpanel.toml").write_text(REMOTE_LIKE.replace("concurrency = 8", "concurrency = 1"))  # one at a time
+    project_toml(tmp_path, REMOTE_LIKE.replace("concurrency = 8", "concurrency = 1"))  # one at a time
     r = cli("review", str(SEED_A), env=env, cwd=tmp_path)
     assert r.returncode == 3, r.stderr
     # take 1: json_schema probe (500) + json_object_schema + repair; takes 2-3: try + repair; then demoted
@@ -75,7 +75,8 @@ def test_mode_that_breaks_the_shape_is_demoted_said_and_not_bought_again(env, pr
     again = cli("review", str(SEED_A), env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     formats = [req["body"].get("response_format") for req in fake.chat_requests()]
-    assert formats == [{"type": "json_object"}] * 3  # only the failed takes, only in the mode that works
+    # only the failed takes, only in the mode that works; then the chair's panel summary (issue 27), in it too
+    assert formats == [{"type": "json_object"}] * (3 + 1)
     assert "note:" not in again.stderr
 
 
@@ -116,8 +117,9 @@ def test_two_processes_on_the_same_cards_pay_once(env, provider_env, tmp_path):
     assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
     summaries = [json.loads(o)["summary"] for o, _ in outs]
 
-    assert fake.calls() == 10  # one request per take, whoever paid for it
-    assert sum(s["requests"] for s in summaries) == 10 and sum(s["paid_takes"] for s in summaries) == 10
+    # one request per take, whoever paid for it, and one panel summary per verdict (issue 27)
+    assert fake.calls() == 10 + 2
+    assert sum(s["requests"] for s in summaries) == 10 + 2 and sum(s["paid_takes"] for s in summaries) == 10
     assert all(s["reviewed"] == 2 and s["paid_takes"] + s["cached_takes"] == 10 for s in summaries)
     db = home / "warehouse.duckdb"
     assert rows(db, "SELECT slug, count(*) FROM verdicts GROUP BY slug ORDER BY slug") == [("tool-0", 1), ("tool-1", 1)]
@@ -178,7 +180,8 @@ def test_held_warehouse_keeps_paid_takes_in_the_journal_and_the_next_run_pays_no
                          f"without paying again — let that process finish (analysts read {home / 'analyst.duckdb'}), "
                          "then run again")
     assert "Traceback" not in err
-    assert "1 tool reviewed" in out and "5 takes asked (5 answered, 0 failed) · 0 takes cached · 5 requests" in out
+    # 5 takes and the chair's panel summary (issue 27), whose record waits in the journal with its verdict
+    assert "1 tool reviewed" in out and "5 takes asked (5 answered, 0 failed) · 0 takes cached · 6 requests" in out
     entries = [json.loads(line) for line in jfile.read_text().splitlines()]
     assert sum(len(e["items"]) for e in entries if e["op"] == "takes") == 5
     assert [e["op"] for e in entries].count("finish") == 1
@@ -191,4 +194,6 @@ def test_held_warehouse_keeps_paid_takes_in_the_journal_and_the_next_run_pays_no
     assert rows(db, "SELECT count(*), count(DISTINCT take_id) FROM takes") == [(5, 5)]
     assert rows(db, "SELECT status FROM run_history") == [("complete",)]
     assert rows(db, "SELECT count(*) FROM verdicts") == [(1,)]
+    assert rows(db, "SELECT v.band IS NOT NULL, s.status FROM verdicts v JOIN panel_summaries s USING (verdict_id)"
+                ) == [(True, "ok")]  # replayed with its verdict
     assert list(journal.glob("*.jsonl")) == []

@@ -26,7 +26,8 @@ def test_queues_run_out_into_the_default_and_errors_are_the_clients_own(fake_mod
     t = takes_by_persona(res)
     assert (t["builder"].status, t["builder"].score, t["builder"].flags) == ("ok", 70, ["repaired"])
     assert (t["skeptic"].status, t["skeptic"].error_class) == ("failed", "RateLimitError")
-    assert fake_model.calls() == 6 and fake_model.calls(persona="skeptic") == 1
+    # 5 takes, the builder's repair and the chair's panel summary (issue 27)
+    assert fake_model.calls() == 7 and fake_model.calls(persona="skeptic") == 1
 
 
 def test_llm_take_sends_the_settings_body(tp_home, monkeypatch):

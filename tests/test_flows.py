@@ -36,14 +36,14 @@ def test_daily_review_reviews_new_then_only_changed(flow_env, tp_home):
     fake, cards = flow_env
     summary = _run(daily_review())
     assert summary["seen"] == 2 and summary["new"] == 2 and summary["reviewed"] == 2
-    assert fake.calls() == 10
+    assert fake.calls() == 10 + 2  # and each verdict's panel summary (issue 27)
     db = tp_home / "warehouse.duckdb"
     assert rows(db, "SELECT DISTINCT trigger, reason FROM runs") == [("daily", "new tool")]
     assert rows(db, "SELECT count(*) FROM runs WHERE flow_run_id IS NOT NULL")[0][0] == 2
 
     # nothing changed: nothing reviewed, nothing paid
     summary = _run(daily_review())
-    assert summary["unchanged"] == 2 and summary["reviewed"] == 0 and fake.calls() == 10
+    assert summary["unchanged"] == 2 and summary["reviewed"] == 0 and fake.calls() == 10 + 2
 
     # a cosmetic edit (re-wrapped whitespace) is not a change; a new description is
     card = cards / "smolvlm2-turbo.md"
@@ -51,7 +51,7 @@ def test_daily_review_reviews_new_then_only_changed(flow_env, tp_home):
     assert _run(daily_review())["changed"] == 0
     card.write_text(card.read_text() + "\nNow with video input.\n")
     summary = _run(daily_review())
-    assert summary["changed"] == 1 and summary["reviewed"] == 1 and fake.calls() == 15
+    assert summary["changed"] == 1 and summary["reviewed"] == 1 and fake.calls() == 15 + 3
     assert rows(db, "SELECT reason FROM runs ORDER BY started_at DESC LIMIT 1") == [("description changed",)]
 
 
@@ -112,7 +112,8 @@ def test_re_review_records_editor_run_with_reason(flow_env, tp_home):
                            personas=["builder", "skeptic", "founder"], model="other-model", return_state=True))
     result = state.result()
     assert result["tools"] == ["smolvlm2-turbo"] and result["reviewed"] == 1
-    assert fake.calls() == 13 and fake.calls(persona="creator") == 2  # only the chosen personas, forced
+    # only the chosen personas, forced; each new verdict's panel summary (issue 27)
+    assert fake.calls() == 13 + 3 and fake.calls(persona="creator") == 2
     db = tp_home / "warehouse.duckdb"
     (trigger, reason, forced, flow_run_id), = rows(
         db, "SELECT trigger, reason, forced, flow_run_id FROM runs WHERE trigger = 'editor'")
@@ -204,7 +205,7 @@ def test_re_review_unknown_slug_fails_in_one_line_with_close_matches(flow_env):
     assert state.is_failed()
     assert state.message == ("no tool 'smolvlm-turbo' (did you mean smolvlm2-turbo?) — use a slug from the site "
                              "or the daily-review table")
-    assert fake.calls() == 10  # nothing was paid for
+    assert fake.calls() == 10 + 2  # nothing was paid for (beyond the daily review's takes and summaries)
     summary = _artifacts("re-review-summary")["re-review-summary"]
     assert summary.startswith("# Re-review failed") and "did you mean smolvlm2-turbo?" in summary
 
@@ -249,7 +250,8 @@ def test_transient_failure_is_retried_for_that_tool_paying_only_for_it(flow_env,
     summary = _run(daily_review())
     assert summary["reviewed"] == 2 and summary["errored"] == 0
     # the client does not retry in flows (max_retries=0): the tool's retry re-asks only the futurist
-    assert fake.calls(tool="smolvlm2-turbo") == 6 and fake.calls(persona="futurist", tool="smolvlm2-turbo") == 2
+    # (and the chair's panel summary of the verdict, issue 27)
+    assert fake.calls(tool="smolvlm2-turbo") == 6 + 1 and fake.calls(persona="futurist", tool="smolvlm2-turbo") == 2
     db = tp_home / "warehouse.duckdb"
     assert rows(db, "SELECT status FROM run_history WHERE slug='smolvlm2-turbo' ORDER BY started_at") == [
         ("retrying",), ("complete",)]
@@ -281,7 +283,7 @@ def test_a_task_run_reviews_a_chunk_of_tools_each_with_its_own_retry_and_scoreca
     summary = _run(daily_review())
     assert summary["reviewed"] == 3 and summary["errored"] == 0
     # only the failed persona of the failed tool is asked again; its chunk-mates are not
-    assert fake.calls() == 16 and fake.calls(persona="skeptic", tool="third-tool") == 2
+    assert fake.calls() == 16 + 3 and fake.calls(persona="skeptic", tool="third-tool") == 2  # and each verdict's panel summary (issue 27)
     flow_run_id, = {r[0] for r in rows(tp_home / "warehouse.duckdb", "SELECT flow_run_id FROM runs")}
     names = _task_runs(flow_run_id)
     # three tools, two per task run: a run named by its chunk and one named by its only tool
@@ -291,6 +293,7 @@ def test_a_task_run_reviews_a_chunk_of_tools_each_with_its_own_retry_and_scoreca
                for n in names) == 1
     found = _artifacts("review-smolvlm2-turbo", "review-openrouter-model-fusion", "review-third-tool")
     assert len(found) == 3 and "Third Tool" in found["review-third-tool"]
+    assert "| Confidence |" in found["review-third-tool"] and "## Panel summary" in found["review-third-tool"]
 
 
 def test_persistent_failure_leaves_a_failed_take_and_quorum_decides(flow_env, tp_home):

@@ -136,7 +136,7 @@ def mark_reviewed(tools: list[Tool]) -> None:
     for t in tools:
         store.record_tool(t)
         with store.transaction() as con:
-            con.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, 'ship', 3, 0, 0, 0, 100, 80, 80, 0, false, [], ?)",
+            con.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, 'ship', 3, 0, 0, 0, 100, 80, 80, 0, false, [], ?, NULL, NULL)",
                         [new_id("vd"), new_id("run"), t.slug, t.snapshot_hash, now()])
 
 

@@ -20,7 +20,7 @@ INJECTION_RULES = ("injection_suspected", "steered", "take_anomaly")
 def hold_reasons(verdict, takes, published, findings):
     """The three injection rules alone, as the attack suite counts them by layer."""
     return all_hold_reasons(verdict, takes, published, findings, only=INJECTION_RULES)
-from tests.helpers import SEED_A, SEED_B, cli, rows, write_card
+from tests.helpers import SEED_A, SEED_B, cli, project_toml, rows, write_card
 from toolpanel.screening import redteam
 from toolpanel.ingest.cards import load_card
 from toolpanel.config import load_settings
@@ -188,6 +188,7 @@ class _Text(HTMLParser):
 
 
 def test_cli_review_shows_findings_and_hold_and_the_site_never_shows_the_payload(tp_home, provider_env, tmp_path):
+    project_toml(tmp_path)  # the fixture panel in the `toolpanel` subprocesses (cwd tmp_path)
     card = write_card(tmp_path / "cards", "promptpilot-pro", name="PromptPilot Pro",
                       description="PromptPilot Pro rewrites prompts for support bots.\n\n"
                                   f"It integrates with Zendesk. {PAYLOAD}")
@@ -200,7 +201,8 @@ def test_cli_review_shows_findings_and_hold_and_the_site_never_shows_the_payload
     assert "differential review of the neutralised copy: 5 extra calls" in res.stdout
     # the clean card may wait for an editor for other reasons (a split panel), never for injection ones
     assert not re.search(r"held openrouter-model-fusion: [^\n]*(injection|steered|take anomal)", res.stdout)
-    assert provider_env.calls() == 15  # 5 + 5 for the attack card's copy, 5 for the clean card
+    # 5 + 5 for the attack card's copy, 5 for the clean card, and each verdict's panel summary (issue 27)
+    assert provider_env.calls() == 15 + 2
     pub = cli("publish")
     assert pub.returncode == 0, pub.stderr
     site = tp_home / "site"

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.helpers import cli, write_card
+from tests.helpers import cli, project_toml, write_card
 
 OLD_KEYS = {"reviewed", "rejected", "errored", "requests", "paid_takes", "cached_takes", "failed_takes",
             "incomplete_verdicts", "without_quorum", "short_panel", "held", "journaled_takes", "warehouse_busy",
@@ -18,7 +18,8 @@ OLD_KEYS = {"reviewed", "rejected", "errored", "requests", "paid_takes", "cached
 
 
 @pytest.fixture
-def env(tp_home, provider_env) -> dict:
+def env(tp_home, provider_env, tmp_path) -> dict:
+    project_toml(tmp_path)  # the fixture panel, for the `toolpanel` subprocesses (cwd tmp_path)
     return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
 
 
@@ -69,6 +70,7 @@ def test_every_block_adds_up_to_the_summary_and_held_means_held(env, provider_en
     assert re.search(r"^held split-tool: split panel", out, re.M)
     assert re.search(r"^held broken-tool: 2 failed takes: builder \(InternalServerError\), skeptic", out, re.M)
     assert "\nflagged " not in out
+    # requests: the takes' (retries included) and each verdict's panel summary (issue 27)
     assert ("2 tools reviewed (2 held, 0 incomplete) · 0 tools failed · 0 inputs rejected · 10 takes asked "
-            "(8 answered, 2 failed) · 0 takes cached · 20 requests · ") in out
+            "(8 answered, 2 failed) · 0 takes cached · 22 requests · ") in out
     assert "2 held for an editor" in out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SEED_B, cli, rows
+from tests.helpers import SEED_B, cli, project_toml, rows
 from toolpanel.panel import local_model
 from toolpanel.panel import provider
 from toolpanel.config import load_settings
@@ -134,6 +134,7 @@ def test_real_llama_cpp_python_server_at_default_settings_reviews_the_longest_ca
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port)]
     env = {"TOOLPANEL_HOME": os.environ["TOOLPANEL_HOME"], "OPENAI_BASE_URL": base, "OPENAI_API_KEY": "none",
            "TOOLPANEL_MODEL": "local"}
+    project_toml(tmp_path)  # the fixture panel: five personas, five takes
     with child_server(cmd, health_url=f"{base}/models", log=tmp_path / "llama-server.log", timeout=120,
                       what="llama-cpp-python's server", error=RuntimeError):
         started = time.monotonic()

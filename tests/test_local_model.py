@@ -10,7 +10,7 @@ import pytest
 
 from scoring.rules import SHIP_THRESHOLD
 
-from tests.helpers import SEED_A, cli, rows
+from tests.helpers import SEED_A, cli, project_toml, rows
 from toolpanel.flags import Flag
 from toolpanel.panel.prompts import prompt_hash
 from toolpanel.panel.take import COMPACT, COMPACT_BOUNDS, DEFAULT
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_bundled_model_reviews_a_card_end_to_end(tp_home, tmp_path):
     env = {"TOOLPANEL_HOME": os.environ["TOOLPANEL_HOME"]}
+    project_toml(tmp_path)  # the fixture panel: five personas, five takes
     r = cli("review", str(SEED_A), env=env, cwd=tmp_path, timeout=600)
     # The grammar (JSON-safe characters, bounded lengths) and the repeat penalty leave the 135M model no
     # reply that is not a take: before them, 1 to 3 of its 5 replies were not JSON at all.

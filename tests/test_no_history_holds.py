@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from tests.helpers import cli, rows, write_card
+from tests.helpers import cli, project_toml, rows, write_card
 from toolpanel.screening import redteam
 from toolpanel.ingest.cards import load_card
 from toolpanel.config import load_settings
@@ -45,6 +45,7 @@ def test_an_obeyed_extreme_is_held_on_an_empty_warehouse(tp_home, tmp_path, effe
 
 
 def test_an_abstaining_panel_waits_in_the_queue_and_cannot_be_approved(tp_home, tmp_path):
+    project_toml(tmp_path)  # the fixture panel here and in the `toolpanel` subprocesses
     card = write_card(tmp_path / "cards", "quiet-abstain", name="Quiet Abstain",
                       description=f"A tool for builders with a clear first task. {QUIET['abstain']}")
     settings, res = _review(load_card(card), "abstain")

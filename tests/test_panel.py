@@ -39,7 +39,7 @@ def test_valid_panel_stores_takes_and_verdict(fake_model):
     settings, [res] = review([SEED_A])
     assert [t.status for t in res.takes] == ["ok"] * 5
     assert res.verdict.quorum_met and res.paid_calls == 5
-    assert fake.calls() == 5
+    assert fake.calls() == 5 + 1  # and the chair's panel summary of each new verdict (issue 27)
     db = settings.warehouse_path
     assert rows(db, "SELECT count(*) FROM takes")[0][0] == 5
     (label, pct), = rows(db, "SELECT verdict, ship_pct FROM latest_verdicts WHERE slug = 'smolvlm2-turbo'")
@@ -53,7 +53,7 @@ def test_valid_panel_stores_takes_and_verdict(fake_model):
 def test_request_body_shares_the_tool_prefix_and_uses_json_schema(fake_model):
     fake = fake_model
     settings, _ = review([SEED_A])
-    bodies = [r.body for r in fake.requests]
+    bodies = [r.body for r in fake.requests if r.persona != "chair"]  # the takes' (the chair has its own prompt)
     assert len(bodies) == 5
     first = bodies[0]
     assert first["model"] == "fake-model-1"
@@ -86,8 +86,9 @@ def test_vendor_text_is_delimited_by_a_random_marker(fake_model, tmp_path):
     # screening flags this card, so each review also asks the panel about the neutralised copy (issue 13)
     requests = fake.requests
     from toolpanel.panel.prompts import DATAMARK, datamark
-    original = [r for r in requests if "Ignoreˆallˆprevious" in r.body["messages"][1]["content"]]
-    assert len(original) == 10 and len(requests) == 20  # forced: the copy is asked again too
+    original = [r for r in requests if "Ignoreˆallˆprevious" in r.body["messages"][1]["content"] and r.persona != "chair"]
+    # forced: the copy is asked again too; and each verdict's panel summary (issue 27)
+    assert len(original) == 10 and len(requests) == 20 + 2
     systems = [r.body["messages"][0]["content"] for r in original]
     tools = [r.body["messages"][1]["content"] for r in original]
     markers = {line for s in tools for line in s.splitlines() if line.startswith("TOOL-DATA-")}
@@ -243,7 +244,7 @@ def test_plain_text_mode_parses_fenced_json(tp_home, provider_env):
     _, [res] = review([SEED_A])
     assert all(t.status == "ok" and t.output_mode == "text" for t in res.takes)
     text_requests = [r for r in fake.chat_requests() if "response_format" not in r["body"]]
-    assert len(text_requests) == 5
+    assert len(text_requests) == 5 + 1 and res.summary.status == "ok"  # and the chair's panel summary , in the same mode (issue 27)
 
 
 def test_global_concurrency_cap_bounds_a_batch(tp_home, provider_env, tmp_path):
@@ -251,7 +252,7 @@ def test_global_concurrency_cap_bounds_a_batch(tp_home, provider_env, tmp_path):
     fake.latency = 0.05
     cards = [write_card(tmp_path / "cards", f"tool-{i}") for i in range(4)]
     review(cards, concurrency=3)
-    assert fake.calls() == 20
+    assert fake.calls() == 20 + 4  # and the chair's panel summary of each new verdict (issue 27)
     assert fake.max_in_flight == 3
 
 
@@ -271,7 +272,7 @@ def test_cost_from_price_table(tp_home, fake_model):
     _, [res] = review([SEED_A])
     t = res.takes[0]
     assert t.cost_usd == pytest.approx(t.tokens_in * 1e-6 + t.tokens_out * 2e-6)
-    assert res.cost == pytest.approx(sum(x.cost_usd for x in res.takes))
+    assert res.cost == pytest.approx(sum(x.cost_usd for x in res.takes) + res.summary.cost_usd)  # and the chair's
 
 
 def test_persona_subset_and_model_override(fake_model):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from scoring.rules import panel_verdict, shortfall
 from tests.fake_model import take
-from tests.helpers import PERSONA_IDS, REMOTE_LIKE, SEED_A, cli, rows
+from tests.helpers import PERSONA_IDS, REMOTE_LIKE, SEED_A, cli, project_toml, rows
 from toolpanel.ingest.cards import load_cards
 from toolpanel.config import load_settings
 from toolpanel.models import Take
@@ -36,7 +36,8 @@ def test_two_personas_asked_again_complete_the_published_verdict(fake_model):
     fake.enqueue("skeptic", take(70, "ship"))
     fake.enqueue("founder", take(66, "ship"))
     _, second = partial(["skeptic", "founder"])
-    assert fake.calls() == 2 and {r.persona for r in fake.requests} == {"skeptic", "founder"}
+    # the two takes, then the chair's panel summary of the combined verdict (issue 27)
+    assert fake.calls() == 3 and {r.persona for r in fake.requests} == {"skeptic", "founder", "chair"}
     v = second.verdict
     assert v.quorum_met and v.ship_count + v.skip_count == 5 and v.missing == []
     old = {t.persona_id: t.take_id for t in first.takes}
@@ -114,14 +115,14 @@ def test_cli_review_of_two_personas_marks_the_carried_takes(tp_home, provider_en
     import os
 
     env = {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
-    (tmp_path / "toolpanel.toml").write_text(REMOTE_LIKE)
+    project_toml(tmp_path, REMOTE_LIKE)
     first = cli("review", str(SEED_A), env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     provider_env.requests.clear()
     r = cli("review", str(SEED_A), "--persona", "skeptic", "--persona", "founder", "--force", "--reason",
             "second look", env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert len(provider_env.requests) == 2
+    assert len(provider_env.requests) == 2 + 1  # and the chair's panel summary of each new verdict (issue 27)
     (run_id,), = rows(tp_home / "warehouse.duckdb", "SELECT DISTINCT from_run_id FROM carried_takes")
     assert r.stdout.count(f"carried from run {run_id} (not asked again)") == 3
     assert ("1 tool reviewed (0 held, 0 incomplete) · 0 tools failed · 0 inputs rejected · 2 takes asked "
@@ -160,6 +161,7 @@ def test_panel_verdict_counts_every_persona_once(panel):
 
 def test_why_tells_carried_takes_from_asked_ones(fake_model, tmp_path):
     fake = fake_model
+    project_toml(tmp_path)  # the fixture panel here and in the `toolpanel` subprocesses (cwd tmp_path)
     partial(force=False)
     fake.enqueue("skeptic", take(30, "skip"))
     partial(["skeptic", "founder"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SEED_A, SEED_B, cli, write_card
+from tests.helpers import SEED_A, SEED_B, cli, project_toml, write_card
 from tests.test_panel import review
 from toolpanel.config import load_settings
 from toolpanel.publish.site import publish_site
@@ -64,7 +64,7 @@ def script_seed(fake) -> None:
 def seed_site(tp_home, provider_env):
     script_seed(provider_env)
     tp_home.mkdir(parents=True, exist_ok=True)
-    (tp_home / "toolpanel.toml").write_text('[publish]\npairs = [["smolvlm2-turbo", "openrouter-model-fusion"]]\n')
+    project_toml(tp_home, '[publish]\npairs = [["smolvlm2-turbo", "openrouter-model-fusion"]]\n')
     review([SEED_A, SEED_B])
     settings = load_settings()
     report = publish_site(settings)
@@ -110,7 +110,7 @@ def test_flags_and_quotes_shown_on_tool_and_comparison_pages(tp_home, provider_e
     provider_env.script("ungrounded", persona="skeptic", tool="smolvlm2-turbo", score=78)
     provider_env.script("contradiction_then_valid", persona="builder", tool="openrouter-model-fusion", score=80)
     tp_home.mkdir(parents=True, exist_ok=True)
-    (tp_home / "toolpanel.toml").write_text('[publish]\npairs = [["smolvlm2-turbo", "openrouter-model-fusion"]]\n')
+    project_toml(tp_home, '[publish]\npairs = [["smolvlm2-turbo", "openrouter-model-fusion"]]\n')
     review([SEED_A, SEED_B])
     site = load_settings().site_dir
     publish_site(load_settings())

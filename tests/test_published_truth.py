@@ -14,7 +14,7 @@ import re
 import duckdb
 import pytest
 
-from tests.helpers import SEED_A, SEED_B, cli, write_card
+from tests.helpers import SEED_A, SEED_B, cli, project_toml, write_card
 from tests.test_holds import script_split
 from tests.test_panel import review
 from tests.test_publish import Page, script_seed
@@ -41,7 +41,7 @@ def seeded(tp_home, provider_env, tmp_path):
     compares them, and compares a third tool with OpenRouter Model Fusion once it exists."""
     script_seed(provider_env)
     tp_home.mkdir(parents=True, exist_ok=True)
-    (tp_home / "toolpanel.toml").write_text(f'[publish]\npairs = [["{A}", "{B}"], ["{NEW}", "{B}"]]\n')
+    project_toml(tp_home, f'[publish]\npairs = [["{A}", "{B}"], ["{NEW}", "{B}"]]\n')  # the CLI reads it too
     review([SEED_A, SEED_B])
     return load_settings()
 
@@ -74,8 +74,10 @@ def site_compare(settings, a: str, b: str) -> tuple[list[str], str]:
     """The site's comparison page: the panel verdict row and the answer, as a reader sees them."""
     publish_site(settings)
     t = Page((settings.site_dir / "compare" / f"{a}-vs-{b}.html").read_text()).text
-    verdicts = re.search(r"Panel verdict (.+?) Panel ship", t).group(1)
-    answer = re.search(r"Which one should you ship with\? (.+?) Reviewer scorecard", t[t.index("Community"):]).group(1)
+    verdicts = re.search(r"Panel verdict (.+?) Confidence", t).group(1)  # the band's row follows (issue 27)
+    # the rule-based answer; each panel's own answer (its summary) follows it
+    answer = re.search(r"Which one should you ship with\? (.+?) (What each panel says|Reviewer scorecard)",
+                       t[t.index("Community"):]).group(1)
     return verdicts, answer
 
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.helpers import SEED_A, cli, rows, write_card
+from tests.helpers import SEED_A, cli, project_toml, rows, write_card
 from tests.test_holds import script_split
 from tests.test_publish import Page
 
@@ -16,7 +16,8 @@ REASON = "split panel (3 ship / 2 skip, scores spread 65 points)"
 
 
 @pytest.fixture
-def env(tp_home, provider_env) -> dict:
+def env(tp_home, provider_env, tmp_path) -> dict:
+    project_toml(tmp_path)  # the fixture panel, for the `toolpanel` subprocesses (cwd tmp_path)
     return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
 
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
-from tests.helpers import cli, rows, write_card
+from tests.helpers import FIXTURE_PERSONAS, cli, rows, write_card
 from tests.test_panel import review
-from toolpanel.sections import REPO_ROOT
 from toolpanel.ingest.intake import Intake, for_review
 from toolpanel.models import Tool
 
 
 def project(tmp_path, cap: int | None = None):
-    """Three cards, a copy of the personas (to edit), and a toolpanel.toml using both."""
-    shutil.copytree(REPO_ROOT / "personas", tmp_path / "personas")
+    """Three cards, a copy of the fixture panel's personas (to edit), and a toolpanel.toml using both."""
+    shutil.copytree(FIXTURE_PERSONAS, tmp_path / "personas")
     cards = tmp_path / "cards"
     cards.mkdir()
     paths = [write_card(cards, slug) for slug in ("alpha-tool", "beta-tool", "gamma-tool")]
@@ -48,7 +47,7 @@ def test_ingest_shows_stale_tools_after_a_persona_change(tp_home, provider_env, 
     # re-reviewed with the new persona version: no longer stale (the other personas' takes come from the cache)
     provider_env.reset()
     review(paths, reason="prompt or persona changed")
-    assert provider_env.calls() == 3  # only the skeptic's takes are new
+    assert provider_env.calls() == 3 + 3  # only the skeptic's takes are new (and each new verdict's panel summary)
     assert "0 stale (3 unchanged)" in cli("ingest", cwd=tmp_path, env=env).stdout
 
 

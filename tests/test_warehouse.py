@@ -7,7 +7,7 @@ import shutil
 import duckdb
 
 from tests.fake_model import MALFORMED, status_error, take
-from tests.helpers import ROOT, SEED_A, SEED_B, rows
+from tests.helpers import FIXTURE_PERSONAS, SEED_A, SEED_B, rows
 from tests.test_panel import review
 from warehouse.store import Warehouse
 
@@ -23,18 +23,18 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
         (5, "m005_latest_verdicts_by_arg_max"), (6, "m006_take_claims"), (7, "m007_run_inputs"), (8, "m008_spend"),
         (9, "m009_eval"), (10, "m010_decisions"), (11, "m011_injection_findings"), (12, "m012_take_evidence"),
         (13, "m013_stale_count"), (14, "m014_carried_takes"),
-        (15, "m015_screen_cache")]
+        (15, "m015_screen_cache"), (16, "m016_newsletter"), (17, "m017_panel_summary"), (18, "m018_take_rounds")]
     tables = {r[0] for r in rows(store.path, "SELECT table_name FROM information_schema.tables")}
     assert {"tools", "tool_snapshots", "runs", "run_results", "takes", "run_takes", "verdicts",
-            "latest_verdicts", "verdict_history", "persona_stats", "run_history", "spend"} <= tables
+            "latest_verdicts", "verdict_history", "persona_stats", "run_history", "spend", "panel_summaries"} <= tables
 
 
 def test_identical_rerun_pays_for_nothing_and_adds_no_run(fake_model):
     fake = fake_model
     settings, first = review([SEED_A, SEED_B])
-    assert fake.calls() == 10
+    assert fake.calls() == 10 + 2  # and the chair's panel summary of each new verdict (issue 27)
     _, second = review([SEED_A, SEED_B])
-    assert fake.calls() == 10  # the warehouse is the cache
+    assert fake.calls() == 10 + 2  # the warehouse is the cache: no new verdict, no new summary
     assert all(r.run_id is None and r.paid_calls == 0 and r.cached_takes == 5 for r in second)
     assert [r.verdict for r in second] == [r.verdict for r in first]
     assert rows(settings.warehouse_path, "SELECT count(*) FROM runs")[0][0] == 2
@@ -45,7 +45,7 @@ def test_force_rereview_adds_a_run_and_keeps_history(fake_model):
     settings, _ = review([SEED_A])
     fake.reply = take(30, "skip")
     review([SEED_A], force=True, reason="vendor shipped v2")
-    assert fake.calls() == 10
+    assert fake.calls() == 10 + 2  # and the chair's panel summary of each new verdict (issue 27)
     db = settings.warehouse_path
     hist = rows(db, "SELECT verdict, forced, reason FROM verdict_history WHERE slug='smolvlm2-turbo' ORDER BY created_at")
     assert [h[1:] for h in hist] == [(False, None), (True, "vendor shipped v2")]
@@ -57,14 +57,14 @@ def test_force_rereview_adds_a_run_and_keeps_history(fake_model):
 def test_editing_a_persona_repays_only_that_persona(tp_home, fake_model, tmp_path):
     fake = fake_model
     personas = tmp_path / "personas"
-    shutil.copytree(ROOT / "personas", personas)
+    shutil.copytree(FIXTURE_PERSONAS, personas)
     tp_home.mkdir(parents=True)
     (tp_home / "toolpanel.toml").write_text(f'personas_dir = "{personas}"\n')
     review([SEED_A])
     skeptic = personas / "skeptic.yaml"
     skeptic.write_text(skeptic.read_text() + "\n# sharper questions\n")
     _, [res] = review([SEED_A])
-    assert fake.calls() == 6 and fake.calls(persona="skeptic") == 2
+    assert fake.calls() == 6 + 2 and fake.calls(persona="skeptic") == 2  # and the chair's panel summary of each new verdict (issue 27)
     assert res.paid_calls == 1 and res.cached_takes == 4
 
 
@@ -75,7 +75,7 @@ def test_failed_takes_are_not_cached(fake_model):
     assert {t.persona_id: t.error_class for t in first.takes}["creator"] == "InternalServerError"
     fake.requests.clear()
     _, [res] = review([SEED_A])
-    assert fake.calls() == 1 and fake.calls(persona="creator") == 1
+    assert fake.calls() == 1 + 1 and fake.calls(persona="creator") == 1  # and the chair's panel summary of each new verdict (issue 27)
     assert res.paid_calls == 1 and {t.status for t in res.takes} == {"ok"}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.helpers import ROOT, SEED_A, cli, rows
+from tests.helpers import FIXTURE_PERSONAS, ROOT, SEED_A, cli, project_toml, rows
 from tests.test_publish import Page
 
 SLUG = "smolvlm2-turbo"
@@ -19,7 +19,8 @@ PRICING = "Pricing: $20/month for the hosted tier, billed annually, with a free 
 
 
 @pytest.fixture
-def env(tp_home, provider_env) -> dict:
+def env(tp_home, provider_env, tmp_path) -> dict:
+    project_toml(tmp_path)  # the fixture panel, for the `toolpanel` subprocesses (cwd tmp_path)
     return {k: os.environ[k] for k in ("TOOLPANEL_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY", "TOOLPANEL_MODEL")}
 
 
@@ -91,7 +92,7 @@ def test_description_change_is_named_on_cli_page_digest_and_view(env, provider_e
 
 def test_persona_edit_names_persona_and_field(env, provider_env, tmp_path, card):
     personas = tmp_path / "personas"
-    shutil.copytree(ROOT / "personas", personas)
+    shutil.copytree(FIXTURE_PERSONAS, personas)
     (tmp_path / "toolpanel.toml").write_text('personas_dir = "personas"\n[hold]\nsplit = false\n')  # attribution, not holds
     provider_env.script("valid", persona="skeptic", score=78, verdict="ship")
     review(env, tmp_path)
@@ -106,7 +107,7 @@ def test_persona_edit_names_persona_and_field(env, provider_env, tmp_path, card)
 
 
 def test_forced_rereview_and_model_change(env, provider_env, tmp_path, card):
-    (tmp_path / "toolpanel.toml").write_text("[hold]\nsplit = false\n")  # attribution, not holds: all published
+    project_toml(tmp_path, "[hold]\nsplit = false\n")  # attribution, not holds: all published
     provider_env.script("valid", persona="skeptic", score=78, verdict="ship")
     review(env, tmp_path)
     provider_env.script("valid", persona="skeptic", score=58, verdict="skip")
@@ -138,7 +139,7 @@ def test_runs_recorded_before_run_inputs_report_unknown(env, provider_env, tmp_p
     prompts = tmp_path / "prompts"
     shutil.copytree(ROOT / "prompts", prompts)
     personas = tmp_path / "personas"
-    shutil.copytree(ROOT / "personas", personas)
+    shutil.copytree(FIXTURE_PERSONAS, personas)
     (tmp_path / "toolpanel.toml").write_text('personas_dir = "personas"\nprompts_dir = "prompts"\n')
     review(env, tmp_path)
     db = Path(env["TOOLPANEL_HOME"]) / "warehouse.duckdb"

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from toolpanel.errors import ConfigError
 from toolpanel.sections import (
     DEMO_MODEL, REPO_ROOT, Budget, FlowSettings, HoldSettings, Limits, LocalModel, PersonaSettings,
-    NewsletterSettings, Price, PublishSettings, ScreeningSettings, ServeSettings, SourcesSettings, pick_model)
+    NewsletterSettings, PanelSettings, Price, PublishSettings, ScreeningSettings, ServeSettings, SourcesSettings, pick_model)
 
 
 class Settings(BaseModel):
@@ -37,6 +37,7 @@ class Settings(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     budget: Budget = Field(default_factory=Budget)
     hold: HoldSettings = Field(default_factory=HoldSettings)
+    panel: PanelSettings = Field(default_factory=PanelSettings)
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     personas_dir: Path = REPO_ROOT / "personas"
     prompts_dir: Path = REPO_ROOT / "prompts"
@@ -127,7 +128,7 @@ def load_settings(**overrides) -> Settings:
             if both:
                 raise ConfigError(f"{path}: persona(s) {', '.join(both)} named in both [models] and [personas.ID] — "
                                   "keep one: a single model in [models], or a pool in [personas.ID] models = [...]")
-        for key in ("prices", "local", "limits", "budget", "hold", "screening"):
+        for key in ("prices", "local", "limits", "budget", "hold", "panel", "screening"):
             if key in data:
                 values[key] = data.pop(key)
         if isinstance(values.get("screening"), dict) and "rules" in values["screening"]:
@@ -139,7 +140,7 @@ def load_settings(**overrides) -> Settings:
         if data:
             raise ConfigError(f"{path}: unknown section(s) or key(s): {', '.join(sorted(data))} — allowed: "
                               "[provider], [models], [personas.ID], [prices.\"MODEL\"], [local], [limits], [budget], "
-                              "[hold], [screening], [flows], [serve], [publish], [sources], [newsletter], personas_dir, prompts_dir")
+                              "[hold], [panel], [screening], [flows], [serve], [publish], [sources], [newsletter], personas_dir, prompts_dir")
         values["config_path"] = path
     env = os.environ
     if env.get("OPENAI_API_KEY"):

@@ -19,6 +19,7 @@ INTERNAL_SIGNALS = {
     "toolpanel.panel.budget.BudgetStopped": "a [budget] cap stopped a review: the tool stays pending (exit 5)",
     "toolpanel.panel.take.InvalidOutput": "a reply that cannot be a take: fed to the repair call",
     "toolpanel.screening.model.Unusable": "the model screen's reply was unusable: the rules alone decide",
+    "toolpanel.panel.chair.Rejected": "the chair's reply failed a check: stored as a failed summary, the verdict stands",
     "toolpanel.ingest.cardyaml._Refused": "inside the YAML loader: becomes a CardError with its line",
 }
 

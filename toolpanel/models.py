@@ -109,9 +109,15 @@ class Take(BaseModel):
     error_class: str | None = None
     error: str | None = None
     created_at: dt.datetime
+    # Issue 27, `[panel] rounds = 2`: round 2 is the take written after reading the others' round-one takes;
+    # `seen_take_ids` are the round-one takes its prompt showed (its own first, then reviewers A, B, … in order).
+    round: int = Field(default=1, ge=1, le=2)
+    seen_take_ids: list[str] = Field(default_factory=list)
 
     @property
     def cache_key(self) -> tuple[str, str, str, str]:
+        """The take cache's key. A round-two take's prompt hash is the round-two prompt's (prompts.round_two_hash),
+        so the round is part of the key; a round-two hit is valid only for the same `seen_take_ids`."""
         return (self.snapshot_hash, self.persona_version, self.prompt_hash, self.model)
 
     @property
@@ -340,3 +346,47 @@ class Reviewer(Protocol):
     async def score_history(self, slug: str) -> dict[str, tuple[int, float, float]]: ...
 
     async def unstored_take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take: ...
+
+
+# -- PanelSummary: the chair's synthesis of one verdict's takes (issue 27; toolpanel/panel/chair.py) -------
+Stance = Literal["ship", "skip", "abstained"]
+
+
+class Cite(BaseModel):
+    """A reviewer a point rests on, and the stance the point says it took: by letter in the chair's reply,
+    by persona id once checked and stored."""
+    reviewer: str
+    stance: Stance
+
+
+class SummaryPoint(BaseModel):
+    text: str
+    reviewers: list[Cite] = Field(min_length=1)  # every point cites the takes that say it
+    quotes: list[str] = Field(default_factory=list)  # verbatim from the cited takes or the card
+
+
+class Disagreement(BaseModel):
+    about: str
+    sides: list[SummaryPoint] = Field(min_length=2)
+
+
+class PanelSummary(BaseModel):
+    """Agreements, disagreements (who, about what), blind spots (what nobody covered), and the answer: who
+    should ship with the tool (what comparison pages show)."""
+    agreements: list[SummaryPoint]
+    disagreements: list[Disagreement]
+    blind_spots: list[str]
+    answer: SummaryPoint
+
+
+class SummaryRecord(BaseModel):
+    """One chair call, stored with its verdict (panel_summaries): ok with the checked summary, or failed and why."""
+    status: Literal["ok", "failed"]
+    summary: PanelSummary | None = None
+    error: str | None = None
+    model: str
+    letters: dict[str, str] = Field(default_factory=dict)  # letter -> persona id, as the chair was shown them
+    raw: str | None = None  # the chair's reply as given
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None

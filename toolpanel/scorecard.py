@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 from toolpanel import flags as take_flags
-from toolpanel.models import Persona, Take, Tool, Verdict, pct
+from scoring.band import band
+from toolpanel.models import PanelSummary, Persona, SummaryPoint, SummaryRecord, Take, Tool, Verdict, pct
 from toolpanel.panel.take import QUOTE_MAX, dedupe_quotes
 from toolpanel.text import md_escape
 
 NO_TAKE = "No panel take"
+NO_SUMMARY = "No panel summary was written for this verdict."
 
 
 def verdict_label(v: Verdict | None) -> str:
     return "No verdict yet" if v is None else v.label
+
+
+def band_label(v: Verdict | None, takes: list[Take] = ()) -> str:
+    """The confidence band beside a verdict, e.g. 'Clear · 3 of 5 voices' (scoring/band.py); '—' without one."""
+    return "—" if v is None else band(v, takes).label
+
+
+def cited(point: SummaryPoint, personas: list[Persona]) -> str:
+    """Who a summary point rests on, by name: 'Builder (ship), Skeptic (skip)'."""
+    return ", ".join(f"{persona_name(c.reviewer, personas)} ({c.stance})" for c in point.reviewers)
+
+
+def summary_lines(s: PanelSummary, personas: list[Persona]) -> list[tuple[str, str]]:
+    """A panel summary as (heading, line) pairs, in reading order: the answer, agreements, disagreements, blind
+    spots. Lines are model text: the caller escapes them for its medium."""
+    out = [("Who should ship with it", f"{s.answer.text} — {cited(s.answer, personas)}")]
+    out += [("Where the panel agrees", f"{p.text} — {cited(p, personas)}") for p in s.agreements]
+    out += [("Where it disagrees", f"{d.about}: " + " / ".join(f"{p.text} — {cited(p, personas)}" for p in d.sides))
+            for d in s.disagreements]
+    return out + [("What no reviewer covered", b) for b in s.blind_spots]
 
 
 def ship_pct_label(v: Verdict | None) -> str:
@@ -53,21 +75,31 @@ def persona_name(pid: str, personas: list[Persona]) -> str:
     return next((p.name for p in personas if p.id == pid), pid.capitalize())
 
 
-def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Persona]) -> str:
-    """The scorecard as Markdown (Prefect artifact)."""
+def markdown(tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Persona],
+             summary: SummaryRecord | None = None) -> str:
+    """The scorecard as Markdown (Prefect artifact); with the chair's `summary` record, its panel summary."""
     lines = [f"# {tool.name}", ""]
     if tool.tagline:
         lines += [f"*{tool.tagline}*", ""]
     lines += [
         "| Decision | |", "|---|---|",
         f"| Panel verdict | {verdict_label(verdict)} |",
+        f"| Confidence | {band_label(verdict, takes)} |",
         f"| Panel ship | {ship_pct_label(verdict)} |",
         f"| Pricing | {md_cell(tool.pricing)} |",
         f"| Entry | {md_cell(tool.entry)} |",
         f"| Best for | {md_cell(tool.tagline)} |",
         f"| Category | {md_cell(tool.category)} |",
-        "", "## Reviewer scorecard", "",
+        "",
     ]
+    if summary is not None:
+        lines += ["## Panel summary", ""]
+        if summary.summary is None:
+            lines += [f"_{md_escape(NO_SUMMARY)} ({md_escape(summary.error or 'no reason given')})_", ""]
+        for head, line in summary_lines(summary.summary, personas) if summary.summary else []:
+            lines += [f"- **{head}:** {md_escape(line)}"]
+        lines += [""] if summary.summary else []
+    lines += ["## Reviewer scorecard", ""]
     carried = {c.take_id: c.from_run_id for c in verdict.carried}
     for t in takes:
         origin = f" · _carried from run {carried[t.take_id]}, not asked again_" if t.take_id in carried else ""

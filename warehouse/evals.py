@@ -9,6 +9,11 @@ from warehouse.rows import new_id, now
 from warehouse.store import Warehouse
 
 
+EVAL_TAKE_COLUMNS = ("take_id, eval_run_id, slug, repeat, variant, snapshot_hash, persona_id, persona_version, model, "
+                     "prompt_hash, status, score, verdict, paragraph, evidence, flags, output_mode, tokens_in, "
+                     "tokens_out, latency_ms, cost_usd, error_class, error, created_at, round, seen_take_ids")
+
+
 def store_eval(store: Warehouse, *, started_at: dt.datetime, outcome, figures: dict, model_label: str,
                prompt_hash: str, persona_versions: dict[str, str], repeats: int, shuffles: bool,
                settings: dict) -> str:
@@ -28,17 +33,18 @@ def store_eval(store: Warehouse, *, started_at: dt.datetime, outcome, figures: d
             items.append([rid, r.item.tool.slug, r.item.path, r.item.verdict, r.repeat, r.variant, r.order, v.verdict,
                           v.ship_count, v.skip_count, v.abstain_count, v.failed_count, v.mean_score,
                           v.verdict == r.item.verdict])
-            for t in r.takes:
+            for t in r.paid:  # both rounds of a deliberating panel
                 evidence = getattr(t, "evidence", None)
                 takes.append([t.take_id, rid, t.tool_slug, r.repeat, r.variant, t.snapshot_hash, t.persona_id,
                               t.persona_version, t.model, t.prompt_hash, t.status, t.score, t.verdict, t.paragraph,
                               list(evidence) if evidence is not None else None, t.flags, t.output_mode,
                               t.tokens_in, t.tokens_out, t.latency_ms, t.cost_usd, t.error_class, t.error,
-                              t.created_at])
+                              t.created_at, t.round, t.seen_take_ids])
         if items:
             con.executemany("INSERT INTO eval_items VALUES (" + ", ".join("?" * 14) + ")", items)
         if takes:
-            con.executemany("INSERT INTO eval_takes VALUES (" + ", ".join("?" * 24) + ")", takes)
+            con.executemany(f"INSERT INTO eval_takes ({EVAL_TAKE_COLUMNS}) VALUES (" + ", ".join("?" * 26) + ")",
+                            takes)
     return rid
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from toolpanel.sections import HoldSettings
-from toolpanel.models import Finding, Take, Verdict
+from toolpanel.models import Finding, SummaryRecord, Take, Verdict
 
 
 class Journaled:
@@ -58,13 +58,16 @@ def take_entry(items: list[tuple[str, Take]]) -> dict:
 
 
 def finish_entry(run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int, cached: int,
-                 status: str | None, hold=None, findings: list | None = None, layered: list = ()) -> dict:
-    """A run's end; with the hold settings and findings, so a replayed verdict meets the same hold rules."""
+                 status: str | None, hold=None, findings: list | None = None, layered: list = (),
+                 summary: SummaryRecord | None = None) -> dict:
+    """A run's end; with the hold settings and findings, so a replayed verdict meets the same hold rules, and
+    the chair's summary, stored with the replayed verdict."""
     return {"op": "finish", "run_id": run_id, "snapshot_hash": snapshot_hash, "verdict": verdict.model_dump(),
             "paid_calls": paid_calls, "cached": cached, "status": status,
             "hold": hold.model_dump() if hold is not None else None,
             "findings": [f.model_dump() for f in findings or []],
-            "layered": [[layer, f.model_dump()] for layer, f in layered]}
+            "layered": [[layer, f.model_dump()] for layer, f in layered],
+            "summary": summary.model_dump(mode="json") if summary is not None else None}
 
 
 def replay(store, con: duckdb.DuckDBPyConnection) -> int:
@@ -118,6 +121,7 @@ def _apply(store, con: duckdb.DuckDBPyConnection, entry: dict) -> int:
             hold = HoldSettings(**entry["hold"]) if entry.get("hold") is not None else None
             store.finish_run(entry["run_id"], entry["snapshot_hash"], verdict, entry["paid_calls"], entry["cached"],
                              entry["status"], con, takes=store.takes_by_id(verdict.take_ids, con), hold=hold,
-                             findings=[Finding(**f) for f in entry.get("findings") or []])
+                             findings=[Finding(**f) for f in entry.get("findings") or []],
+                             summary=SummaryRecord(**entry["summary"]) if entry.get("summary") else None)
         return 0
     raise ValueError(f"unknown journal entry {entry['op']!r}")

@@ -24,7 +24,8 @@ class Reads:
                 # (IN a subquery, not list_contains: a per-row list scan costs 20x on 1M takes)
                 "SELECT t.persona_id, CASE WHEN t.slug IN (SELECT unnest(?::VARCHAR[])) THEN t.slug END AS own, "
                 "count(*), sum(t.score), sum(t.score * t.score) FROM takes t "
-                "WHERE t.status = 'ok' AND t.score IS NOT NULL "
+                # round one only: the independent takes (a round-two take has read the others)
+                "WHERE t.status = 'ok' AND t.score IS NOT NULL AND t.round = 1 "
                 "AND t.run_id NOT IN (SELECT run_id FROM runs WHERE trigger = 'differential') "
                 "AND t.run_id NOT IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
                 [list(slugs), list(exclude_runs)]).fetchall()
@@ -32,7 +33,7 @@ class Reads:
 
     def cached_takes(self, keys: list[tuple[str, str, str, str]],
                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, Take]:
-        """Latest usable (ok or abstained) take per cache key; failed takes are never a cache hit."""
+        """Latest usable (ok or abstained) round-one take per cache key; failed takes are never a cache hit."""
         if not keys:
             return {}
         found: dict[tuple, Take] = {}
@@ -41,12 +42,30 @@ class Reads:
             # one query for all keys of a review (they share snapshot and prompt), newest first
             rows = con.execute(
                 f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE snapshot_hash IN (SELECT unnest(?::VARCHAR[])) "
-                "AND prompt_hash IN (SELECT unnest(?::VARCHAR[])) AND status IN ('ok', 'abstained') "
+                "AND prompt_hash IN (SELECT unnest(?::VARCHAR[])) AND status IN ('ok', 'abstained') AND round = 1 "
                 "ORDER BY created_at DESC, take_id DESC",
                 [sorted({k[0] for k in keys}), sorted({k[2] for k in keys})]).fetchall()
         for row in rows:
             t = _take(row)
             if t.cache_key in wanted and t.cache_key not in found:
+                found[t.cache_key] = t
+        return found
+
+    def cached_second_round(self, wanted: dict[tuple, list[str]], con: duckdb.DuckDBPyConnection | None = None
+                            ) -> dict[tuple, Take]:
+        """Round-two takes (toolpanel.panel.rounds): per cache key, the newest usable one that saw exactly the
+        round-one takes `wanted[key]` (same ids, same order: the prompt it answered). Never a round-one take."""
+        if not wanted:
+            return {}
+        found: dict[tuple, Take] = {}
+        with self._tx(con) as con:
+            rows = con.execute(
+                f"SELECT {', '.join(TAKE_COLUMNS)} FROM takes WHERE snapshot_hash IN (SELECT unnest(?::VARCHAR[])) "
+                "AND round = 2 AND status IN ('ok', 'abstained') ORDER BY created_at DESC, take_id DESC",
+                [sorted({k[0] for k in wanted})]).fetchall()
+        for row in rows:
+            t = _take(row)
+            if wanted.get(t.cache_key) == t.seen_take_ids and t.cache_key not in found:
                 found[t.cache_key] = t
         return found
 

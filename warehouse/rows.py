@@ -30,6 +30,8 @@ def _take(row: tuple) -> Take:
     d |= {f: d.pop(c) for f, c in TAKE_FIELD_COLUMNS.items()}
     d["flags"] = list(d["flags"] or [])
     d["evidence"] = list(d["evidence"] or [])
+    d["seen_take_ids"] = list(d["seen_take_ids"] or [])
+    d["round"] = d["round"] or 1
     return Take(**d)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from toolpanel.models import Finding, Take, Verdict
+from toolpanel.models import Finding, SummaryRecord, Take, Verdict
 from warehouse.connection import Connections, WarehouseBusy
 from warehouse.decisions import Decisions
 from warehouse.reads import Reads
@@ -42,9 +42,10 @@ class FinishRun:
     def __init__(self, store: "Warehouse", run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int,
                  cached: int, status: str | None = None, claims: Iterable[tuple] = (), *,
                  takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None,
-                 layered: list[tuple[str, Finding]] = ()):
+                 layered: list[tuple[str, Finding]] = (), summary: SummaryRecord | None = None):
         self.store, self.args, self.claims = store, (run_id, snapshot_hash, verdict, paid_calls, cached, status), claims
-        self.rules = {"takes": takes, "hold": hold, "findings": findings}  # the hold rules' inputs
+        # the hold rules' inputs, and the chair's summary stored with the verdict
+        self.rules = {"takes": takes, "hold": hold, "findings": findings, "summary": summary}
         self.layered = list(layered)  # (layer, finding) rows stored with the verdict they are about
 
     def __call__(self, con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -100,7 +101,8 @@ def _journal_entry(op) -> dict | None:
     if isinstance(op, TakeInsert):
         return journal.take_entry(op.items)
     if isinstance(op, FinishRun):
-        return journal.finish_entry(*op.args, hold=op.rules["hold"], findings=op.rules["findings"], layered=op.layered)
+        return journal.finish_entry(*op.args, hold=op.rules["hold"], findings=op.rules["findings"], layered=op.layered,
+                                    summary=op.rules["summary"])
     return None
 
 

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 
 import duckdb
 
+from scoring.band import band
 from scoring.holdrules import hold_reasons
 from scoring.holdrules.abstained import ABSTAINED_REASON
-from toolpanel.models import Finding, Take, Tool, Verdict
+from toolpanel.models import Finding, SummaryRecord, Take, Tool, Verdict
 from warehouse.decisions import published_of
 from warehouse.rows import TAKE_COLUMNS, new_id, now
 
@@ -94,23 +95,25 @@ class Writes:
 
     def finish_run(self, run_id: str, snapshot_hash: str, verdict: Verdict, paid_calls: int, cached: int,
                    status: str | None = None, con: duckdb.DuckDBPyConnection | None = None, *,
-                   takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None) -> list[str]:
-        """The run's end and (with quorum, unless it is being retried) its verdict and what became of it
-        (`held` with the hold rules' reasons, or `auto`), in one transaction. Returns the hold reasons."""
+                   takes: list[Take] | None = None, hold=None, findings: list[Finding] | None = None,
+                   summary: SummaryRecord | None = None) -> list[str]:
+        """The run's end and (with quorum, unless it is being retried) its verdict with its band and panel
+        summary, and what became of it (`held` with the hold rules' reasons, or `auto`), in one transaction.
+        Returns the hold reasons."""
         end = ((run_id, snapshot_hash, verdict, paid_calls, cached, status),
-               {"takes": takes, "hold": hold, "findings": findings})
+               {"takes": takes, "hold": hold, "findings": findings, "summary": summary})
         return self.finish_runs([end], con)[0]
 
     def finish_runs(self, ends: list[tuple[tuple, dict]], con: duckdb.DuckDBPyConnection | None = None
                     ) -> list[list[str]]:
         """`finish_run` for several runs of different tools: ((run_id, snapshot_hash, verdict, paid_calls,
-        cached, status), {takes, hold, findings}) each, written with a few multi-row statements instead of a
+        cached, status), {takes, hold, findings, summary}) each, written with a few multi-row statements instead of a
         handful per run. A tool ending twice in one call is ended one run at a time (each sees the other)."""
         slugs = [args[2].tool_slug for args, _ in ends]
         if len(set(slugs)) < len(slugs):
             return [self.finish_runs([end], con)[0] for end in ends]
         out: list[list[str]] = []
-        results, verdicts, decisions, published_now = [], [], [], {}
+        results, verdicts, decisions, summaries, published_now = [], [], [], [], {}
         with self._tx(con) as con:
             ts = now()
             published = published_of(con, [a[2].tool_slug for a, r in ends if r.get("hold") is not None])
@@ -129,10 +132,15 @@ class Writes:
                 if status == "complete" or (status == "incomplete" and any(r.startswith(ABSTAINED_REASON)
                                                                            for r in reasons)):
                     verdict_id = new_id("vd")
+                    b = band(verdict, rules.get("takes") or [])  # its confidence band (scoring/band.py)
                     verdicts.append((verdict_id, run_id, slug, snapshot_hash, verdict.verdict, verdict.ship_count,
                                      verdict.skip_count, verdict.abstain_count, verdict.failed_count, verdict.ship_pct,
                                      verdict.mean_score, verdict.median_score, verdict.spread, verdict.split_panel,
-                                     verdict.take_ids, ts))
+                                     verdict.take_ids, ts, b.word, b.label))
+                    if (s := rules.get("summary")) is not None:  # the chair's summary, held and published with it
+                        summaries.append((verdict_id, run_id, slug, s.status, s.error,
+                                          s.summary.model_dump_json() if s.summary else None, json.dumps(s.letters),
+                                          s.raw, s.model, s.tokens_in, s.tokens_out, s.cost_usd, ts))
                     decisions.append((new_id("dc"), verdict_id, slug, "held" if reasons else "auto", reasons,
                                       None, None, None, ts))
                     if not reasons:
@@ -142,6 +150,7 @@ class Writes:
             _insert(con, "carried_takes", [(a[0], c.persona_id, c.take_id, c.from_verdict_id, c.from_run_id, ts)
                                            for a, _ in ends for c in a[2].carried])
             _insert(con, "verdicts", verdicts)
+            _insert(con, "panel_summaries", summaries)
             _insert(con, "decisions", decisions)
             self._supersede_older_many(con, published_now, "a newer verdict was published")
         return out

@@ -124,6 +124,7 @@ def compare(slug_a: str, slug_b: str,
     def shown(v) -> str:
         return scorecard.verdict_label(v.verdict) + (f"\n({HELD_MARK})" if v.held else "")
     rows = [("Panel verdict", shown(a), shown(b)),
+            ("Confidence", a.band or "—", b.band or "—"),
             ("Panel ship", scorecard.ship_pct_label(a.verdict), scorecard.ship_pct_label(b.verdict)),
             ("Pricing", a.tool.pricing or "—", b.tool.pricing or "—"),
             ("Entry", a.tool.entry or "—", b.tool.entry or "—"),
@@ -154,6 +155,10 @@ def compare(slug_a: str, slug_b: str,
     else:
         pick = {"a": a.tool.name, "b": b.tool.name}.get(cmp.pick, "Neither" if cmp.pick == "neither" else "Tie")
         out.print(f"[bold]Ship with: {escape(pick)}[/bold] — {escape(cmp.reason)}")
+        for v in (a, b):  # each panel's own answer, from its summary (toolpanel/panel/chair.py)
+            said = (f"{v.summary.answer.text} — {scorecard.cited(v.summary.answer, personas)}" if v.summary
+                    else scorecard.NO_SUMMARY)
+            out.print(f"{escape(v.tool.name)}'s panel: {escape(said)}", soft_wrap=False)  # wrapped, never cut
     notes = [n for n in (_held_note(a), _held_note(b)) if n]
     for n in notes:
         out.print(f"[yellow]{escape(n)}[/yellow]")
@@ -176,6 +181,7 @@ def _view_json(v) -> dict:
                         "ship_pct": w["ship_pct"], "reasons": list(w["reasons"] or []),
                         "created_at": w["created_at"]} if w else None,
             "takes": [t.model_dump(mode="json") for t in v.takes],
+            "band": v.band, "summary": v.summary.model_dump(mode="json") if v.summary else None,
             "reviewed_at": v.reviewed_at, "review_in_progress": v.in_progress}
 
 

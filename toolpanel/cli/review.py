@@ -157,6 +157,8 @@ def _print_held(results, summary: RunSummary) -> None:
 def _result_json(r) -> dict:
     return {"slug": r.tool.slug, "name": r.tool.name, "run_id": r.run_id, "paid_calls": r.paid_calls, "held": r.held,
             "cached_takes": r.cached_takes, "verdict": r.verdict.model_dump() | {"label": r.verdict.label},
+            "band": scorecard.band_label(r.verdict, r.takes) if r.verdict.quorum_met else None,
+            "summary": r.summary.model_dump(mode="json") if r.summary else None,
             "takes": [t.model_dump(mode="json") for t in r.takes]}
 
 
@@ -172,6 +174,10 @@ def _print_scorecard(tool, verdict, takes, personas, result=None, counts=None) -
               f"Panel ship {scorecard.ship_pct_label(verdict)}"
               + (f"    mean {verdict.mean_score:g}" if verdict and verdict.mean_score is not None else "")
               + ("    [yellow]split panel[/yellow]" if verdict and verdict.split_panel else ""))
+    if verdict and verdict.quorum_met:
+        out.print(f"Confidence: {escape(scorecard.band_label(verdict, takes))}")
+    if result is not None and result.summary is not None:
+        _print_summary(result.summary, personas)
     if verdict and not verdict.quorum_met:
         out.print(f"[yellow]incomplete: {escape(rules.shortfall(verdict))}[/yellow]")
     out.print("\n[bold]Reviewer scorecard[/bold]")
@@ -195,6 +201,15 @@ def _print_scorecard(tool, verdict, takes, personas, result=None, counts=None) -
     if counts is not None:
         out.print(f"[dim]{escape(counts.line())}" + ("" if result is None or result.run_id
                                                        else " · unchanged: no new run") + "[/dim]")
+
+
+def _print_summary(record, personas) -> None:
+    """The chair's panel summary (toolpanel/panel/chair.py), or why there is none."""
+    out.print("\n[bold]Panel summary[/bold]")
+    if record.summary is None:
+        out.print(f"[yellow]{escape(scorecard.NO_SUMMARY)}[/yellow] [dim]{escape(record.error or '')}[/dim]")
+    for head, line in scorecard.summary_lines(record.summary, personas) if record.summary else []:
+        out.print(f"[bold]{escape(head)}:[/bold] {escape(line)}")
 
 
 def _print_findings(result, counts=None) -> None:

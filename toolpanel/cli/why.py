@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from toolpanel.why import words
+from toolpanel.why.rounds import RoundsChange, explain_rounds
 from toolpanel.why.words import summary
 from toolpanel.cli.console import app, dump, fail, out
 from toolpanel.cli.console import settings as _settings
@@ -17,6 +18,7 @@ from toolpanel.panel.personas import PersonaError, load_personas
 from toolpanel.queue.views import held_note
 from warehouse.store import Warehouse
 from warehouse.changes import PUBLISHED, all_verdicts, explain_pairs, pick_pair, verdicts_of
+from warehouse.rounds import verdict_rounds
 
 ORDER = 70  # place in --help (toolpanel/cli/__init__.py)
 
@@ -54,28 +56,51 @@ def why_command(
         hint = (f"{'A newer verdict' if published else 'Its first verdict'} waits for an editor "
                 f"({_held_text(waiting)})" + (f": toolpanel why {slug} --include-held" if published and not
                                               include_held else "."))
+    rounds = _rounds(store, slug, personas)
     if pair is None:
         has = ("one published verdict" if published == 1 else "no published verdict" if all_verdicts(store, slug)
                else "no complete verdict")
         note = f"{slug} has {has} so far: nothing to compare yet."
         if as_json:
-            dump({"slug": slug, "change": None, "summary": note, "waiting": _side(waiting) if waiting else None})
+            dump({"slug": slug, "change": None, "summary": note, "waiting": _side(waiting) if waiting else None,
+                  "rounds": rounds.model_dump() if rounds else None})
         else:
             out.print(escape(note))
             if hint:
                 out.print(escape(hint))
+            _print_rounds(rounds)
         return
     a, b = pair
     change = explain_pairs(store, [(a["verdict_id"], b["verdict_id"])], personas)[b["verdict_id"]]
     if as_json:
         dump({"slug": slug, "change": change.model_dump(mode="json"), "summary": summary(change),
               "from": _side(a), "to": _side(b), "waiting": _side(waiting) if waiting else None,
-              "takes": [_delta_json(d) for d in change.takes]})
+              "takes": [_delta_json(d) for d in change.takes], "rounds": rounds.model_dump() if rounds else None})
         return
     _print(change, a, b)
     if hint:
         out.print()
         out.print(escape(hint))
+    _print_rounds(rounds)
+
+
+def _rounds(store: Warehouse, slug: str, personas) -> RoundsChange | None:
+    """Between the two rounds of the tool's newest verdict ([panel] rounds = 2); None for a one-round verdict."""
+    newest = all_verdicts(store, slug)[-1:] if store.path.exists() else []
+    if not newest:
+        return None
+    first, second = verdict_rounds(store, newest[0]["verdict_id"])
+    order = [p.id for p in personas] or sorted({t.persona_id for t in first + second})
+    return explain_rounds(newest[0]["verdict_id"], first, second, order, {p.id: p.name for p in personas})
+
+
+def _print_rounds(r: RoundsChange | None) -> None:
+    if r is None:
+        return
+    out.print(f"\n[bold]Between rounds[/bold] [dim](newest verdict · {r.verdict_id})[/dim]")
+    out.print(escape(r.summary))
+    for line in r.lines:
+        out.print(f"  {escape(line)}")
 
 
 def _held_text(row: dict) -> str:

@@ -89,7 +89,7 @@ def load_gold(paths: list[str | Path], persona_ids: list[str]) -> tuple[list[Gol
     return items, errors
 
 
-def _suggest(key: str, allowed: list[str]) -> str:
+def suggest(key: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1)
     return f"rename '{key}' → '{close[0]}'" if close else f"remove '{key}'"
 
@@ -111,7 +111,7 @@ def load_gold_file(path: Path, persona_ids: list[str]) -> GoldItem:
     unknown = [str(k) for k in data if k not in allowed]
     if unknown:
         raise _err(p, ", ".join(unknown), "unknown key" + ("s" if len(unknown) > 1 else ""),
-                   "; ".join(_suggest(k, allowed) for k in unknown) + f" (allowed: {', '.join(allowed)})")
+                   "; ".join(suggest(k, allowed) for k in unknown) + f" (allowed: {', '.join(allowed)})")
     for key in TOP_KEYS:
         if data.get(key) in (None, ""):
             fix = {"card": "add `card:` with a card file path (relative to this file) or the card's fields",
@@ -154,7 +154,7 @@ def _persona(path: str, pid: str, value: object) -> PersonaGold:
     unknown = [str(k) for k in value if k not in PERSONA_KEYS]
     if unknown:
         raise _err(path, f"{pid}.{unknown[0]}", "unknown key",
-                   _suggest(unknown[0], list(PERSONA_KEYS)) + " (allowed: verdict, score)")
+                   suggest(unknown[0], list(PERSONA_KEYS)) + " (allowed: verdict, score)")
     if value.get("verdict") not in ("ship", "skip"):
         raise _err(path, f"{pid}.verdict", f"'{value.get('verdict')}' is not a verdict",
                    f"write `{pid}: {{verdict: ship}}` or skip (or `{pid}: abstain`)")

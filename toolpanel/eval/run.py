@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scoring import evaluation as ev
+from scoring.deliberation import herding
 from scoring.rules import verdict as score_verdict
-from toolpanel.panel import prompts
+from toolpanel.panel import chair, prompts, rounds as deliberation
 from toolpanel.config import Settings
 from toolpanel.eval.gold import GoldItem
-from toolpanel.models import Persona, Take, Verdict
+from toolpanel.models import Persona, ReviewRequest, SummaryRecord, Take, Verdict
 from toolpanel.panel.review import Panel
 
 CANONICAL, SHUFFLED = "canonical", "shuffled"
@@ -37,8 +38,17 @@ class EvalReview:
     repeat: int
     variant: str  # canonical | shuffled
     order: list[str]
-    takes: list[Take]
+    takes: list[Take]  # the takes the verdict counts (the final round)
     verdict: Verdict
+    round_one: list[Take] = field(default_factory=list)  # a two-round review's round one (else empty)
+    seconds: float = 0.0  # from its first call to its verdict (both rounds) and its summary
+    summary: SummaryRecord | None = None  # the chair's panel summary (only when asked for: `summary=True`)
+
+    @property
+    def paid(self) -> list[Take]:
+        """Every take asked for: both rounds, each once."""
+        counted = {t.take_id for t in self.takes}
+        return self.takes + [t for t in self.round_one if t.take_id not in counted]
 
 
 @dataclass
@@ -61,9 +71,11 @@ def shuffled_order(personas: list[Persona], slug: str, seed: int = 0) -> list[Pe
 
 async def run_eval(settings: Settings, personas: list[Persona], items: list[GoldItem], llm, *,
                    repeats: int = 1, shuffles: bool = True, model_override: str | None = None, seed: int = 0,
-                   on_review: Callable[[EvalReview], None] | None = None) -> EvalOutcome:
+                   on_review: Callable[[EvalReview], None] | None = None, summary: bool = False) -> EvalOutcome:
     """Review every gold item `repeats` times in the panel's order and (with `shuffles`) once more with
-    the system prompt's persona order shuffled. Nothing is read from or written to the warehouse."""
+    the system prompt's persona order shuffled; with `[panel] rounds = 2` each review has its second round
+    (toolpanel.panel.rounds); with `summary`, the chair's panel summary of each verdict (toolpanel.panel.chair,
+    `[panel] summary` and chair_model as configured). Nothing is read from or written to the warehouse."""
     panel = Panel(settings, llm, None, personas)
     gate = asyncio.Semaphore(1 if panel.concurrency == 1 else max(1, len(items) * (repeats + 1)))
     jobs = [(item, r, CANONICAL) for item in items for r in range(repeats)]
@@ -75,10 +87,18 @@ async def run_eval(settings: Settings, personas: list[Persona], items: list[Gold
         order = personas if variant == CANONICAL else shuffled_order(personas, tool.slug, seed)
         shared = prompts.shared_messages(settings.prompts_dir, tool, prompts.new_marker(), order, panel.profile)
         async with gate:  # one tool at a time on a one-slot provider keeps its prompt cache warm
-            takes = list(await asyncio.gather(*(
+            started = time.perf_counter()
+            first = list(await asyncio.gather(*(
                 panel.unstored_take(tool, p, shared, model_override or settings.model_for(p.id, tool.slug))
                 for p in personas)))
-        review = EvalReview(item, repeat, variant, [p.id for p in order], takes, score_verdict(tool.slug, takes))
+            second = await panel.unstored_round_two(tool, first, shared) if panel.rounds == 2 else {}
+            takes = deliberation.final(first, second)
+            verdict = score_verdict(tool.slug, takes)
+            record = await chair.summarise(panel, tool, verdict, takes, ReviewRequest(trigger="eval"),
+                                           f"eval:{seed}:{tool.slug}:{repeat}:{variant}") if summary else None
+            seconds = time.perf_counter() - started
+        review = EvalReview(item, repeat, variant, [p.id for p in order], takes, verdict,
+                            round_one=first if panel.rounds == 2 else [], seconds=round(seconds, 3), summary=record)
         if on_review:
             on_review(review)
         return review
@@ -86,7 +106,7 @@ async def run_eval(settings: Settings, personas: list[Persona], items: list[Gold
     started = time.perf_counter()
     reviews = list(await asyncio.gather(*(one(*j) for j in jobs)))
     wall = time.perf_counter() - started
-    models = sorted({t.model for r in reviews for t in r.takes})
+    models = sorted({t.model for r in reviews for t in r.paid})
     return EvalOutcome(reviews, round(wall, 3), models)
 
 
@@ -179,17 +199,29 @@ def figures(outcome: EvalOutcome, personas: list[str]) -> dict:
     grounding = ({"grounded_share": _r(g_all), "per_persona": {pid: v["grounded"] for pid, v in per_persona.items()}}
                  if g_all is not None else {"grounded_share": None, "note": NO_EVIDENCE})
 
-    all_takes = [t for r in outcome.reviews for t in r.takes]
-    costs = [t.cost_usd for t in all_takes]
-    cost = {"calls": len(all_takes), "tokens_in": sum(t.tokens_in or 0 for t in all_takes),
-            "tokens_out": sum(t.tokens_out or 0 for t in all_takes),
+    all_takes = [t for r in outcome.reviews for t in r.paid]
+    records = [r.summary for r in outcome.reviews if r.summary is not None]  # chair calls count as calls
+    paid = all_takes + records
+    costs = [t.cost_usd for t in all_takes] + [s.cost_usd for s in records if s.tokens_in is not None]
+    cost = {"calls": len(paid), "tokens_in": sum(t.tokens_in or 0 for t in paid),
+            "tokens_out": sum(t.tokens_out or 0 for t in paid),
             "cost_usd": None if any(c is None for c in costs) else round(sum(costs), 6),
-            "wall_seconds": outcome.wall_seconds, "failed_takes": sum(t.status == "failed" for t in all_takes)}
+            "wall_seconds": outcome.wall_seconds, "failed_takes": sum(t.status == "failed" for t in all_takes),
+            "review_seconds_mean": _r(ev.mean([r.seconds for r in outcome.reviews]), 3)}
+
+    two = [r for r in outcome.reviews if r.round_one]  # scoring.deliberation: the share that moved to the majority
+    deliberation = ({"rounds": 2, **herding([(r.round_one, [t for t in r.takes if t.round == 2]) for r in two]),
+                     "round_two_calls": sum(t.round == 2 for r in two for t in r.takes)}
+                    if two else {"rounds": 1, "herding": None})
 
     return {"items": len(by_item), "models": outcome.models, "panel": panel, "personas": per_persona,
             "repeatability": repeatability, "order": order,
             "effective_votes": {"method": N_EFF_METHOD, "per_model": votes},
-            "variance": variance, "calibration": calibration, "grounding": grounding, "cost": cost}
+            "variance": variance, "calibration": calibration, "grounding": grounding, "cost": cost,
+            "deliberation": deliberation,
+            "summary": {"written": len(records), "ok": sum(s.status == "ok" for s in records),
+                        "failed": sum(s.status == "failed" for s in records),
+                        "errors": sorted({s.error for s in records if s.error})[:5]}}
 
 
 # Scalar figures shown by `--compare` (path into the figures document, label); personas are added per id.
@@ -206,6 +238,7 @@ HEADLINE = [
     (("cost", "tokens_in"), "tokens in"), (("cost", "tokens_out"), "tokens out"),
     (("cost", "cost_usd"), "cost USD"), (("cost", "wall_seconds"), "wall seconds"),
     (("cost", "failed_takes"), "failed takes"),
+    (("deliberation", "herding"), "herding (share moved toward the round-one majority)"),
 ]
 PERSONA_FIGURES = ("verdict_agreement", "score_mae", "score_spearman", "abstain_precision", "abstain_recall",
                    "repeat_score_sd", "grounded")

@@ -19,6 +19,7 @@ class PanelVersion:
 
     prompt_hash: str
     persona_versions: dict[str, str]
+    round_two_hash: str = ""  # a round-two take's prompt version ([panel] rounds = 2) is current too
 
 
 @dataclass
@@ -88,7 +89,8 @@ def _outdated(store: Warehouse, panel: PanelVersion, slugs: list[str]) -> dict[t
     out: dict[tuple[str, str], dt.datetime] = {}
     for r in rows:
         current = panel.persona_versions.get(r["persona_id"])
-        if current is not None and (r["prompt_hash"] != panel.prompt_hash or r["persona_version"] != current):
+        if current is not None and (r["prompt_hash"] not in (panel.prompt_hash, panel.round_two_hash)
+                                or r["persona_version"] != current):
             out[(r["slug"], r["snapshot_hash"])] = r["created_at"]
     return out
 
@@ -97,12 +99,14 @@ def panel_version(settings) -> PanelVersion | None:
     """The prompt hash and persona versions a review would use now; None when the personas do not load
     (the review itself then names the broken file)."""
     from toolpanel.panel.personas import PersonaError, load_personas
-    from toolpanel.panel.prompts import prompt_hash
+    from toolpanel.panel.prompts import prompt_hash, round_two_hash
     from toolpanel.panel.provider import profile_for
 
     try:
         personas = load_personas(settings.personas_dir)
-        return PanelVersion(prompt_hash(settings.prompts_dir, profile_for(settings)), {p.id: p.version for p in personas})
+        profile = profile_for(settings)
+        return PanelVersion(prompt_hash(settings.prompts_dir, profile), {p.id: p.version for p in personas},
+                            round_two_hash(settings.prompts_dir, profile))
     except (PersonaError, OSError):
         return None
 

@@ -60,9 +60,10 @@ def template_sources(directory: Path, profile: str = DEFAULT) -> dict[str, str]:
     return parts
 
 
-def new_marker() -> str:
-    """A random delimiter for one tool review; vendor text cannot guess or close it."""
-    return f"TOOL-DATA-{secrets.token_hex(8)}"
+def new_marker(kind: str = "TOOL") -> str:
+    """A random delimiter for one tool review (or, kind PANEL, one round-two prompt's takes); the text it
+    delimits cannot guess or close it."""
+    return f"{kind}-DATA-{secrets.token_hex(8)}"
 
 
 # Spotlighting by datamarking (Hines et al. 2024): in the providers' profile every run of spaces in vendor text
@@ -116,3 +117,62 @@ def screen_messages(directory: Path, tool: Tool, marker: str) -> list[dict]:
     safe = {k: (v.replace(marker, "") if isinstance(v, str) else v) for k, v in tool.reviewed_content().items()}
     return [{"role": "system", "content": str(module.system(marker))},
             {"role": "user", "content": str(module.card(marker, safe, tool.slug))}]
+
+
+# Round two (`[panel] rounds = 2`, toolpanel.panel.rounds): its message and the partial it imports. Not part of the
+# panel's prompt hash (round-one takes stay cached whatever rounds says); round-two takes carry round_two_hash.
+ROUND_TWO = ("round_two.j2", "take_lines.j2")
+
+
+def round_two_hash(directory: Path, profile: str = DEFAULT) -> str:
+    """A round-two take's prompt version: the profile's prompt hash and the round-two templates."""
+    h = hashlib.sha256(f"round-two:{prompt_hash(directory, profile)}".encode())
+    for name in ROUND_TWO:
+        h.update(name.encode())
+        h.update((directory / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def round_two_sources(directory: Path) -> dict[str, str]:
+    """The round-two templates by name, as text (recorded per run like the other parts of the prompt)."""
+    return {name: (directory / name).read_text("utf-8") for name in ROUND_TWO}
+
+
+def round_two_message(directory: Path, own: dict, others: list[dict], profile: str = DEFAULT) -> dict:
+    """The round-two user message: the persona's own round-one take, then the others' (`{letter, status, verdict,
+    score, paragraph}` each, already anonymised) between a fresh marker; their text datamarked like vendor text
+    in the providers' profile (the compact profile reads plain text)."""
+    marker = new_marker("PANEL")
+
+    def clean(take: dict) -> dict:
+        text = " ".join((take.get("paragraph") or "").replace(marker, "").split())
+        return {**take, "paragraph": datamark(text) if profile == DEFAULT else text}
+
+    return {"role": "user", "content": _env(str(directory)).get_template(ROUND_TWO[0]).render(
+        marker=marker, own={**own, "paragraph": " ".join((own.get("paragraph") or "").split())},
+        others=[clean(t) for t in others], datamark=DATAMARK if profile == DEFAULT else None)}
+
+
+CHAIR_TEMPLATE = "chair.j2"  # the panel summary's call (toolpanel.panel.chair); not part of the take hash
+
+
+def chair_messages(directory: Path, tool: Tool, reviewers: list[dict]) -> list[dict]:
+    """The chair's three messages: its rules, the card as the panel read it, then the takes (`{letter, status,
+    verdict, score, paragraph, evidence}` each, already anonymised and shuffled) between a fresh marker. Card
+    and takes are datamarked, whatever the profile: both are data to the chair."""
+    marker, panel_marker = new_marker(), new_marker("PANEL")
+    env = _env(str(directory))
+    module = env.get_template(CHAIR_TEMPLATE).module
+    safe = {k: (v.replace(marker, "").replace(panel_marker, "") if isinstance(v, str) else v)
+            for k, v in tool.reviewed_content().items()}
+    safe.update({k: datamark(safe[k]) for k in MARKED if isinstance(safe.get(k), str)})
+
+    def clean(text: str | None) -> str:
+        return datamark(" ".join((text or "").replace(marker, "").replace(panel_marker, "").split()))
+
+    shown = [{**r, "paragraph": clean(r.get("paragraph")), "evidence": [clean(q) for q in r.get("evidence") or []]}
+             for r in reviewers]
+    return [{"role": "system", "content": str(module.system(marker, panel_marker, DATAMARK))},
+            {"role": "user", "content": env.get_template(PROFILES[DEFAULT][1]).render(marker=marker, tool=safe,
+                                                                                       slug=tool.slug)},
+            {"role": "user", "content": str(module.takes(panel_marker, shown))}]

@@ -10,15 +10,17 @@ from dataclasses import dataclass, field
 from scoring.rules import panel_verdict
 from scoring.injection import ScoreHistory
 from toolpanel.screening import differential as injection
-from toolpanel.panel import prompts
+from toolpanel.panel import prompts, rounds
 from toolpanel.panel.budget import BUDGET_EXHAUSTED, BudgetStopped, Hold, Spend
 from toolpanel.config import Settings
 from toolpanel.flags import Flag
 from toolpanel.panel.llm import LLM, TRANSIENT_ERRORS, cost_usd
 from toolpanel.panel.provider import endpoint_identity, profile_for
-from toolpanel.models import CarriedTake, Persona, Take, Tool, Verdict, ReviewRequest
+from toolpanel.models import CarriedTake, Persona, SummaryRecord, Take, Tool, Verdict, ReviewRequest
+from toolpanel.panel import chair
 from toolpanel.panel.take import COMPACT, compact_quotes
 from toolpanel.panel.patterns import unsupported_quotes
+from toolpanel.panel.second_round import SecondRound
 from warehouse.store import Warehouse
 from warehouse.changes import record_run_inputs, template_records
 from warehouse.store import FinishRun, GroupCommit, Look, TakeInsert
@@ -36,12 +38,20 @@ class ReviewResult:
     new_snapshot: bool = False
 
     @property
+    def every_take(self) -> list[Take]:
+        """The verdict's takes, then the round-one takes round two replaced (`[panel] rounds = 2`)."""
+        counted = {t.take_id for t in self.takes}
+        return self.takes + [t for t in self.round_one if t.take_id not in counted]
+
+    @property
     def tokens(self) -> int:
-        return sum((t.tokens_in or 0) + (t.tokens_out or 0) for t in self.takes if t.take_id in self.paid_ids)
+        return sum((t.tokens_in or 0) + (t.tokens_out or 0) for t in self.every_take if t.take_id in self.paid_ids)
 
     @property
     def cost(self) -> float | None:
-        costs = [t.cost_usd for t in self.takes if t.take_id in self.paid_ids]
+        costs = [t.cost_usd for t in self.every_take if t.take_id in self.paid_ids]
+        if self.summary is not None and self.summary.tokens_in is not None:  # the chair's call, when it was billed
+            costs.append(self.summary.cost_usd)
         return None if any(c is None for c in costs) else round(sum(costs), 6)
 
     paid_ids: set[str] = field(default_factory=set)
@@ -51,6 +61,8 @@ class ReviewResult:
     findings: list = field(default_factory=list)
     neutral_takes: list[Take] = field(default_factory=list)
     differential_calls: int = 0
+    round_one: list[Take] = field(default_factory=list)  # a two-round review's round one (else empty)
+    summary: SummaryRecord | None = None  # the chair's panel summary of the verdict (toolpanel.panel.chair)
 
 
 class TransientFailure(Exception):
@@ -66,7 +78,7 @@ CLAIM_LEASE_MIN = 600.0  # seconds
 CLAIM_POLL = 0.25  # seconds between looks at another process's claims
 
 
-class Panel:
+class Panel(SecondRound):
     """Reviews tools with a persona panel through one LLM seam, storing every take as it lands."""
 
     def __init__(self, settings: Settings, llm: LLM, store: Warehouse | None, personas: list[Persona],
@@ -79,7 +91,10 @@ class Panel:
         self.prompt_hash = prompts.prompt_hash(settings.prompts_dir, self.profile)
         self.endpoint = endpoint_identity(settings)  # the bundled model by its file, never by its port
         # Read with the combined hash: each part's hash is recorded per run (warehouse.changes, `toolpanel why`).
-        self.templates = template_records(prompts.template_sources(settings.prompts_dir, self.profile))
+        self.rounds = settings.panel.rounds  # 2: the panel deliberates (toolpanel.panel.rounds)
+        self.round_two_hash = prompts.round_two_hash(settings.prompts_dir, self.profile)
+        two = prompts.round_two_sources(settings.prompts_dir) if self.rounds == 2 else {}
+        self.templates = template_records({**prompts.template_sources(settings.prompts_dir, self.profile), **two})
         self._inputs_stored: set[str] = set()  # hashes whose content a committed run of this panel stored
         # Every model call holds a slot of this in-process cap; the flows size it to the provider
         # slots they hold on the Prefect global concurrency limit.
@@ -127,9 +142,11 @@ class Panel:
     def model_for(self, persona: Persona, request: ReviewRequest, slug: str = "") -> str:
         return request.model_override or self.settings.model_for(persona.id, slug)
 
-    async def unstored_take(self, tool: Tool, persona: Persona, shared: list[dict], model: str) -> Take:
-        """One fresh take that is neither cached nor stored (evaluation runs; `store` may be None)."""
-        return await self._take(tool, persona, shared, model)
+    async def unstored_take(self, tool: Tool, persona: Persona, shared: list[dict], model: str,
+                            followup: rounds.Followup | None = None) -> Take:
+        """One fresh take that is neither cached nor stored (evaluation runs; `store` may be None); with a
+        `followup`, the persona's round-two take."""
+        return await self._take(tool, persona, shared, model, followup=followup)
 
     async def review(self, tool: Tool, request: ReviewRequest | None = None,
                      on_take: Callable[[Take], None] | None = None) -> ReviewResult:
@@ -180,11 +197,16 @@ class Panel:
         panel, carried_takes = [p.id for p in self.personas], [t for t, _ in carried]
 
         if len(hits) == len(personas):
-            verdict = panel_verdict(tool.slug, takes := [hits[p.id] for p in personas], panel, carried)
-            already = await self.commit.run(lambda con: self.store.verdict_with_takes(tool.slug, verdict.take_ids, con))
-            if already or not verdict.quorum_met:
-                return ReviewResult(tool, takes + carried_takes, verdict, None, 0, len(takes), new_snapshot,
-                                    carried=carried_takes)
+            first = [hits[p.id] for p in personas]
+            plan = self._plan(tool, first, carried)
+            second = await self._cached_second(plan, request) if plan else {}
+            if len(second) == len(plan):  # every take of both rounds is cached
+                verdict = panel_verdict(tool.slug, takes := rounds.final(first, second), panel, carried)
+                already = await self.commit.run(
+                    lambda con: self.store.verdict_with_takes(tool.slug, verdict.take_ids, con))
+                if already or not verdict.quorum_met:
+                    return ReviewResult(tool, takes + carried_takes, verdict, None, 0, len(hits) + len(second),
+                                        new_snapshot, carried=carried_takes, round_one=first if plan else [])
 
         marker = prompts.new_marker()
         shared = prompts.shared_messages(self.settings.prompts_dir, tool, marker, self.personas, self.profile)
@@ -226,47 +248,63 @@ class Panel:
                 on_take(take)
             return take
 
-        fresh = await asyncio.gather(*(one(p) for p in missing))
+        fresh = list(await asyncio.gather(*(one(p) for p in missing)))
         by_id = {**hits, **{t.persona_id: t for t in fresh}}
-        verdict = panel_verdict(tool.slug, takes := [by_id[p.id] for p in personas], panel, carried)
+        first = [by_id[p.id] for p in personas]
+        stops = any(t.error_class == BUDGET_EXHAUSTED or (request.defer_transient and t.status == "failed"
+                                                           and t.error_class in TRANSIENT_ERRORS) for t in fresh)
+        plan = {} if stops else self._plan(tool, first, carried)  # a run about to stop pays for no round two
+        second, cached_second = await self._second_round(tool, plan, shared, run_id, request, on_take)
+        fresh += [t for t in second.values() if t.take_id not in {c.take_id for c in cached_second}]
+        verdict = panel_verdict(tool.slug, takes := rounds.final(first, second), panel, carried)
         result = ReviewResult(tool, takes + carried_takes, verdict, run_id=run_id, paid_calls=len(fresh),
-                              cached_takes=len(hits), new_snapshot=new_snapshot, paid_ids={t.take_id for t in fresh},
-                              carried=carried_takes)
+                              cached_takes=len(hits) + len(cached_second), new_snapshot=new_snapshot,
+                              paid_ids={t.take_id for t in fresh}, carried=carried_takes,
+                              round_one=first if plan else [])
+        counts = (len(fresh), result.cached_takes)  # the run's paid and cached takes (run_results)
         refused = [t for t in fresh if t.error_class == BUDGET_EXHAUSTED]
         if refused:  # a repair the budget refused: no verdict from part of a panel; the tool stays pending
-            await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
+            await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, *counts,
                                             "budget_stopped", claims=list(keys.values())))
             raise BudgetStopped(tool.slug, self.spend.stopped or "the budget refused a repair call", result)
         transient = [t for t in fresh if t.status == "failed" and t.error_class in TRANSIENT_ERRORS]
         if transient and request.defer_transient:
-            await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits),
+            await self.commit.run(FinishRun(self.store, run_id, tool.snapshot_hash, verdict, *counts,
                                             "retrying", claims=list(keys.values())))
             raise TransientFailure(result, transient)
         # Vendor text must not steer a published verdict: screening, differential review, take checks.
-        checked = await injection.check(self, tool, takes, request, run_id)
+        # ... on the round-one takes: independent views are what steering and the take checks measure.
+        checked = await injection.check(self, tool, first, request, run_id)
         result.findings, result.neutral_takes = checked.plain, checked.neutral_takes
         result.differential_calls = checked.calls
+        # The chair's summary of the verdict (ok or failed: the verdict never waits for it), stored with it.
+        result.summary = await chair.summarise(self, tool, verdict, takes + carried_takes, request, run_id)
         # Findings, the verdict, its decision (the hold rules see the findings and every take counted,
-        # carried ones too) and the claims go in one transaction: a process that waited sees all or none.
+        # carried ones too), its summary and the claims go in one transaction: a process that waited sees all or none.
         result.held = await self.commit.run(FinishRun(
-            self.store, run_id, tool.snapshot_hash, verdict, len(fresh), len(hits), claims=list(keys.values()),
-            takes=takes + carried_takes, hold=self.settings.hold, findings=checked.plain, layered=checked.findings))
+            self.store, run_id, tool.snapshot_hash, verdict, *counts, claims=list(keys.values()),
+            takes=takes + carried_takes, hold=self.settings.hold, findings=checked.plain, layered=checked.findings,
+            summary=result.summary))
         return result
 
-    def _messages(self, shared: list[dict], persona: Persona) -> list[dict]:
-        return shared + [prompts.persona_message(self.settings.prompts_dir, persona, self.profile)]
+    def _messages(self, shared: list[dict], persona: Persona, followup: rounds.Followup | None = None) -> list[dict]:
+        messages = shared + [prompts.persona_message(self.settings.prompts_dir, persona, self.profile)]
+        if followup is not None:  # round two: the others' round-one takes, anonymised
+            own, others = rounds.anonymised(followup, self.personas)
+            messages.append(prompts.round_two_message(self.settings.prompts_dir, own, others, self.profile))
+        return messages
 
     async def _take(self, tool: Tool, persona: Persona, shared: list[dict], model: str, hold: Hold | None = None,
-                    exceed_daily: bool = False) -> Take:
-        """One paid call (and its repair). Without a `hold` admitted by the review (differential and eval
-        calls), the call is admitted here, so every paid call meets the [budget] caps."""
-        messages = self._messages(shared, persona)
+                    exceed_daily: bool = False, followup: rounds.Followup | None = None) -> Take:
+        """One paid call (and its repair). Without a `hold` admitted by the review (round two, differential and
+        eval calls), the call is admitted here, so every paid call meets the [budget] caps."""
+        messages = self._messages(shared, persona, followup)
         repairs: list[int] = []
         if hold is None:
             hold = self.spend.estimate(messages, model)
             stop = await self.spend.admit([hold], exceed_daily)
             if stop:
-                return self._failed(tool, persona, model, BUDGET_EXHAUSTED, f"not sent: {stop}")
+                return self._failed(tool, persona, model, BUDGET_EXHAUSTED, f"not sent: {stop}", followup)
 
         async def may_repair(convo: list[dict]) -> bool:
             ok = await self.spend.extend(hold, convo, exceed_daily)
@@ -291,15 +329,17 @@ class Panel:
         position = status == "ok"
         return Take(
             take_id=new_id("tk"), tool_slug=tool.slug, snapshot_hash=tool.snapshot_hash, persona_id=persona.id,
-            persona_version=persona.version, model=model, prompt_hash=self.prompt_hash, status=status,
+            persona_version=persona.version, model=model, prompt_hash=self._hash(followup), status=status,
             score=out.score if position else None, verdict=out.verdict if position else None,
             paragraph=out.paragraph.strip() if out else None, evidence=evidence, flags=[str(f) for f in flags],
             response_model=c.response_model, output_mode=c.mode, tokens_in=c.tokens_in, tokens_out=c.tokens_out,
             latency_ms=c.latency_ms, cost_usd=cost_usd(self.settings.prices.get(model), c.tokens_in, c.tokens_out),
-            error_class=c.error_class if out is None else None, error=c.error if out is None else None, created_at=now())
+            error_class=c.error_class if out is None else None, error=c.error if out is None else None,
+            created_at=now(), **self._round_fields(followup))
 
-    def _failed(self, tool: Tool, persona: Persona, model: str, error_class: str, error: str) -> Take:
+    def _failed(self, tool: Tool, persona: Persona, model: str, error_class: str, error: str,
+                followup: rounds.Followup | None = None) -> Take:
         """A take that was never asked for (the budget refused it): failed, with its reason, never counted."""
         return Take(take_id=new_id("tk"), tool_slug=tool.slug, snapshot_hash=tool.snapshot_hash, persona_id=persona.id,
-                    persona_version=persona.version, model=model, prompt_hash=self.prompt_hash, status="failed",
-                    error_class=error_class, error=error, created_at=now())
+                    persona_version=persona.version, model=model, prompt_hash=self._hash(followup), status="failed",
+                    error_class=error_class, error=error, created_at=now(), **self._round_fields(followup))

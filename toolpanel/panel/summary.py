@@ -47,7 +47,7 @@ class ToolCounts(BaseModel):
         outcome = "pending (budget)" if stopped else "failed" if isinstance(result, BaseException) else "reviewed"
         if r is None:
             return cls(slug=slug, outcome=outcome)
-        fresh = [t for t in r.takes if t.take_id in r.paid_ids]
+        fresh = [t for t in r.every_take if t.take_id in r.paid_ids]  # both rounds of a deliberating panel
         failed = sum(1 for t in fresh if t.status == "failed")
         counts = cls(slug=slug, outcome=outcome, asked=len(fresh), answered=len(fresh) - failed, failed=failed,
                      cached=r.cached_takes)

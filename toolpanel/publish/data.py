@@ -7,7 +7,8 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
+from scoring.band import stored_label
+from toolpanel.models import PanelSummary, Persona, Take, Tool, Verdict, panel_label
 from toolpanel.publish.render import AWAITING
 from toolpanel.models import Finding
 from toolpanel.screening.rules import neutralise
@@ -28,6 +29,7 @@ class HistoryPoint:
     split_panel: bool
     trigger: str
     reason: str | None
+    band: str | None = None  # the confidence band's label (scoring/band.py), as stored with the verdict
 
     @property
     def label(self) -> str:
@@ -53,6 +55,8 @@ class ToolPage:
     notice: str | None = None          # the page's one status notice (page_notice)
     # persona id -> when the review it was carried from ran: a partial re-review did not ask it again
     carried: dict[str, dt.datetime] = field(default_factory=dict)
+    band: str | None = None  # the published verdict's confidence band label
+    summary: PanelSummary | None = None  # its panel summary, when the chair's passed every check
 
 
 @dataclass(slots=True)
@@ -152,9 +156,9 @@ def load_site_data(con, personas: list[Persona], recent_per_persona: int = 12,
     rows = con.execute(_LISTINGS, [open_run_cutoff(stale_run_minutes)]).fetchall()
     history = defaultdict(list)
     for r in con.execute("SELECT slug, verdict_id, created_at, verdict, ship_count, skip_count, ship_pct, "
-                         "mean_score, spread, split_panel, trigger, reason FROM published_history "
-                         "ORDER BY slug, created_at, verdict_id").fetchall():
-        history[r[0]].append(HistoryPoint(*r[1:]))
+                         "mean_score, spread, split_panel, trigger, reason, band_label, abstain_count, failed_count "
+                         "FROM published_history ORDER BY slug, created_at, verdict_id").fetchall():
+        history[r[0]].append(HistoryPoint(*r[1:12], band=stored_label(r[12], r[4], r[5], r[13], r[14], r[8], r[9])))
     screened = _tools(con, [r[0] for r in rows if r[7]])
     # persona pages: only takes behind published verdicts (a held verdict's takes wait with it)
     shown = "(SELECT DISTINCT unnest(take_ids) FROM published_history)"
@@ -230,7 +234,7 @@ def load_pages(con, listings: dict[str, Listing], slugs: list[str]) -> dict[str,
     tools = _tools(con, slugs)
     cur = con.execute(
         "SELECT slug, verdict, ship_count, skip_count, abstain_count, failed_count, ship_pct, mean_score, "
-        f"median_score, spread, split_panel, take_ids FROM verdicts WHERE {_in('verdict_id', ids)}", [ids])
+        f"median_score, spread, split_panel, take_ids, band_label FROM verdicts WHERE {_in('verdict_id', ids)}", [ids])
     cols = [d[0] for d in cur.description]
     latest = {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
     cur = con.execute(f"SELECT * FROM community_tally WHERE {_in('slug', slugs)}", [slugs])
@@ -242,6 +246,9 @@ def load_pages(con, listings: dict[str, Listing], slugs: list[str]) -> dict[str,
                            [take_ids]).fetchall():
         t = _take(row)
         takes[t.tool_slug].append(t)
+    # the chair's summaries of these verdicts that passed every check (a failed one is not shown)
+    summaries = {slug: PanelSummary.model_validate_json(js) for slug, js in con.execute(
+        f"SELECT slug, summary FROM panel_summaries WHERE status = 'ok' AND {_in('verdict_id', ids)}", [ids]).fetchall()}
     carried: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
     for slug, persona, at in con.execute(
             "SELECT v.slug, c.persona_id, r.started_at FROM verdicts v JOIN carried_takes c USING (run_id) "
@@ -262,5 +269,8 @@ def load_pages(con, listings: dict[str, Listing], slugs: list[str]) -> dict[str,
             tool=tool, snapshot_hash=snapshot, verdict=verdict, takes={t.persona_id: t for t in shown},
             reviewed_at=listing.reviewed_at, models=sorted({t.model for t in shown}), in_progress=listing.in_progress,
             history=listing.history, community=community.get(slug), editor_wait=listing.editor_wait,
-            vendor_text_removed=listing.screened, notice=listing.notice, carried=carried.get(slug, {}))
+            vendor_text_removed=listing.screened, notice=listing.notice, carried=carried.get(slug, {}),
+            band=v and stored_label(v["band_label"], v["ship_count"], v["skip_count"], v["abstain_count"],
+                                    v["failed_count"], v["spread"], v["split_panel"]),
+            summary=summaries.get(slug) if verdict else None)
     return pages

@@ -20,10 +20,15 @@ def events_of(data: SiteData) -> list[dict]:
             out.append({"id": h.verdict_id, "slug": slug, "name": t.name, "at": h.at, "verdict": h.verdict,
                         "label": h.label, "ship": scorecard.pct(h.ship_pct), "spread": h.spread, "split": h.split_panel,
                         "previous": prev and prev.verdict, "previous_id": prev and prev.verdict_id,
-                        "tagline": t.tagline, "reason": h.reason})
+                        "tagline": t.tagline, "reason": h.reason, "band": h.band})
             prev = h
     out.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
     return out
+
+
+def title(e: dict) -> str:
+    """An item's title: the verdict and its confidence band, e.g. "Name: Ship · 3 ship / 1 skip (Clear)"."""
+    return f"{e['name']}: {e['label']}" + (f" ({e['band']})" if e.get("band") else "")
 
 
 def rss(events: list[dict], base: str) -> str:
@@ -34,7 +39,7 @@ def rss(events: list[dict], base: str) -> str:
         link = f"{base}tools/{e['slug']}.html"
         items.append(
             "<item>"
-            f"<title>{escape(e['name'])}: {escape(e['label'])}</title>"
+            f"<title>{escape(title(e))}</title>"
             f"<link>{escape(link)}</link>"
             f"<guid isPermaLink=\"false\">{escape(e['id'])}</guid>"
             f"<pubDate>{e['at'].replace(tzinfo=dt.timezone.utc).strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate>"
@@ -50,7 +55,7 @@ def json_feed(events: list[dict], base: str) -> str:
     feed = {
         "version": "https://jsonfeed.org/version/1.1", "title": "toolpanel verdicts",
         "home_page_url": base + "index.html", "feed_url": base + "feed.json",
-        "items": [{"id": e["id"], "url": f"{base}tools/{e['slug']}.html", "title": f"{e['name']}: {e['label']}",
+        "items": [{"id": e["id"], "url": f"{base}tools/{e['slug']}.html", "title": title(e),
                    "content_text": f"Panel ship {e['ship']}. {e['tagline'] or ''}".strip(),
                    "date_published": e["at"].replace(tzinfo=dt.timezone.utc).isoformat()} for e in events],
     }

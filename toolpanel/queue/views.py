@@ -12,7 +12,8 @@ import difflib
 from dataclasses import dataclass, field
 
 from scoring import rules
-from toolpanel.models import Comparison, Persona, Take, Tool, Verdict
+from scoring.band import stored_label
+from toolpanel.models import Comparison, PanelSummary, Persona, Take, Tool, Verdict
 from toolpanel.sections import FlowSettings
 from warehouse.store import Warehouse
 from warehouse.rows import now
@@ -67,6 +68,8 @@ class ToolView:
     waiting: dict | None = None      # the newest held verdict newer than the published one (a held_verdicts row)
     open_since: dt.datetime | None = None  # the start of the newest run without a result
     stale_run_minutes: int = STALE_RUN_MINUTES
+    band: str | None = None  # the shown verdict's confidence band label (scoring/band.py)
+    summary: PanelSummary | None = None  # the shown verdict's panel summary, when the chair's passed its checks
 
     @property
     def held(self) -> bool:
@@ -97,13 +100,18 @@ def tool_view(store: Warehouse, slug: str, *, include_held: bool = False,
     latest_run = runs[0] if runs else None
     latest_takes = store.run_takes(latest_run["run_id"]) if latest_run else []
     open_since = max((r["started_at"] for r in runs if r["status"] == "running"), default=None)
+    said = store.query("SELECT summary FROM panel_summaries WHERE verdict_id = ? AND status = 'ok'",
+                       [row["verdict_id"]]) if row else []
     return ToolView(
         tool, stored_verdict(row) if row else None, takes, latest_run, latest_takes,
         row["created_at"] if row else None,
         decision=("held" if row is waiting else published_row["decision"]) if row else None,
         held_reasons=list(waiting["reasons"]) if row is not None and row is waiting else [],
         published=stored_verdict(published_row) if published_row else None, waiting=waiting,
-        open_since=open_since, stale_run_minutes=stale_run_minutes)
+        open_since=open_since, stale_run_minutes=stale_run_minutes,
+        band=stored_label(row["band_label"], row["ship_count"], row["skip_count"], row["abstain_count"],
+                          row["failed_count"], row["spread"], row["split_panel"]) if row else None,
+        summary=PanelSummary.model_validate_json(said[0]["summary"]) if said else None)
 
 
 def order_takes(takes: list[Take], personas: list[Persona]) -> list[Take]:

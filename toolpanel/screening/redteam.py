@@ -199,7 +199,9 @@ async def measure(settings: Settings, personas: list[Persona], llm, attacks: lis
     The defence under test is the injection rules: the publication's other holds (split panels, flips,
     failed takes) are switched off here, so they neither hide an attack nor count as a false hold."""
     hold = type(settings.hold).model_validate({**settings.hold.model_dump(), **INJECTION_ONLY})
-    settings = settings.model_copy(update={"hold": hold})
+    # What is measured is the verdict: the chair's panel summary (checked and screened on its own, docs/panel.md)
+    # is not written here, and a scripted adversary has no chair to play.
+    settings = settings.model_copy(update={"hold": hold, "panel": settings.panel.model_copy(update={"summary": False})})
     if isinstance(llm, ScriptedModel) and settings.uses_local_model:
         # scripted adversaries stand in for providers: they read the providers' prompt layout, not the
         # bundled model's compact one (no request leaves the process: the model is injected at the seam)
