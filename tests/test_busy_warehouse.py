@@ -40,6 +40,8 @@ COMMANDS = {
     "publish": ["publish"],
     "vote": ["vote", SLUG, "ship"],
     "vote --import": ["vote", "--import", "votes.csv"],
+    "newsletter list": ["newsletter", "list"],
+    "newsletter subscribe": ["newsletter", "subscribe", "ada@example.com"],
     "queue": ["queue"],
     "approve": ["approve", SLUG, "--editor", "Ed"],
     "reject": ["reject", SLUG, "--editor", "Ed"],

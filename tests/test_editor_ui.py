@@ -64,7 +64,7 @@ def test_editor_re_reviews_a_tool_in_the_browser(editor_stack):
         shot(page, shots, "0-dashboard", expect=["Dashboard", "Flow Runs"])
 
         page.goto(f"{ui}/deployments")
-        shot(page, shots, "1-deployments", expect=["4 Deployments", "daily-review", "re-review", "publish", "review-queue"])
+        shot(page, shots, "1-deployments", expect=["5 Deployments", "daily-review", "re-review", "publish", "review-queue", "newsletter"])
 
         # the form: flat titled fields, persona choices
         page.goto(f"{ui}/deployments/deployment/{dep}/run")

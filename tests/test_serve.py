@@ -53,7 +53,7 @@ def test_taken_port_is_said_in_one_line_with_the_fix(tp_home):
     ("[serve]\nprot = 4300\n", "[serve]: unknown key 'prot' (allowed: port)"),
     ("[serve]\nport = 99999\n", "[serve] port: Input should be less than or equal to 65535"),
     ("[flows]\ntask_retry = 2\n", "[flows]: unknown key 'task_retry' (allowed: daily_cron, timezone, task_retries, "
-                                   "retry_delay_seconds, editor_reserve, tools_per_task, max_stale_per_run, stale_run_minutes)"),
+                                   "retry_delay_seconds, editor_reserve, tools_per_task, max_stale_per_run, stale_run_minutes, newsletter_cron)"),
 ])
 def test_serve_and_flows_settings_mistakes_name_the_key(tp_home, toml, message):
     from toolpanel.errors import ConfigError
