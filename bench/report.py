@@ -334,8 +334,30 @@ def model_screen(data: dict) -> list[str]:
     return out + ["", "### Each example card", ""] + records(cards, "card")
 
 
+def deliberation(data: dict) -> list[str]:
+    """One row per source (scripted, bundled): the two-round configurations against their one-round baseline."""
+    rows = []
+    for source, d in sorted(data.items()):
+        runs = d.get("reviewers") or {"": d.get("configs", [])}
+        twos = [(who, r) for who, rs in runs.items() for r in rs if r.get("rounds") == 2]
+        base = next(r for rs in runs.values() for r in rs if r.get("baseline"))
+        first = twos[0][1]
+        herd = " / ".join(f"{cell(r.get('herding'))} ({who or r['name']}, {r.get('herding_room')} with room)"
+                          for who, r in twos)
+        m = first["multipliers"]
+        loop = d.get("machine", {})
+        rows.append([source, d.get("items"), herd, f"{cell(base.get('accuracy'))} → {cell(first.get('accuracy'))}",
+                     m.get("calls"), m.get("tokens"), m.get("latency"),
+                     "; ".join([f"CPU loop {loop.get('cpu_loop_s_before')} s before, {loop.get('cpu_loop_s_after')} s after",
+                                *(f"{r['name']}: summary {r['summary']}" for _, r in twos if r.get("summary") != "off"),
+                                *([d["note"]] if d.get("note") else [])])])
+    return table(["run", "items", "herding (two rounds)", "agreement one → two rounds", "calls ×", "tokens ×",
+                  "latency ×", "context"], rows)
+
+
 SPECIAL = {"results.json": results, "fuzz.json": fuzz, "redteam.json": redteam, "take_quality.json": take_quality,
-           "profile.json": profile, "screening.json": screening, "model_screen.json": model_screen}
+           "profile.json": profile, "screening.json": screening, "model_screen.json": model_screen,
+           "deliberation.json": deliberation}
 
 
 # ---------------------------------------------------------------- the page
