@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import _warm_mode, home, make_cards, provider, run_measured  # noqa: E402
+from bench.harness import _warm_mode, home, make_cards, provider, run_measured  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 PARTS = (  # the first part any frame of a stack belongs to decides, in this order

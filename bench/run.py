@@ -18,67 +18,17 @@ import collections
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import (CURRENT, RESULTS, _warm_mode, home, machine_speed, make_cards, provider,  # noqa: E402
+                           record, run_measured)
 from tests.fake_openai import FakeOpenAI  # noqa: E402
-
-RESULTS: list[dict] = []
-CURRENT = {"fig": ""}  # the figure being measured: results of a re-measured figure replace its old ones
-
-
-def record(name: str, value: float, unit: str, goal: str, met: bool | None, note: str = "") -> None:
-    RESULTS.append({"name": name, "fig": CURRENT["fig"], "value": round(value, 4), "unit": unit, "goal": goal,
-                    "met": met, **({"note": note} if note else {})})
-    flag = {True: "met", False: "MISSED", None: "—"}[met]
-    print(f"  {name:<58} {value:>12.4g} {unit:<10} goal {goal:<10} {flag}{'  (' + note + ')' if note else ''}",
-          flush=True)
-
-
-@contextmanager
-def home(env_extra: dict | None = None):
-    """A temporary TOOLPANEL_HOME and cwd, restored afterwards."""
-    old_env, old_cwd = dict(os.environ), os.getcwd()
-    tmp = Path(tempfile.mkdtemp(prefix="tpbench-"))
-    os.environ["TOOLPANEL_HOME"] = str(tmp / "home")
-    for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TOOLPANEL_MODEL"):
-        os.environ.pop(k, None)
-    os.environ.update(env_extra or {})
-    os.chdir(tmp)
-    try:
-        yield tmp
-    finally:
-        os.chdir(old_cwd)
-        os.environ.clear()
-        os.environ.update(old_env)
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def provider(fake: FakeOpenAI) -> dict:
-    return {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "bench", "TOOLPANEL_MODEL": fake.model_id}
-
-
-def make_cards(directory: Path, n: int, categories: int = 20) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        p = directory / f"tool-{i:05d}.md"
-        p.write_text(f"---\nname: Bench Tool {i}\nslug: tool-{i:05d}\ncategory: Category {i % categories}\n"
-                     f"tagline: Does thing number {i} for developers\npricing: Free tier, then $10/month\n"
-                     f"entry: Freemium\nurl: https://tool{i}.example.com\n---\n"
-                     f"Bench Tool {i} is a developer tool that does one useful thing well. It ships an SDK, a CLI "
-                     f"and a hosted dashboard, integrates with GitHub and Slack, and targets small teams that want "
-                     f"results in an afternoon rather than a quarter. Version {i} adds audit logs and SSO.\n")
-        paths.append(p)
-    return paths
 
 
 # -- figure 1 and 4: one review -------------------------------------------------------------------
@@ -127,30 +77,6 @@ def fig4_cli(smoke: bool) -> None:
 
 
 # -- figures 2 and 3: a batch, toolpanel vs the hand-written baseline, same run ----------------------
-_RSS_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[2:]); "
-                "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
-                "sys.exit(r.returncode)")
-
-
-def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = None,
-                 ok: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
-    """Run a whole process; (wall seconds, its peak RSS in MiB, stdout). A one-line wrapper reads the peak."""
-    with tempfile.NamedTemporaryFile(suffix=".rss") as rss:
-        t0 = time.perf_counter()
-        r = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, rss.name, *cmd], capture_output=True, text=True,
-                           env={**os.environ, **(env or {})}, cwd=cwd)
-        wall = time.perf_counter() - t0
-        peak = int(Path(rss.name).read_text() or 0) / 1024
-    if r.returncode not in ok:
-        raise RuntimeError(f"{cmd[:3]} exited {r.returncode}: {r.stderr[-2000:]}")
-    return wall, peak, r.stdout
-
-
-def _warm_mode(settings) -> None:
-    """Discover the endpoint's output mode once, as any second daily run would find it."""
-    from toolpanel.panel.llm import LLM
-
-    asyncio.run(_warm(LLM(settings, mode_cache=settings.home / "endpoints.json")))
 
 
 def fig2_batch(smoke: bool) -> None:
@@ -206,14 +132,6 @@ def fig2_batch(smoke: bool) -> None:
             if latency == 0.1:
                 record(f"M1. peak RSS of the batch ({n} tools, CLI)", cli_rss, "MiB", "—", None,
                        f"baseline process {base_rss:.0f} MiB; flow process {flow_rss:.0f} MiB")
-
-
-async def _warm(llm) -> None:
-    from toolpanel.panel.prompts import repair_message  # noqa: F401
-
-    await llm.take([{"role": "user", "content": "Persona id: builder\nTool slug: warm"}], llm.settings.model,
-                   lambda e: {"role": "user", "content": "REPAIR: " + e})
-    await llm.aclose()
 
 
 # -- figure 5: the warehouse at a million takes ------------------------------------------------------
@@ -421,15 +339,6 @@ def fig9_demo(smoke: bool) -> None:
              f"{verdicts.get('skip', 0)} skip")
     record("9. make demo (review examples/demo + publish + compare) / one bundled review", wall / one, "x",
            "<= 5", wall / one <= 5, f"{wall:.0f}s vs {one:.0f}s; the demo showed {shown}")
-
-
-def machine_speed() -> float:
-    """Seconds for a fixed CPU-bound loop: printed beside the figures so runs on different machines compare."""
-    t0 = time.perf_counter()
-    x = 0
-    for i in range(3_000_000):
-        x += i * i % 7
-    return time.perf_counter() - t0
 
 
 LATENCIES: dict[str, tuple[float, ...]] = {}  # --latency: figure 2 at these provider latencies only
