@@ -7,6 +7,8 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import os
+
 import pytest
 
 from tests.fake_openai import FakeOpenAI
@@ -269,3 +271,17 @@ def fake_model(tp_home: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TOOLPANEL_MODEL", fake.model_id)
     monkeypatch.setattr(runner, "LLM", lambda settings, **kw: LLM(settings, client=fake, **kw))
     return fake
+
+
+@pytest.fixture(scope="module")
+def prefect_harness():
+    """Share the session harness another module already started (~10 s each); else start one."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    url = PREFECT_API_URL.value() or ""
+    if url.startswith("http://127.0.0.1:") and url != os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

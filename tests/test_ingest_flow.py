@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
-import pytest
 
 from tests.helpers import SEED_A, rows
 from tests.test_ingest import BAD_ITEMS, FeedServer, configure
-
-
-@pytest.fixture(scope="module")
-def prefect_harness():
-    """Share the session harness tests/test_flows.py already started (~10 s each); else start one."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    url = PREFECT_API_URL.value() or ""
-    if url.startswith("http://127.0.0.1:") and url != os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_daily_review_ingests_feeds_and_records_rejections(prefect_harness, tp_home, provider_env, tmp_path):

@@ -400,20 +400,6 @@ def test_each_csv_row_is_one_subscriber_or_one_rejection_naming_its_line(tmp_pat
 # -- the weekly deployment ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    """Share the session harness another module already started (~10 s each); else start one."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    url = PREFECT_API_URL.value() or ""
-    if url.startswith("http://127.0.0.1:") and url != os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def test_the_weekly_flow_sends_what_the_cli_sends(prefect_harness, week, tp_home, tmp_path):
     from flows.newsletter import newsletter
     from toolpanel.config import load_settings
