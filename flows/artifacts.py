@@ -40,7 +40,7 @@ def models_label(takes: list[Take]) -> str:
 def review_markdown(settings: Settings, tool: Tool, verdict: Verdict, takes: list[Take], personas: list[Persona],
                     *, trigger: str, reason: str, published: bool, summary=None) -> str:
     """The seed-style scorecard, with why, when and with which models it was run, and where it is published;
-    with the chair's `summary` record (toolpanel.models.SummaryRecord), the panel summary or why there is none."""
+    with the chair's `summary` record (toolpanel.summaries.SummaryRecord), the panel summary or why there is none."""
     card = scorecard.markdown(tool, verdict, takes, personas, summary)
     title, _, rest = card.partition("\n")
     page = link(settings, tool.slug) if published else "not published by this run"

@@ -289,7 +289,8 @@ def test_the_bundled_models_compact_profile_writes_none_unless_a_chair_model_is_
 def test_a_reviewer_named_in_the_text_becomes_the_persona_and_an_unknown_one_rejects():
     import datetime as dt
 
-    from toolpanel.models import PanelSummary, Take
+    from toolpanel.models import Take
+    from toolpanel.summaries import PanelSummary
 
     def t(pid, status="ok", side="ship"):
         return Take(take_id=f"tk_{pid}", tool_slug="x", snapshot_hash="s", persona_id=pid, persona_version="v",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from toolpanel import flags as take_flags
 from scoring.band import band
-from toolpanel.models import PanelSummary, Persona, SummaryPoint, SummaryRecord, Take, Tool, Verdict, pct
+from toolpanel.models import Persona, Take, Tool, Verdict, pct
+from toolpanel.summaries import PanelSummary, SummaryPoint, SummaryRecord
 from toolpanel.panel.take import QUOTE_MAX, dedupe_quotes
 from toolpanel.text import md_escape
 

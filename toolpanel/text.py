@@ -52,3 +52,9 @@ def md_escape(text: str) -> str:
     """Model and vendor text are data: neutralise HTML and Markdown link/image syntax."""
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace("[", "\\[").replace("]", "\\]"))
+
+
+def short(text: str, limit: int = 200) -> str:
+    """One line of at most `limit` characters (whitespace collapsed, '…' where cut): for errors and notes."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 
 from toolpanel.sections import HoldSettings
-from toolpanel.models import Finding, SummaryRecord, Take, Verdict
+from toolpanel.models import Finding, Take, Verdict
+from toolpanel.summaries import SummaryRecord
 
 
 class Journaled:

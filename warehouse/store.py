@@ -12,7 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from toolpanel.models import Finding, SummaryRecord, Take, Verdict
+from toolpanel.models import Finding, Take, Verdict
+from toolpanel.summaries import SummaryRecord
 from warehouse.connection import Connections, WarehouseBusy
 from warehouse.decisions import Decisions
 from warehouse.reads import Reads

@@ -14,7 +14,8 @@ import duckdb
 from scoring.band import band
 from scoring.holdrules import hold_reasons
 from scoring.holdrules.abstained import ABSTAINED_REASON
-from toolpanel.models import Finding, SummaryRecord, Take, Tool, Verdict
+from toolpanel.models import Finding, Take, Tool, Verdict
+from toolpanel.summaries import SummaryRecord
 from warehouse.decisions import published_of
 from warehouse.rows import TAKE_COLUMNS, new_id, now
 

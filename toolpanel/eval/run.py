@@ -20,7 +20,8 @@ from scoring.rules import verdict as score_verdict
 from toolpanel.panel import chair, prompts, rounds as deliberation
 from toolpanel.config import Settings
 from toolpanel.eval.gold import GoldItem
-from toolpanel.models import Persona, ReviewRequest, SummaryRecord, Take, Verdict
+from toolpanel.models import Persona, ReviewRequest, Take, Verdict
+from toolpanel.summaries import SummaryRecord
 from toolpanel.panel.review import Panel
 
 CANONICAL, SHUFFLED = "canonical", "shuffled"

@@ -17,17 +17,17 @@ import random
 import re
 import string
 
-import openai
 from pydantic import ValidationError
 
 from scoring.injection import ECHO_PHRASES
-from toolpanel.models import (Cite, Disagreement, PanelSummary, Reviewer, ReviewRequest, SummaryPoint,
-                              SummaryRecord, Take, Tool, Verdict)
+from toolpanel.models import Reviewer, ReviewRequest, Take, Tool, Verdict
+from toolpanel.summaries import Cite, Disagreement, PanelSummary, SummaryPoint, SummaryRecord
 from toolpanel.panel import prompts
-from toolpanel.panel.llm import cost_usd
 from toolpanel.panel.patterns import unsupported_quotes
+from toolpanel.panel.sidecall import SideCall, side_call
 from toolpanel.panel.take import COMPACT, InvalidOutput, extract_json
 from toolpanel.screening.rules import screen_text
+from toolpanel.text import short
 
 NAME = "panel_summary"  # the reply's JSON schema name (json_schema mode)
 _CITE = {"type": "object", "additionalProperties": False, "required": ["reviewer", "stance"],
@@ -87,37 +87,29 @@ async def summarise(panel: Reviewer, tool: Tool, verdict: Verdict, takes: list[T
     if not wanted(settings, panel.profile) or not verdict.quorum_met or not letters:
         return None
     model = chair_model(settings, request)
-    messages = messages_for(settings, tool, letters)
     ids = {k: t.persona_id for k, t in letters.items()}
-    hold = panel.spend.estimate(messages, model)
-    stop = await panel.spend.admit([hold], request.exceed_daily_budget)
-    if stop:
-        return SummaryRecord(status="failed", error=f"not sent: the budget is reached ({stop})", model=model, letters=ids)
-    resp, raw, tokens_in, tokens_out, error, summary = None, None, None, None, None, None
-    try:
-        async with panel._semaphore:  # the panel's cap on model calls in flight
-            resp = await panel.llm.complete(messages, model, NAME, SCHEMA)
-        if resp.usage is not None:
-            tokens_in, tokens_out = resp.usage.prompt_tokens, resp.usage.completion_tokens
-        choice = resp.choices[0] if resp.choices else None
-        raw = choice.message.content if choice else None
-        if choice is not None and getattr(choice, "finish_reason", None) == "length":
+    names = {p.id: p.name for p in panel.personas}
+    rules = settings.screening.rules if settings.screening.enabled else None
+
+    def read(raw: str | None, finish: str | None) -> PanelSummary:
+        if finish == "length":
             raise Rejected(f"the reply was cut off at the token limit (max_tokens {settings.max_tokens})")
-        summary = check(parse(raw), letters, tool.card_text(), {p.id: p.name for p in panel.personas},
-                        settings.screening.rules if settings.screening.enabled else None)
-    except openai.APIStatusError as exc:
-        error = f"{exc.__class__.__name__}: HTTP {exc.status_code}: {_short(exc.message)}"
-    except openai.APIError as exc:  # timeouts, connection errors
-        error = f"{exc.__class__.__name__}: {_short(str(exc))}"
-    except Rejected as exc:
-        error = f"rejected: {exc}"
-    finally:
-        await panel.spend.settle(hold, tokens_in, tokens_out, replied=resp is not None)
+        return check(parse(raw), letters, tool.card_text(), names, rules)
+
+    got = await side_call(panel, request, messages_for(settings, tool, letters), model, NAME, SCHEMA, read,
+                          {Rejected: "rejected"})
+    return record(panel, tool.slug, model, ids, got)
+
+
+def record(panel: Reviewer, slug: str, model: str, letters: dict[str, str], got: SideCall,
+           what: str = "panel summary") -> SummaryRecord:
+    """A side call's outcome as the record stored with its verdict (or pair): ok, or failed and why."""
+    error = f"not sent: the budget is reached ({got.stopped})" if got.stopped else got.error
     if error:
-        panel.llm.notes.append(f"panel summary: {tool.slug}: {model}: {error}; the verdict stands without one")
-    return SummaryRecord(status="failed" if error else "ok", summary=summary, error=error, model=model, letters=ids,
-                         raw=raw, tokens_in=tokens_in, tokens_out=tokens_out,
-                         cost_usd=cost_usd(settings.prices.get(model), tokens_in, tokens_out))
+        panel.llm.notes.append(f"{what}: {slug}: {model}: {error}; the verdict stands without one")
+    return SummaryRecord(status="failed" if error else "ok", summary=got.value, error=error, model=model,
+                         letters=letters, raw=got.raw, tokens_in=got.tokens_in, tokens_out=got.tokens_out,
+                         cost_usd=got.cost_usd)
 
 
 def parse(raw: str | None) -> PanelSummary:
@@ -165,7 +157,7 @@ def check(s: PanelSummary, letters: dict[str, Take], card: str, names: dict[str,
                                       for t in letters.values() if t.persona_id in {c.reviewer for c in cites}])
         bad = unsupported_quotes(quotes, sources)
         if bad:
-            raise Rejected(f"{where} quotes text that is in neither the cited takes nor the card: {_short(bad[0], 80)!r}")
+            raise Rejected(f"{where} quotes text that is in neither the cited takes nor the card: {short(bad[0], 80)!r}")
         return SummaryPoint(text=text(p.text, where), reviewers=cites, quotes=quotes)
 
     out = PanelSummary(
@@ -197,9 +189,4 @@ def screen(s: PanelSummary, rules=None) -> None:
             raise Rejected(f"the summary repeats vendor wording: {echo!r}")
         held = [f for f in (screen_text("panel_summary", value, rules) if rules else []) if f.severity == "hold"]
         if held:
-            raise Rejected(f"screening rule {held[0].rule} holds: {_short(held[0].span, 80)!r}")
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+            raise Rejected(f"screening rule {held[0].rule} holds: {short(held[0].span, 80)!r}")

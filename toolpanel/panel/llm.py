@@ -22,6 +22,7 @@ from toolpanel.panel.budget import BUDGET_EXHAUSTED
 from toolpanel.sections import Price
 from toolpanel.config import Settings
 from toolpanel.panel.provider import profile_for
+from toolpanel.text import short
 from toolpanel.panel.take import (COMPACT, COMPACT_BOUNDS, CONTENT, PARAGRAPH_MAX, SCHEMA, TAKE_JSON_SCHEMA, InvalidOutput,
                                TakeOutput, grammar_schema, parse_take)
 
@@ -288,7 +289,7 @@ class LLM:
                     why = self._cut_off(exc) if cut else str(exc)
                     result.kinds.append((mode, LENGTH if cut else exc.kind))
                     result.attempts.append(f"attempt {attempt}{' (repair)' if attempt == 2 else ''}, {mode}: "
-                                           + _short(why))
+                                           + short(why, 300))
                     result.error_class, result.failure_kind = "invalid_output", LENGTH if cut else exc.kind
                     result.error = " · ".join(result.attempts)
                     if attempt == 1:
@@ -300,8 +301,8 @@ class LLM:
                             break
         except (openai.APIStatusError, openai.APIError) as exc:  # APIError: timeouts, connection errors
             result.error_class = exc.__class__.__name__
-            why = (f"HTTP {exc.status_code}: {_short(exc.message)}" if isinstance(exc, openai.APIStatusError)
-                   else _short(str(exc)))
+            why = (f"HTTP {exc.status_code}: {short(exc.message, 300)}" if isinstance(exc, openai.APIStatusError)
+                   else short(str(exc), 300))
             # after a reply that was not a take, the repair call's failure is listed after it
             result.error = " · ".join(result.attempts + [f"attempt 2 (repair), {mode}: {why}"]) if result.attempts else why
         result.latency_ms = round((time.perf_counter() - started) * 1000)
@@ -320,8 +321,3 @@ class LLM:
 
     async def aclose(self) -> None:
         await self.client.close()
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

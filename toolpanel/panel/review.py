@@ -16,7 +16,8 @@ from toolpanel.config import Settings
 from toolpanel.flags import Flag
 from toolpanel.panel.llm import LLM, TRANSIENT_ERRORS, cost_usd
 from toolpanel.panel.provider import endpoint_identity, profile_for
-from toolpanel.models import CarriedTake, Persona, SummaryRecord, Take, Tool, Verdict, ReviewRequest
+from toolpanel.models import CarriedTake, Persona, Take, Tool, Verdict, ReviewRequest
+from toolpanel.summaries import SummaryRecord
 from toolpanel.panel import chair
 from toolpanel.panel.take import COMPACT, compact_quotes
 from toolpanel.panel.patterns import unsupported_quotes
@@ -332,10 +333,9 @@ class Panel(SecondRound):
             persona_version=persona.version, model=model, prompt_hash=self._hash(followup), status=status,
             score=out.score if position else None, verdict=out.verdict if position else None,
             paragraph=out.paragraph.strip() if out else None, evidence=evidence, flags=[str(f) for f in flags],
-            response_model=c.response_model, output_mode=c.mode, tokens_in=c.tokens_in, tokens_out=c.tokens_out,
-            latency_ms=c.latency_ms, cost_usd=cost_usd(self.settings.prices.get(model), c.tokens_in, c.tokens_out),
-            error_class=c.error_class if out is None else None, error=c.error if out is None else None,
-            created_at=now(), **self._round_fields(followup))
+            cost_usd=cost_usd(self.settings.prices.get(model), c.tokens_in, c.tokens_out), created_at=now(),
+            **(c.take_fields() | ({} if out is None else {"error_class": None, "error": None})),
+            **self._round_fields(followup))
 
     def _failed(self, tool: Tool, persona: Persona, model: str, error_class: str, error: str,
                 followup: rounds.Followup | None = None) -> Take:

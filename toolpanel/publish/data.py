@@ -8,7 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from scoring.band import stored_label
-from toolpanel.models import PanelSummary, Persona, Take, Tool, Verdict, panel_label
+from toolpanel.models import Persona, Take, Tool, Verdict, panel_label
+from toolpanel.summaries import PanelSummary
 from toolpanel.publish.render import AWAITING
 from toolpanel.models import Finding
 from toolpanel.screening.rules import neutralise

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from scoring import rules
 from scoring.band import stored_label
-from toolpanel.models import Comparison, PanelSummary, Persona, Take, Tool, Verdict
+from toolpanel.models import Comparison, Persona, Take, Tool, Verdict
+from toolpanel.summaries import PanelSummary
 from toolpanel.sections import FlowSettings
 from warehouse.store import Warehouse
 from warehouse.rows import now

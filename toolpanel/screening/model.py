@@ -8,7 +8,7 @@ card content hash and model: an unchanged card is never screened twice), its cos
 estimate, admit, settle; the `spend` view counts the rows). It fails open to the rules: a refused budget, a
 provider error, a timeout or an unusable reply gives no findings and one note naming why; the review goes on.
 Never trusts the model's text as a span: only the card's own text is removed from the neutralised copy.
-May import: openai, toolpanel (prompts, llm, screening, models), warehouse.
+May import: toolpanel (prompts, panel.sidecall, screening, models), warehouse.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ import json
 import logging
 import re
 
-import openai
-
 from toolpanel.panel import prompts
-from toolpanel.panel.llm import cost_usd
+from toolpanel.panel.sidecall import side_call
 from toolpanel.models import Finding, ReviewRequest, Reviewer, Tool
 from toolpanel.screening.rules import FIELDS
 from warehouse.connection import WarehouseBusy
@@ -102,31 +100,16 @@ def parse(content: str | None) -> list[str]:
 async def _ask(panel: Reviewer, tool: Tool, request: ReviewRequest, run_id: str, model: str) -> list[str] | None:
     """One paid call, admitted by the budget first; the attempt is recorded (the cache when it worked)."""
     messages = prompts.screen_messages(panel.settings.prompts_dir, tool, prompts.new_marker())
-    hold = panel.spend.estimate(messages, model)
-    stop = await panel.spend.admit([hold], request.exceed_daily_budget)
-    if stop:
-        _note(panel.spend.notes, f"model screen: {tool.slug}: not sent, budget: {stop}; {FALLBACK}")
+    got = await side_call(panel, request, messages, model, RULE, SCHEMA, lambda raw, _finish: parse(raw),
+                          {Unusable: "invalid output"})
+    if got.stopped:
+        _note(panel.spend.notes, f"model screen: {tool.slug}: not sent, budget: {got.stopped}; {FALLBACK}")
         return None
-    resp, sentences, error, tokens_in, tokens_out = None, None, None, None, None
-    try:
-        async with panel._semaphore:  # the panel's cap on model calls in flight
-            resp = await panel.llm.complete(messages, model, RULE, SCHEMA)
-        if resp.usage is not None:
-            tokens_in, tokens_out = resp.usage.prompt_tokens, resp.usage.completion_tokens
-        sentences = parse(resp.choices[0].message.content if resp.choices else None)
-    except openai.APIStatusError as exc:
-        said = exc.body.get("message") if isinstance(exc.body, dict) else None
-        error = f"{exc.__class__.__name__}: HTTP {exc.status_code}: {_short(said or exc.message)}"
-    except openai.APIError as exc:  # timeouts, connection errors
-        error = f"{exc.__class__.__name__}: {_short(str(exc))}"
-    except Unusable as exc:
-        error = f"invalid output: {exc}"
-    finally:
-        await panel.spend.settle(hold, tokens_in, tokens_out, replied=resp is not None)
+    sentences, error, tokens_in, tokens_out = got.value, got.error, got.tokens_in, got.tokens_out
     if error:
         _note(panel.llm.notes, f"model screen: {tool.slug}: {model} failed ({error}); {FALLBACK}")
     row = [tool.snapshot_hash, model, sentences, tokens_in, tokens_out,
-           cost_usd(panel.settings.prices.get(model), tokens_in, tokens_out), now(), run_id, tool.slug, error]
+           got.cost_usd, now(), run_id, tool.slug, error]
     try:
         await panel.commit.run(lambda con: con.execute(
             "INSERT INTO screen_cache (snapshot_hash, model, sentences, tokens_in, tokens_out, cost_usd, created_at, "
@@ -139,8 +122,3 @@ async def _ask(panel: Reviewer, tool: Tool, request: ReviewRequest, run_id: str,
 def _note(notes: list[str], line: str) -> None:
     log.info(line)  # the CLI prints the notes ("note: ..."); screen_cache keeps each failure's error
     notes.append(line)
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -24,7 +24,7 @@ def m017_panel_summary(con: duckdb.DuckDBPyConnection) -> None:
             slug VARCHAR NOT NULL,
             status VARCHAR NOT NULL,           -- ok | failed (rejected by a check, screened, or the call failed)
             error VARCHAR,                     -- why it failed
-            summary JSON,                      -- toolpanel.models.PanelSummary, reviewers by persona id (ok only)
+            summary JSON,                      -- toolpanel.summaries.PanelSummary, reviewers by persona id (ok only)
             letters JSON NOT NULL,             -- {letter: persona id}, as the chair was shown the takes
             raw VARCHAR,                       -- the chair's reply as given
             model VARCHAR NOT NULL,
