@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from flows import serving
 from toolpanel.config import Settings
 from toolpanel.errors import ConfigError
 from toolpanel.servers import child_server
@@ -71,7 +74,10 @@ def choose_port(settings: Settings) -> int:
 
 @contextmanager
 def prefect_server(settings: Settings, port: int | None = None):
-    """Start `prefect server start` on loopback; its UI talks to this server's own API address."""
+    """Start `prefect server start` on loopback; its UI talks to this server's own API address.
+
+    In its own session: a Ctrl-C in the terminal reaches `toolpanel serve` alone, which pauses the schedules
+    through this server before stopping it (SIGTERM; SIGKILL after 10 s)."""
     port = port or choose_port(settings)
     api = f"http://127.0.0.1:{port}/api"
     env = dict(os.environ, **prefect_env(settings), PREFECT_UI_API_URL=api,
@@ -80,7 +86,8 @@ def prefect_server(settings: Settings, port: int | None = None):
     env.pop("PREFECT_API_URL", None)
     with child_server([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                       health_url=f"{api}/health", log=settings.home / "logs" / "prefect-server.log", timeout=120,
-                      what="the Prefect server", error=ServeError, env=env, stop_timeout=20):
+                      what="the Prefect server", error=ServeError, env=env, stop_timeout=10,
+                      own_session=True):
         yield api
 
 
@@ -107,7 +114,10 @@ def deployments(settings: Settings) -> list:
 
 
 def serve(settings: Settings, echo=print) -> None:
-    """Register and serve the deployments; Ctrl-C stops what this started."""
+    """Register and serve the deployments; Ctrl-C stops what this started: the runner (schedules paused),
+    then the server, within seconds (flows/serving.py)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # started as `toolpanel serve &` by a script
     os.environ.update(prefect_env(settings))  # this process and the flow-run subprocesses it starts
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     external = os.environ.get("PREFECT_API_URL")
@@ -121,7 +131,6 @@ def serve(settings: Settings, echo=print) -> None:
                    PREFECT_LOCAL_STORAGE_PATH: os.environ["PREFECT_LOCAL_STORAGE_PATH"]}
         with temporary_settings(updates=updates):
             from flows.limits import ensure_limit, limit_name
-            from prefect import serve as prefect_serve
 
             asyncio.run(ensure_limit(settings))
             ui = api.removesuffix("/api")
@@ -129,7 +138,9 @@ def serve(settings: Settings, echo=print) -> None:
             echo(f"Editors: {ui}/deployments — open 're-review/re-review', then Run › Custom run; held verdicts "
                  "wait in 'review-queue/review-queue' runs")
             echo(f"global concurrency limit '{limit_name(settings)}' = {settings.concurrency}")
-            prefect_serve(*deployments(settings), print_starting_message=True)
+            complete = serving.run_deployments(deployments(settings), echo=echo)
+    echo("stopped: " + ("the schedules are paused" if complete else "the schedules may still be active")
+         + ("" if external else ", the Prefect server is stopped"))
 
 
 @contextmanager

@@ -70,7 +70,7 @@ def toolpanel_serve(cwd: Path, env: dict, *, timeout: float = 150):
         ui = re.search(r"Prefect UI: (http://\S+)", log.read_text()).group(1)
         yield ui, log, proc
     finally:
-        stop(proc)
+        stop(proc, log=log)
 
 
 def serve_env(root: Path, fake, home: Path) -> dict:
@@ -133,15 +133,18 @@ def submit_run(form: "Form", shots: Path, api: str, deployment_id: str) -> str:
     return created[0]
 
 
-def stop(proc: subprocess.Popen, timeout: float = 40) -> None:
-    """Ctrl-C, as an editor would; kill only if it does not stop."""
+def stop(proc: subprocess.Popen, timeout: float = 40, log: Path | None = None) -> None:
+    """Ctrl-C, as an editor would. `toolpanel serve` has exited within seconds of it, at most within
+    flows.serving.STOP_DEADLINE (30 s) whatever blocks it: one that ignored it is killed and the test fails."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            proc.kill()  # its Prefect server dies with it (PR_SET_PDEATHSIG)
             proc.wait()
+            raise AssertionError(f"{proc.args} did not stop on SIGINT within {timeout:.0f} s"
+                                 + (f"; its log ends:\n{log.read_text(errors='replace')[-3000:]}" if log else ""))
 
 
 def chromium_missing() -> str | None:

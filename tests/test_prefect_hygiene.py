@@ -125,12 +125,11 @@ def test_deployments_say_what_they_do(tp_home):
 
 
 def test_serve_prints_the_deployments_and_the_limit_of_the_configured_provider(tp_home, monkeypatch):
-    """`serve` against an external API (no server started), with Prefect's serve and the limit call
-    stubbed: what it prints with the bundled model configured."""
-    import prefect
-
+    """`serve` against an external API (no server started), with the runner (flows/serving.py) and the limit
+    call stubbed: what it prints with the bundled model configured."""
     import flows.limits
     from flows import serve as serve_mod
+    from flows import serving
 
     for var in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "PREFECT_SERVER_ANALYTICS_ENABLED"):
         monkeypatch.setenv(var, os.environ.get(var, ""))  # serve sets them; restored afterwards
@@ -141,7 +140,7 @@ def test_serve_prints_the_deployments_and_the_limit_of_the_configured_provider(t
         return flows.limits.limit_name(settings)
 
     monkeypatch.setattr(flows.limits, "ensure_limit", no_limit)
-    monkeypatch.setattr(prefect, "serve", lambda *deps, **kw: served.extend(deps))
+    monkeypatch.setattr(serving, "run_deployments", lambda deps, **kw: served.extend(deps) or True)
     lines: list[str] = []
     serve_mod.serve(load_settings(), echo=lines.append)
     out = "\n".join(lines)

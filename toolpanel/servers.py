@@ -46,21 +46,48 @@ def wait_healthy(url: str, *, timeout: float, what: str, error: type[Exception],
         time.sleep(0.2)
 
 
+_RUNNING: set[subprocess.Popen] = set()  # the child servers this process has started and not yet stopped
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def running() -> list[subprocess.Popen]:
+    """The child servers started by this process and not yet stopped."""
+    return list(_RUNNING)
+
+
+def stop_all(timeout: float = 3.0) -> None:
+    """Stop every child server still running (the last resort of a process about to exit at once)."""
+    for proc in list(_RUNNING):
+        stop(proc, timeout)
+        _RUNNING.discard(proc)
+
+
 @contextmanager
 def child_server(cmd: list[str], *, health_url: str, log: Path, timeout: float, what: str,
-                 error: type[Exception], env: dict | None = None, stop_timeout: float = 10.0):
-    """Start `cmd` (output to `log`), wait until `health_url` answers, and always stop it afterwards."""
+                 error: type[Exception], env: dict | None = None, stop_timeout: float = 10.0,
+                 own_session: bool = False):
+    """Start `cmd` (output to `log`), wait until `health_url` answers, and always stop it afterwards.
+
+    `own_session`: the child gets its own session, so a Ctrl-C in the terminal (SIGINT to the whole
+    foreground process group) reaches only this process, which stops the child when it is done with it
+    (a server its users still need during their own shutdown must not die first)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                preexec_fn=die_with_parent)
+                                preexec_fn=die_with_parent, start_new_session=own_session)
+    _RUNNING.add(proc)
     try:
         wait_healthy(health_url, timeout=timeout, what=what, error=error, proc=proc, log=log)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=stop_timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, stop_timeout)
+        _RUNNING.discard(proc)
