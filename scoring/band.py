@@ -15,7 +15,7 @@ The words, first that applies:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -80,3 +80,12 @@ def stored_label(label: str | None, ships: int, skips: int, abstained: int, fail
                  split_panel: bool) -> str:
     """A stored verdict's band label; verdicts stored before the band (migration m017) get it from their counts."""
     return label or of_counts(ships, skips, abstained + failed, spread, split_panel).label
+
+
+def row_label(row: Mapping | None) -> str | None:
+    """The band label of a stored verdict row (a `verdicts` row, or a view row with its counts and `band_label`);
+    None without a complete verdict: no row, a run with no verdict, or an incomplete verdict kept for an editor."""
+    if not row or row.get("verdict") in (None, "incomplete"):
+        return None
+    return stored_label(row.get("band_label"), row["ship_count"], row["skip_count"], row["abstain_count"],
+                        row["failed_count"], row["spread"], row["split_panel"])

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from tests.fake_model import take
 from tests.helpers import PERSONA_IDS, SEED_A, SEED_B, cli, rows
 from tests.test_panel import review
+from tests.test_publish import Page
 
 BASE = "https://panel.example.com/reviews/"
 UNSUB = "https://panel.example.com/unsubscribe"
@@ -141,6 +142,14 @@ def test_send_two_parts_with_unsubscribe_the_weeks_tools_and_links_then_nothing_
         assert f"{BASE}tools/smolvlm2-turbo.html" in part and f"{BASE}tools/openrouter-model-fusion.html" in part
         assert "went ship → skip" in part  # the changed verdict says why
     assert "Changed verdicts\n- SmolVLM2 Turbo: Ship → Skip" in text
+    # each verdict with its confidence band (scoring/band.py), in both parts: "verdict (band)" in lines, a column
+    assert "New verdicts\n- OpenRouter Model Fusion: Ship · 5 ship / 0 skip (Unanimous), panel ship 100%" in text
+    assert "Changed verdicts\n- SmolVLM2 Turbo: Ship → Skip · 1 ship / 4 skip (Clear). " in text
+    words = Page(html).text
+    assert "Changed verdicts SmolVLM2 Turbo : Ship → Skip · 1 ship / 4 skip (Clear). " in words
+    assert ("All verdicts Tool Panel Confidence Panel ship Best for OpenRouter Model Fusion Ship · 5 ship / 0 skip "
+            "Unanimous 100% ") in words
+    assert "SmolVLM2 Turbo Skip · 1 ship / 4 skip Clear 20% " in words
     assert f"SmolVLM2 Turbo vs OpenRouter Model Fusion: which one to ship with?\n  {BASE}compare/" in text
     assert "This week's comparisons" in html and f'href="{BASE}compare/' in html  # the HTML part lists them too
     assert f"Unsubscribe: {UNSUB}?email=ada%40example.com" in text

@@ -313,6 +313,51 @@ def test_feeds_and_digest(seed_site):
     assert "Biggest splits" not in digest  # 45 vs 80 with 3 of 4 shipping is not a split panel
     email = (site / "digest" / next(p.name for p in (site / "digest").glob("*.email.html"))).read_text()
     assert "<style>" in email and "<link" not in email
+    # the week's verdicts, each with its confidence band, on the page and in its email version
+    for page in (digest, Page(email).text):
+        assert ("All verdicts Tool Panel Confidence Panel ship Best for "
+                "OpenRouter Model Fusion Ship · 3 ship / 1 skip Clear · 4 of 5 voices 75% Run a prompt through "
+                "multiple LLMs simultaneously and fuse the best answer into one "
+                "SmolVLM2 Turbo Ship · 4 ship / 0 skip Unanimous · 4 of 5 voices 100% Sub-2B vision-language") in page
+
+
+def _event(slug: str, name: str, verdict: str, ships: int, skips: int, band: str | None, previous: str | None,
+           at: str = "2026-12-02 10:00", spread: int = 10, split: bool = False) -> dict:
+    """A feeds.events_of row, as the digest reads it."""
+    import datetime as dt
+
+    from toolpanel.models import panel_label
+
+    return {"id": f"vd_{slug}", "slug": slug, "name": name, "at": dt.datetime.fromisoformat(at), "verdict": verdict,
+            "label": panel_label(verdict, ships, skips), "ship": f"{round(100 * ships / (ships + skips))}%",
+            "spread": spread, "split": split, "previous": previous, "previous_id": previous and f"vd_{slug}_0",
+            "tagline": None, "reason": None, "band": band}
+
+
+def test_digest_lines_and_table_carry_the_band_escaped_and_a_dash_without_one():
+    """The digest (web page, email HTML part, email text part) says each verdict's band the same way: "verdict
+    (band)" in lines, a Confidence column in the table; an event without a band shows "—"; names stay data."""
+    from toolpanel.publish.digest import context, render_html, select_week
+    from toolpanel.publish.render import env as site_env
+
+    events = [_event("old-tool", "Old <b>Tool</b>", "ship", 3, 1, None, None),
+              _event("flip", "Flip", "skip", 2, 3, "Split", "ship", spread=45, split=True),
+              _event("calm", "Calm", "ship", 4, 0, "Unanimous · 4 of 5 voices", None)]
+    env = site_env()
+    week = select_week(events, "2026-W49")
+    for email in (False, True):
+        html = render_html(env, week, {}, base="https://x.example/", root="../", email=email)
+        assert "Old &lt;b&gt;Tool&lt;/b&gt;" in html and "<b>Tool" not in html
+        text = Page(html).text
+        assert "Biggest splits Flip : Skip · 2 ship / 3 skip (Split), scores spread 45 points" in text
+        assert "Changed verdicts Flip : Ship → Skip · 2 ship / 3 skip (Split)" in text
+        assert ("Calm Ship · 4 ship / 0 skip Unanimous · 4 of 5 voices 100% — Flip Skip · 2 ship / 3 skip Split 40% "
+                "— Old <b>Tool</b> Ship · 3 ship / 1 skip — 75% —") in text
+    plain = env.get_template("digest.txt.j2").render(**context(week, {}, "https://x.example/"), unsubscribe="u")
+    assert "- Calm: Ship · 4 ship / 0 skip (Unanimous · 4 of 5 voices), panel ship 100%" in plain
+    assert "- Old <b>Tool</b>: Ship · 3 ship / 1 skip (—), panel ship 75%" in plain  # text: no HTML escaping
+    assert "- Flip: Ship → Skip · 2 ship / 3 skip (Split)\n" in plain
+    assert "- Flip: Skip · 2 ship / 3 skip (Split), scores spread 45 points" in plain
 
 
 def test_index_filters_and_persona_pages(seed_site):

@@ -157,9 +157,10 @@ def test_a_held_rereview_of_a_published_tool_cli_and_site_agree(seeded, env, tmp
     # history: every run, each saying what became of its verdict
     out = run(env, tmp_path, "history", A)
     rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in out.splitlines() if re.match(r"│\s*20\d\d-", ln)]
-    assert [r[1:] for r in rows] == [["cli", "", "complete", "Ship · 4 ship / 0 skip", "published", "100%", "79.2", "5", "0"],
-                                     ["cli", "editor asked", "complete", "Ship · 3 ship / 2 skip", "held (1)", "60%", "58",
-                                      "5", "0"]]
+    assert [r[1:] for r in rows] == [["cli", "", "complete", "Ship · 4 ship / 0 skip", "Unanimous · 4 of 5 voices",
+                                      "published", "100%", "79.2", "5", "0"],
+                                     ["cli", "editor asked", "complete", "Ship · 3 ship / 2 skip", "Split", "held (1)",
+                                      "60%", "58", "5", "0"]]
     assert f"(1) {HELD}: {reasons}" in out
     runs = json.loads(run(env, tmp_path, "history", A, "--json"))["runs"]
     assert [(r["decision"], r["outcome"]) for r in runs] == [("auto", "published"), ("held", f"{HELD}: {reasons}")]

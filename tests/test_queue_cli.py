@@ -41,13 +41,35 @@ def test_queue_shows_what_is_held_and_why(held, env, tmp_path):
     r = cli("queue", env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "1 tool wait for an editor" in r.stdout
-    assert "new verdict: Ship · 3 ship / 2 skip, panel ship 60%" in r.stdout
+    assert "new verdict: Ship · 3 ship / 2 skip (Split), panel ship 60%" in r.stdout  # with its confidence band
     assert "published:   nothing yet (new tool)" in r.stdout
     assert f"held: {REASON}" in r.stdout
     assert "Skeptic: 20/100 · skip — The skeptic take on split-tool" in r.stdout
     data = json.loads(cli("queue", "--json", env=env, cwd=tmp_path).stdout)
     [item] = data["held"]
     assert item["slug"] == "split-tool" and item["reasons"] == [REASON] and item["old"] is None
+    assert (item["new"], item["band"], item["old_band"]) == ("Ship · 3 ship / 2 skip (Split), panel ship 60%", "Split",
+                                                             None)
+
+
+def test_queue_shows_each_verdicts_band_fewer_voices_when_a_persona_failed(held, env, provider_env, tmp_path):
+    """The held re-review and the published verdict each with their confidence band (scoring/band.py); the
+    founder's take failed, so the held one stands on 4 of 5 voices."""
+    provider_env.script("valid", tool="smolvlm2-turbo", score=80, verdict="ship")
+    provider_env.script("contradiction", persona="founder", tool="smolvlm2-turbo")  # still contradictory: failed
+    cli("review", str(SEED_A), "--force", env=env, cwd=tmp_path)
+    r = cli("queue", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "2 tools wait for an editor" in r.stdout
+    smol = r.stdout.split("(smolvlm2-turbo)", 1)[1].split("approve with:", 1)[0]
+    assert "new verdict: Ship · 4 ship / 0 skip (Unanimous · 4 of 5 voices), panel ship 100%" in smol
+    assert "published:   Ship · 4 ship / 1 skip (Clear), panel ship 80%" in smol
+    assert "held: 1 failed take: founder (invalid_output)" in smol
+    items = {i["slug"]: i for i in json.loads(cli("queue", "--json", env=env, cwd=tmp_path).stdout)["held"]}
+    assert (items["smolvlm2-turbo"]["band"], items["smolvlm2-turbo"]["old_band"]) == ("Unanimous · 4 of 5 voices",
+                                                                                     "Clear")
+    assert items["smolvlm2-turbo"]["old"] == "Ship · 4 ship / 1 skip (Clear), panel ship 80%"
+    assert (items["split-tool"]["band"], items["split-tool"]["old_band"]) == ("Split", None)
 
 
 def test_approve_records_the_editor_and_publishes(held, env, tmp_path, tp_home):

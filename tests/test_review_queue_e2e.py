@@ -80,7 +80,7 @@ def test_daily_run_holds_a_split_and_the_form_publishes_it(stack):  # noqa: F811
     description = json.loads(description)
     assert "held tools wait for an editor" in description
     assert ("- **Split Tool**: split panel \\(3 ship / 2 skip, scores spread 65 points\\) — new tool → "
-            "Ship · 3 ship / 2 skip, panel ship 60%") in description
+            "Ship · 3 ship / 2 skip \\(Split\\), panel ship 60%") in description  # with its confidence band
 
     async def resume():
         async with get_client() as client:

@@ -86,8 +86,8 @@ def test_description_change_is_named_on_cli_page_digest_and_view(env, provider_e
             "(78 → 45) and Founder went ship → skip (80 → 45) after the description lost 14 words") in page.text
     assert "Description lost 14 words ('Pricing: $20/month for the hosted tier, …') Personas unchanged" in page.text
     digest = Page((site / "digest/index.html").read_text())
-    assert ("Changed verdicts SmolVLM2 Turbo : Ship → Skip (Skip · 2 ship / 3 skip). Builder went ship → skip "
-            "(80 → 45)") in digest.text
+    assert ("Changed verdicts SmolVLM2 Turbo : Ship → Skip · 2 ship / 3 skip (Split). Builder went ship → skip "
+            "(80 → 45)") in digest.text  # the new verdict with its confidence band (scoring/band.py)
 
 
 def test_persona_edit_names_persona_and_field(env, provider_env, tmp_path, card):

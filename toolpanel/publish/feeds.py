@@ -28,7 +28,7 @@ def events_of(data: SiteData) -> list[dict]:
 
 def title(e: dict) -> str:
     """An item's title: the verdict and its confidence band, e.g. "Name: Ship · 3 ship / 1 skip (Clear)"."""
-    return f"{e['name']}: {e['label']}" + (f" ({e['band']})" if e.get("band") else "")
+    return f"{e['name']}: {scorecard.with_band(e['label'], e.get('band'))}"
 
 
 def rss(events: list[dict], base: str) -> str:

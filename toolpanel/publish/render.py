@@ -46,6 +46,7 @@ def env(cache: Path | None = None) -> jinja2.Environment:
                              bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache)) if cache else None)
     env.filters.update(safe_url=safe_url, host=_host, date=_date, shown_quotes=scorecard.shown_quotes)
     env.globals.update(awaiting=AWAITING, verdict_label=scorecard.verdict_label, ship_pct=scorecard.ship_pct_label,
+                       with_band=scorecard.with_band,
                        pct=scorecard.pct, change_lines=detail_lines, change_summary=summary, shown_flags=take_flags.shown,
                        flag_label=take_flags.label, flag_title=take_flags.title)
     return env

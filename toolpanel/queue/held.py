@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from scoring.band import row_label
 from toolpanel import scorecard
 from toolpanel.config import Settings
 from toolpanel.errors import ExitCode, ToolpanelError
@@ -20,8 +21,10 @@ class QueueItem(BaseModel):
     slug: str
     name: str
     verdict_id: str
-    new: str                       # "Skip · 1 ship / 4 skip, panel ship 20%"
+    new: str                       # "Skip · 1 ship / 4 skip (Clear), panel ship 20%"
     old: str | None                # the published verdict, None for a new tool
+    band: str | None = None        # the new verdict's confidence band label (scoring/band.py); None: incomplete
+    old_band: str | None = None    # the published verdict's
     reasons: list[str]
     held_verdicts: int             # several reviews may wait; approving takes the newest
     held_at: str
@@ -32,7 +35,9 @@ class QueueItem(BaseModel):
 
 
 def _label(row: dict) -> str:
-    return f"{panel_label(row['verdict'], row['ship_count'], row['skip_count'])}, panel ship {pct(row['ship_pct'])}"
+    """A held or published verdict as the queue shows it, with its confidence band (scorecard.with_band)."""
+    shown = scorecard.with_band(panel_label(row["verdict"], row["ship_count"], row["skip_count"]), row_label(row))
+    return f"{shown}, panel ship {pct(row['ship_pct'])}"
 
 
 def held_items(store: Warehouse, personas: list[Persona]) -> list[QueueItem]:
@@ -56,7 +61,8 @@ def held_items(store: Warehouse, personas: list[Persona]) -> list[QueueItem]:
             lines.append(text)
         reasons = list(dict.fromkeys(x for r in held for x in r["reasons"]))
         items.append(QueueItem(slug=slug, name=tool.name if tool else slug, verdict_id=newest["verdict_id"],
-                               new=_label(newest), old=_label(published) if published else None, reasons=reasons,
+                               new=_label(newest), old=_label(published) if published else None,
+                               band=row_label(newest), old_band=row_label(published), reasons=reasons,
                                held_verdicts=len(held), held_at=str(min(r["held_at"] for r in held))[:19],
                                takes=lines))
     return sorted(items, key=lambda i: (i.held_at, i.slug))
