@@ -32,6 +32,8 @@ TITLES = {
     "screening.json": "Screening recall and false flags",
     "model_screen.json": "Cost of the model screen per card",
     "deliberation.json": "A second round: herding, cost and latency (`toolpanel eval --configs`)",
+    "suite.json": "`make test` before and after a change, back to back",
+    "chair.json": "The chair's checks against dishonest panel summaries",
 }
 COMMANDS = {
     "results.json": "Written by `make bench` (`bench/run.py`), which also regenerates this page.",
@@ -47,6 +49,9 @@ COMMANDS = {
     "deliberation.json": "Written by `python bench/deliberation.py` (scripted reviewers) and `python bench/deliberation.py "
                          "--bundled GOLD...` (the bundled model; see docs/eval.md). Cost and latency are multipliers "
                          "of the one-round baseline measured in the same run.",
+    "suite.json": "Written by `python bench/suite_timing.py BEFORE AFTER` (clones both commits, times `CI=true make "
+                  "test` in each, one right after the other, nothing else running). The ratio after/before is the "
+                  "figure; seconds are context.",
 }
 
 
@@ -90,13 +95,17 @@ def redteam(data: dict) -> list[str]:
     main = []
     for key, r in runs:
         su, ge, be, ex = r["suite"], r.get("generated", {}), r.get("benign", {}), r.get("examples", {})
+        sm, gm = su.get("summary") or {}, ge.get("summary") or {}
         main.append([key, su.get("attacks"), su.get("asr_pct"), su.get("effect_without_holds_pct"),
                      f"{cell(ge.get('attacks'))} (seed {cell(r.get('seed'))})", ge.get("asr_pct"),
+                     f"{cell(sm.get('steered'))} of {cell(su.get('attacks'))} / {cell(gm.get('steered'))} of "
+                     f"{cell(ge.get('attacks'))}" if sm else None,
                      f"{cell(be.get('false_holds_pct'))} % of {cell(be.get('cards'))}",
                      f"{cell(ex.get('flagged'))} of {cell(ex.get('cards'))}", ex.get("extra_calls_pct")])
     out = ["### What reaches readers (attack success rate, ASR, in % of attacks)", ""]
     out += table(["model · suite", "attacks", "ASR %", "ASR without holds %", "generated (seed)", "generated ASR %",
-                  "benign false holds", "example cards double-checked", "extra calls on them %"], main)
+                  "summaries steered (suite / generated)", "benign false holds", "example cards double-checked",
+                  "extra calls on them %"], main)
     how = []
     for key, r in runs:
         su, cost = r["suite"], r.get("cost", {})
@@ -181,9 +190,33 @@ def deliberation(data: dict) -> list[str]:
                   "latency ×", "context"], rows)
 
 
+def chair(data: dict) -> list[str]:
+    """One row per set of dishonest and honest chair replies (bench/chair_attacks.py): what the checks caught."""
+    order = ("seen", "generated", "sealed_first_run", "sealed")
+    sets = [(k, data[k]) for k in order if isinstance(data.get(k), dict)]
+    loop = data.get("machine", {})
+    out = [f"Machine speed: a fixed CPU loop (3M iterations) took **{cell(loop.get('cpu_loop_s'))} s** in this run.", ""]
+    out += table(["set", "cases", "dishonest rejected", "recall %", "honest accepted", "false rejections %",
+                  "markup rejected (else escaped)", "check ms per case"],
+                 [[human(k) + (f" (seed {v['seed']})" if "seed" in v else ""), v.get("cases"),
+                   f"{cell(v.get('rejected_when_dishonest'))} of {cell(v.get('dishonest'))}",
+                   None if v.get("recall") is None else round(100 * v["recall"], 1),
+                   f"{cell(v.get('accepted_when_honest'))} of {cell(v.get('honest'))}",
+                   None if v.get("false_rejection_rate") is None else round(100 * v["false_rejection_rate"], 1),
+                   f"{cell(v.get('markup_rejected'))} of {cell(v.get('markup'))}", v.get("check_ms_per_case")]
+                  for k, v in sets])
+    threats = sorted({t for _, v in sets for t in v.get("by_threat", {})})
+    out += ["", "### Dishonest replies rejected, by threat", ""]
+    of = {(k, t): f"{r['rejected']} of {r['dishonest']}" for k, v in sets for t, r in v.get("by_threat", {}).items()}
+    out += table(["threat"] + [human(k) for k, _ in sets], [[t] + [of.get((k, t)) for k, _ in sets] for t in threats])
+    wrong = [f"{human(k)}: {item}" for k, v in sets for what in ("missed", "falsely_rejected", "crashed")
+             for item in v.get(what, [])]
+    return out + (["", "Got wrong: " + cell("; ".join(wrong))] if wrong else [])
+
+
 SPECIAL = {"results.json": results, "fuzz.json": fuzz, "redteam.json": redteam, "take_quality.json": take_quality,
            "profile.json": profile, "screening.json": screening, "model_screen.json": model_screen,
-           "deliberation.json": deliberation}
+           "deliberation.json": deliberation, "chair.json": chair}
 
 
 # ---------------------------------------------------------------- the page

@@ -95,6 +95,16 @@ def _flow_settings(settings: Settings) -> tuple[int, list[float]]:
     return retries, list(cfg.retry_delay_seconds)
 
 
+async def _answer_pairs(panel: Panel, request: ReviewRequest, slugs: list[str], logger) -> str:
+    """The comparison pages' answers the reviews made due (toolpanel/publish/answers.py), before publishing;
+    returns the line the run's summary shows."""
+    from toolpanel.publish.answers import answer_pairs, pair_answers_line
+
+    line = pair_answers_line(await answer_pairs(panel, request, slugs))
+    logger.info(line)
+    return line
+
+
 def _publish(settings: Settings, logger) -> dict:
     """Refresh the analyst snapshot, then re-render the site (incrementally)."""
     from toolpanel.publish.site import refresh
@@ -135,11 +145,12 @@ async def daily_review() -> dict:
     for i in todo:
         logger.info(f"{i.tool.slug}: reviewing, reason: {i.reason}")
     results: list = []
-    sent = 0
+    sent, answered = 0, "comparison answers: none due"
     if todo:
         async with flow_panel(settings, len(todo), editor=False) as panel:
             requests = [ReviewRequest(trigger="daily", reason=i.reason, flow_run_id=str(flow_run.id)) for i in todo]
             results = await _review_all(panel, [i.tool for i in todo], requests, settings, published=True)
+            answered = await _answer_pairs(panel, requests[0], [i.tool.slug for i in todo], logger)
             sent = panel.llm.requests
     run = _summary(results, sent, len(errors), [i.tool.slug for i in todo])
     summary = {"seen": len(tools), **counts, "duplicates": report.counts()["duplicate"],
@@ -181,7 +192,7 @@ async def daily_review() -> dict:
         ("Trigger", "daily"), ("Reasons", why), ("Counts", line),
         ("Published", f"{published['written']} pages written, {published['skipped']} unchanged" if published
          else "nothing to publish yet"),
-        ("Date", artifacts.now_label())],
+        ("Comparisons", answered), ("Date", artifacts.now_label())],
         artifacts.verdict_lines(settings, [i.tool for i in todo], results, bool(published), queue_run))
     return summary
 
@@ -256,6 +267,7 @@ async def re_review(
                                   flow_run_id=str(flow_run.id), personas=personas or None,
                                   exceed_daily_budget=exceed_daily_budget) for _ in tools]
             results = await _review_all(panel, tools, reqs, settings, published=publish)
+            await _answer_pairs(panel, reqs[0], slugs, logger)
             sent = panel.llm.requests
         if publish:
             await asyncio.to_thread(_publish, settings, logger)

@@ -31,7 +31,7 @@ import httpx
 import openai
 from openai.types.chat import ChatCompletion
 
-from tests.fake_openai import (CHAIR_RE, DESCRIPTION_RE, MALFORMED_CONTENT, PERSONA_RE, REPAIR_MARKER, ROUND_TWO_MARKER, TOOL_RE,
+from tests.fake_openai import (chair_persona, DESCRIPTION_RE, MALFORMED_CONTENT, PERSONA_RE, REPAIR_MARKER, ROUND_TWO_MARKER, TOOL_RE,
                                FakeOpenAI, _message_text, default_paragraph, default_score, round_two_position)
 
 __all__ = ["FakeModel", "Request", "take", "herd", "ignore", "status_error", "MALFORMED"]
@@ -146,16 +146,18 @@ class FakeModel:
         joined = "\n".join(texts)
         pm, tm, dm = PERSONA_RE.search(joined), TOOL_RE.search(joined), DESCRIPTION_RE.search(joined)
         tool = tm.group(1) if tm else None
-        persona = pm.group(1) if pm else "chair" if CHAIR_RE.search(joined) else None
+        persona = pm.group(1) if pm else chair_persona(joined)
         req = Request(body=copy.deepcopy(body), persona=persona, tool=tool,
                       repair=REPAIR_MARKER in texts[-1], prompt=joined,
                       quote=" ".join(dm.group(1).replace("\u02c6", " ").split()[:8]) if dm else f"{tool or 'this tool'} does one thing")
         self.requests.append(req)
         if req.mode in self.reject_modes:
             raise status_error(400, f"response_format {req.mode} is not supported")
-        # The chair (persona "chair") answers from its own queue, else as an honest chair (FakeOpenAI.chair_summary).
-        queue = self._queues.get(req.persona) or (self._queues.get(None) if req.persona != "chair" else None)
-        default = (lambda r: FakeOpenAI.chair_summary(r.prompt)) if req.persona == "chair" else self.reply
+        # The chair (persona "chair", or "pair" for a comparison) answers from its own queue, else honestly
+        # (FakeOpenAI.chair_reply).
+        chairs = ("chair", "pair")
+        queue = self._queues.get(req.persona) or (self._queues.get(None) if req.persona not in chairs else None)
+        default = (lambda r: FakeOpenAI.chair_reply(r.persona, r.prompt)) if req.persona in chairs else self.reply
         answer = queue.popleft() if queue else default
         while callable(answer) and not isinstance(answer, type):
             answer = answer(req)

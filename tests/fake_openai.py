@@ -46,6 +46,15 @@ PERSONA_RE = re.compile(r"Persona id: ([a-z0-9_-]+)")
 # The chair's call (prompts/chair.j2, issue 27): recorded and scripted as persona "chair".
 CHAIR_RE = re.compile(r"You chair the toolpanel review panel")
 CHAIR_TAKE_RE = re.compile(r"^Reviewer ([A-Z]): (ship|skip|abstained)", re.M)
+# A comparison's answer (prompts/chair_pair.j2): recorded and scripted as persona "pair".
+PAIR_RE = re.compile(r"Readers compare the two on one page")
+PAIR_TAKE_RE = re.compile(r"^Reviewer ([A-Z]), on the (first|second) tool: (ship|skip|abstained)", re.M)
+PAIR_PICK_RE = re.compile(r"the pick is: (first|second|neither|too close)\.")
+
+
+def chair_persona(prompt: str) -> str | None:
+    """'pair' for a comparison's answer, 'chair' for a panel summary, None for anything else."""
+    return "pair" if PAIR_RE.search(prompt) else "chair" if CHAIR_RE.search(prompt) else None
 TOOL_RE = re.compile(r"Tool slug: ([a-z0-9-]+)")
 REPAIR_MARKER = "REPAIR:"
 MALFORMED_CONTENT = "Sure! Here's my take: it's great"
@@ -502,7 +511,7 @@ class FakeOpenAI:
         texts = [_message_text(m) for m in messages]
         joined = "\n".join(texts)
         pm, tm = PERSONA_RE.search(joined), TOOL_RE.search(joined)
-        persona = pm.group(1) if pm else "chair" if CHAIR_RE.search(joined) else None
+        persona = pm.group(1) if pm else chair_persona(joined)
         tool = tm.group(1) if tm else None
         repair = REPAIR_MARKER in texts[-1]
         prompt_chars = sum(len(t) for t in texts)
@@ -554,8 +563,8 @@ class FakeOpenAI:
             moved = round_two_position(joined, behaviour) if behaviour in ("herd", "ignore") else None
             if moved:
                 params = {**params, "score": moved[0], "verdict": moved[1]}
-            if persona == "chair" and behaviour in ("valid", "latency", "timeout"):
-                content = json.dumps(params.get("summary") or self.chair_summary(joined))
+            if persona in ("chair", "pair") and behaviour in ("valid", "latency", "timeout"):
+                content = json.dumps(params.get("summary") or self.chair_reply(persona, joined))
                 behaviour = "chair"
             take = self._take(behaviour, params, persona, tool, repair, quote)
             if (self.json_object_schema == "ignored" and rf_type == "json_object" and "schema" in rf
@@ -603,6 +612,26 @@ class FakeOpenAI:
             },
             {"x-request-id": f"req_fake{n:06d}"},
         )
+
+    @staticmethod
+    def chair_reply(persona: str, prompt: str) -> dict:
+        """An honest chair's reply to either of its prompts."""
+        return FakeOpenAI.pair_answer(prompt) if persona == "pair" else FakeOpenAI.chair_summary(prompt)
+
+    @staticmethod
+    def pair_answer(prompt: str) -> dict:
+        """An honest chair's answer to a comparison prompt: the pick it was told, citing reviewers of the picked
+        tool (any reviewer for neither / too close); 'instead' cites a ship reviewer of the other tool, if any."""
+        seen = PAIR_TAKE_RE.findall(prompt)
+        pick = PAIR_PICK_RE.search(prompt).group(1)
+        ours = [(k, s) for k, side, s in seen if side == pick] or [(k, s) for k, _, s in seen][:1]
+        other = [(k, s) for k, side, s in seen if side != pick and side in ("first", "second") and s == "ship"]
+        cite = lambda pairs: [{"reviewer": k, "stance": s} for k, s in pairs]  # noqa: E731
+        return {"pick": pick,
+                "answer": {"text": f"The panel picks {pick}: its reviewers rate it higher.", "reviewers": cite(ours),
+                           "quotes": []},
+                "instead": ({"text": "Choose the other if its strengths fit your task.", "reviewers": cite(other[:2]),
+                             "quotes": []} if other and pick in ("first", "second") else None)}
 
     @staticmethod
     def chair_summary(prompt: str) -> dict:

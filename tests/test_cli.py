@@ -83,6 +83,7 @@ def test_history_and_compare(env, provider_env, tmp_path):
     assert "editor asked" in h.stdout and h.stdout.count("complete") == 2
     hj = json.loads(cli("history", "smolvlm2-turbo", "--json", env=env, cwd=tmp_path).stdout)
     assert [run["forced"] for run in hj["runs"]] == [False, True]
+    assert [run["band"] for run in hj["runs"]] == ["Unanimous", "Unanimous"]  # 5 ship at 80: every persona counted
 
     c = cli("compare", "smolvlm2-turbo", "openrouter-model-fusion", env=env, cwd=tmp_path)
     assert c.returncode == 0, c.stderr
@@ -95,6 +96,30 @@ def test_history_and_compare(env, provider_env, tmp_path):
     assert cj["b"]["verdict"]["ship_pct"] == 75.0
     assert cj["comparison"]["pick"] in ("a", "b", "tie")
     assert cj["comparison"]["reason"]
+
+
+def test_history_shows_each_verdicts_band_fewer_voices_when_a_persona_failed(env, provider_env, tmp_path):
+    """`history`: a confidence column and a "band" per run (scoring/band.py); the founder's take failed, so the
+    verdict stands on 4 of 5 voices; a run with no verdict (too few positions) shows "—" and null."""
+    fake = provider_env
+    fake.script("valid", score=80, verdict="ship")
+    fake.script("contradiction", persona="founder")  # still contradictory after the repair: a failed take
+    cli("review", str(SEED_A), env=env, cwd=tmp_path)
+    for p in ("skeptic", "futurist"):  # the re-review has 2 positions of the 3 a verdict needs: incomplete
+        fake.script("contradiction", persona=p)
+    cli("review", str(SEED_A), "--force", env=env, cwd=tmp_path)
+
+    h = cli("history", "smolvlm2-turbo", env=env, cwd=tmp_path)
+    assert h.returncode == 0, h.stderr
+    header = next(ln for ln in h.stdout.splitlines() if "started" in ln)
+    assert [c.strip() for c in header.split("┃")[1:-1]] == [
+        "started", "trigger", "reason", "status", "verdict", "confidence", "decision", "ship %", "mean", "paid",
+        "cached"]
+    table = [[c.strip() for c in ln.split("│")[1:-1]] for ln in h.stdout.splitlines() if re.match(r"│\s*20\d\d-", ln)]
+    assert [r[3:7] for r in table] == [["complete", "Ship · 4 ship / 0 skip", "Unanimous · 4 of 5 voices", "held (1)"],
+                                       ["incomplete", "—", "—", "no verdict"]]
+    runs = json.loads(cli("history", "smolvlm2-turbo", "--json", env=env, cwd=tmp_path).stdout)["runs"]
+    assert [(r["status"], r["band"]) for r in runs] == [("complete", "Unanimous · 4 of 5 voices"), ("incomplete", None)]
 
 
 def test_unknown_slug_suggests_close_matches(env, tmp_path):
@@ -139,10 +164,12 @@ def test_killed_batch_resumes_paying_only_for_missing_takes(env, provider_env, t
     fake.reset()  # the provider recovers
     r = cli("review", str(tmp_path / "cards"), env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert fake.calls() == 3 + 3 and fake.calls(persona="creator") == 3  # only what was missing, and 3 summaries
+    # only what was missing, 3 summaries, and the answers of the comparisons the published verdicts made due
+    pairs = fake.calls(persona="pair")
+    assert fake.calls() - pairs == 3 + 3 and fake.calls(persona="creator") == 3
     # (held verdicts: the fake's default scores split some panels; holds are not what this test is about)
     assert re.search(r"3 tools reviewed \(\d held, 0 incomplete\) · 0 tools failed · 0 inputs rejected · "
-                     r"3 takes asked \(3 answered, 0 failed\) · 12 takes cached · 6 requests", r.stdout), r.stdout
+                     rf"3 takes asked \(3 answered, 0 failed\) · 12 takes cached · {6 + pairs} requests", r.stdout), r.stdout
     assert rows(db, "SELECT count(*), count(DISTINCT (snapshot_hash, persona_version, prompt_hash, model)) "
                     "FROM takes") == [(15, 15)]
     assert rows(db, "SELECT status, count(*) FROM run_history GROUP BY status ORDER BY status") == [

@@ -23,7 +23,8 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
         (5, "m005_latest_verdicts_by_arg_max"), (6, "m006_take_claims"), (7, "m007_run_inputs"), (8, "m008_spend"),
         (9, "m009_eval"), (10, "m010_decisions"), (11, "m011_injection_findings"), (12, "m012_take_evidence"),
         (13, "m013_stale_count"), (14, "m014_carried_takes"),
-        (15, "m015_screen_cache"), (16, "m016_newsletter"), (17, "m017_panel_summary"), (18, "m018_take_rounds")]
+        (15, "m015_screen_cache"), (16, "m016_newsletter"), (17, "m017_panel_summary"), (18, "m018_take_rounds"),
+        (19, "m019_pair_answers")]
     tables = {r[0] for r in rows(store.path, "SELECT table_name FROM information_schema.tables")}
     assert {"tools", "tool_snapshots", "runs", "run_results", "takes", "run_takes", "verdicts",
             "latest_verdicts", "verdict_history", "persona_stats", "run_history", "spend", "panel_summaries"} <= tables

@@ -22,17 +22,31 @@ def band_label(v: Verdict | None, takes: list[Take] = ()) -> str:
     return "—" if v is None else band(v, takes).label
 
 
-def cited(point: SummaryPoint, personas: list[Persona]) -> str:
-    """Who a summary point rests on, by name: 'Builder (ship), Skeptic (skip)'."""
-    return ", ".join(f"{persona_name(c.reviewer, personas)} ({c.stance})" for c in point.reviewers)
+def with_band(label: str, band: str | None) -> str:
+    """A verdict with its confidence band, as every line shows it (feeds, digest, newsletter, queue):
+    'Ship · 3 ship / 1 skip (Clear · 4 of 5 voices)'; '(—)' when the verdict has no band."""
+    return f"{label} ({band or '—'})"
+
+
+def cited(point: SummaryPoint, personas: list[Persona], tools: dict[str, str] | None = None) -> str:
+    """Who a summary point rests on, by name: 'Builder (ship), Skeptic (skip)'; in a comparison's answer
+    (`tools`: slug -> name) with the tool each reviewed: 'Builder on Foo (ship)'."""
+    return ", ".join(f"{persona_name(c.reviewer, personas)}"
+                     + (f" on {tools.get(c.tool, c.tool)}" if tools and c.tool else "") + f" ({c.stance})"
+                     for c in point.reviewers)
+
+
+def point_line(point: SummaryPoint, personas: list[Persona], tools: dict[str, str] | None = None) -> str:
+    """A point and who it rests on, in one line (model text: the caller escapes it for its medium)."""
+    return f"{point.text} — {cited(point, personas, tools)}"
 
 
 def summary_lines(s: PanelSummary, personas: list[Persona]) -> list[tuple[str, str]]:
     """A panel summary as (heading, line) pairs, in reading order: the answer, agreements, disagreements, blind
     spots. Lines are model text: the caller escapes them for its medium."""
-    out = [("Who should ship with it", f"{s.answer.text} — {cited(s.answer, personas)}")]
-    out += [("Where the panel agrees", f"{p.text} — {cited(p, personas)}") for p in s.agreements]
-    out += [("Where it disagrees", f"{d.about}: " + " / ".join(f"{p.text} — {cited(p, personas)}" for p in d.sides))
+    out = [("Who should ship with it", point_line(s.answer, personas))]
+    out += [("Where the panel agrees", point_line(p, personas)) for p in s.agreements]
+    out += [("Where it disagrees", f"{d.about}: " + " / ".join(point_line(p, personas) for p in d.sides))
             for d in s.disagreements]
     return out + [("What no reviewer covered", b) for b in s.blind_spots]
 

@@ -67,6 +67,9 @@ class PanelSettings(BaseModel):
     # unless a chair_model is named here.
     chair_model: str = ""
     summary: bool = True  # false: no chair call, no summary; pages show the takes alone
+    # Comparison pages' answers written per review run (toolpanel/panel/pairs.py): pairs whose two published
+    # verdicts have none, the run's own tools first. 0: none (pages show the rule's answer). Off with `summary`.
+    pair_answers: int = Field(default=10, ge=0, le=1000)
 
 
 class LocalModel(BaseModel):

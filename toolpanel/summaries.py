@@ -66,6 +66,7 @@ class PairAnswer(BaseModel):
 class PairRecord(BaseModel):
     """One chair call for a comparison (pair_answers), keyed by the two verdicts it read: ok or failed and why."""
     status: Literal["ok", "failed"]
+    call_id: str | None = None  # its row's id, once stored
     slugs: tuple[str, str]  # the first and second tool, as the chair was shown them
     verdicts: tuple[str, str]  # their verdict ids
     answer: PairAnswer | None = None

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from scoring.band import row_label
 from toolpanel import scorecard
 from toolpanel.cli.console import app, dump, fail, out, show
 from toolpanel.cli.console import personas as _personas
@@ -15,6 +16,7 @@ from toolpanel.cli.console import settings as _settings
 from toolpanel.errors import ExitCode
 from toolpanel.models import panel_label
 from toolpanel.queue.views import HELD_MARK, PUBLISHED, UnknownTool, compare_views, held_note, tool_view
+from warehouse.pairs import answer_for
 from warehouse.store import Warehouse
 
 ORDER = 20  # place in --help (toolpanel/cli/__init__.py)
@@ -51,11 +53,13 @@ def history(slug: Annotated[str, typer.Argument(help="Tool slug.")],
         r["decision"] = o["decision"] if o and r.get("verdict_id") else None
         r["held_reasons"] = list(o["reasons"] or []) if o and r["decision"] == "held" else []
         r["outcome"] = _outcome(r, o)
+        r["band"] = row_label(r)  # the confidence band's label (scoring/band.py); None without a complete verdict
     if as_json:
         dump({"slug": slug, "runs": rows})
         return
     table = Table(title=f"History of {slug}")
-    for col in ("started", "trigger", "reason", "status", "verdict", "decision", "ship %", "mean", "paid", "cached"):
+    for col in ("started", "trigger", "reason", "status", "verdict", "confidence", "decision", "ship %", "mean", "paid",
+                "cached"):
         table.add_column(col)
     held: list[str] = []  # a held row's reasons go under the table (numbered), not into a wide column
     for r in rows:
@@ -65,7 +69,7 @@ def history(slug: Annotated[str, typer.Argument(help="Tool slug.")],
             held.append(r["outcome"])
             decision = f"held ({len(held)})"
         table.add_row(str(r["started_at"])[:19], r["trigger"], escape(r["reason"] or ""), r["status"], label,
-                      escape(decision),
+                      escape(r["band"] or "—"), escape(decision),
                       "—" if r.get("ship_pct") is None else f"{round(r['ship_pct'])}%",
                       "—" if r.get("mean_score") is None else f"{r['mean_score']:g}",
                       str(r.get("paid_calls") if r.get("paid_calls") is not None else "—"),
@@ -111,8 +115,10 @@ def compare(slug_a: str, slug_b: str,
         fail(str(exc), ExitCode.REJECTED)
     cmp = compare_views(a, b, personas)
     if as_json:
+        said = cmp and pair_answer(store, a, b)
         dump({"a": _view_json(a), "b": _view_json(b), "include_held": include_held,
-              "comparison": cmp.model_dump(mode="json", exclude={"a", "b"}) if cmp else None})
+              "comparison": cmp.model_dump(mode="json", exclude={"a", "b"}) if cmp else None,
+              "answer": said.answer.model_dump(mode="json") if said else None})
         return
     out.rule(f"[bold]{escape(a.tool.name)} vs {escape(b.tool.name)}[/bold]")
     out.print("Which one should you ship with?")
@@ -155,9 +161,16 @@ def compare(slug_a: str, slug_b: str,
     else:
         pick = {"a": a.tool.name, "b": b.tool.name}.get(cmp.pick, "Neither" if cmp.pick == "neither" else "Tie")
         out.print(f"[bold]Ship with: {escape(pick)}[/bold] — {escape(cmp.reason)}")
+        said = pair_answer(store, a, b)  # the comparison's own answer (toolpanel/panel/pairs.py)
+        if said is not None:
+            tools = {a.tool.slug: a.tool.name, b.tool.slug: b.tool.name}
+            out.print(f"The panel's answer: {escape(scorecard.point_line(said.answer.answer, personas, tools))}",
+                      soft_wrap=False)
+            if said.answer.instead:
+                out.print(f"When to choose the other: "
+                          f"{escape(scorecard.point_line(said.answer.instead, personas, tools))}", soft_wrap=False)
         for v in (a, b):  # each panel's own answer, from its summary (toolpanel/panel/chair.py)
-            said = (f"{v.summary.answer.text} — {scorecard.cited(v.summary.answer, personas)}" if v.summary
-                    else scorecard.NO_SUMMARY)
+            said = scorecard.point_line(v.summary.answer, personas) if v.summary else scorecard.NO_SUMMARY
             out.print(f"{escape(v.tool.name)}'s panel: {escape(said)}", soft_wrap=False)  # wrapped, never cut
     notes = [n for n in (_held_note(a), _held_note(b)) if n]
     for n in notes:
@@ -166,6 +179,14 @@ def compare(slug_a: str, slug_b: str,
         out.print("[yellow]Held verdicts are not published: this answer may change when an editor decides.[/yellow]")
     elif notes:
         out.print(f"Include the held verdicts: toolpanel compare {escape(slug_a)} {escape(slug_b)} --include-held")
+
+
+def pair_answer(store: Warehouse, a, b):
+    """The chair's answer about the two shown verdicts (a PairRecord), or None."""
+    if not (a.verdict_id and b.verdict_id and store.path.exists()):
+        return None
+    with store.connect() as con:
+        return answer_for(con, a.verdict_id, b.verdict_id)
 
 
 def _view_json(v) -> dict:

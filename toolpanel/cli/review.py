@@ -43,6 +43,7 @@ def review(
     """Review tool cards with the panel; print each scorecard; store everything in the warehouse."""
     from toolpanel.panel.local_model import DEMO_NOTICE, LocalModelError
     from toolpanel.panel.batch import run_review
+    from toolpanel.publish.answers import answer_pairs, pair_answers_line
 
     settings = _settings()
     _personas(settings, persona)  # an unknown --persona fails here, by name
@@ -92,7 +93,7 @@ def review(
         try:
             batch = run_review(settings, personas, tools, trigger="cli", reason=reason, force=force,
                                model_override=model, on_done=done, exceed_daily_budget=exceed_daily_budget,
-                               only=persona)
+                               only=persona, after=answer_pairs)
         except LocalModelError as exc:
             fail(str(exc), ExitCode.CONFIG)
 
@@ -102,11 +103,15 @@ def review(
     if as_json:
         dump({"reviews": [_result_json(r) for r in ok],
                "rejected": [{"path": e.path, "field": e.field, "problem": e.problem, "fix": e.fix} for e in errors],
-               "failed": failures, "notes": batch.notes, "summary": summary.model_dump()})
+               "failed": failures, "notes": batch.notes, "summary": summary.model_dump(),
+               "comparison_answers": [{"pair": list(p.slugs), "status": p.status, "error": p.error}
+                                      for p in batch.pair_answers]})
     else:
         for r in ok:
             _print_scorecard(r.tool, r.verdict, r.takes, personas, r, summary.counts(r.tool.slug))
         out.print(f"\n[bold]{escape(summary.line())}[/bold]")
+        if batch.pair_answers:
+            out.print(escape(pair_answers_line(batch.pair_answers)))
         out.print(f"warehouse: {settings.warehouse_path}   analyst snapshot: {settings.snapshot_path}")
         _print_held(ok, summary)
     for note in batch.notes:

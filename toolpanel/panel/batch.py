@@ -39,6 +39,7 @@ class Batch:
     journaled_takes: int = 0  # paid takes written to the journal because the warehouse was held
     journal: Path | None = None
     busy: WarehouseBusy | None = None  # the lock wait ran out (the first such error)
+    pair_answers: list = field(default_factory=list)  # comparison answers written after the reviews (PairRecord)
 
     @property
     def summary_fields(self) -> dict:
@@ -52,13 +53,17 @@ def waited_notes(panel: Panel) -> list[str]:
 
 
 async def review_tools(settings: Settings, personas: list[Persona], tools: list[Tool], request: ReviewRequest,
-                       on_done: Callable | None = None) -> Batch:
-    """Review `tools` against an already reachable provider; refresh the analyst snapshot after the batch."""
+                       on_done: Callable | None = None, after: Callable | None = None) -> Batch:
+    """Review `tools` against an already reachable provider; refresh the analyst snapshot after the batch.
+    `after(panel, request, slugs)` runs on the same panel once the reviews are stored (the comparisons'
+    answers: toolpanel/publish/answers.py, which this layer may not import)."""
     batch = Batch()
     try:
         async with open_panel(settings, personas) as panel:
             try:
                 batch.results = await review_batch(panel, tools, request, on_done)
+                if after is not None:
+                    batch.pair_answers = await after(panel, request, [t.slug for t in tools])
             finally:
                 batch.requests = panel.llm.requests
                 batch.notes = list(panel.llm.notes) + waited_notes(panel) + panel.spend.notes
@@ -79,13 +84,14 @@ async def review_tools(settings: Settings, personas: list[Persona], tools: list[
 def run_review(settings: Settings, personas: list[Persona], tools: list[Tool], *, trigger: str = "cli",
                reason: str | None = None, force: bool = False, model_override: str | None = None,
                flow_run_id: str | None = None, on_done: Callable | None = None,
-               exceed_daily_budget: bool = False, only: list[str] | None = None) -> Batch:
+               exceed_daily_budget: bool = False, only: list[str] | None = None,
+               after: Callable | None = None) -> Batch:
     """Synchronous entry point (CLI): starts the local model when no provider is configured. `only` asks
     some of `personas` again; the verdict carries the others' current takes (a partial re-review)."""
     request = ReviewRequest(trigger=trigger, reason=reason, force=force, model_override=model_override,
                             flow_run_id=flow_run_id, exceed_daily_budget=exceed_daily_budget, personas=only or None)
     with resolved_settings(settings) as live:
-        return asyncio.run(review_tools(live, personas, tools, request, on_done))
+        return asyncio.run(review_tools(live, personas, tools, request, on_done, after))
 
 
 async def review_batch(panel: Panel, tools: list[Tool], request: ReviewRequest | None = None,

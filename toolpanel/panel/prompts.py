@@ -154,25 +154,31 @@ def round_two_message(directory: Path, own: dict, others: list[dict], profile: s
 
 
 CHAIR_TEMPLATE = "chair.j2"  # the panel summary's call (toolpanel.panel.chair); not part of the take hash
+PAIR_TEMPLATE = "chair_pair.j2"  # a comparison's answer (toolpanel.panel.pairs); nor is this
 
 
-def chair_messages(directory: Path, tool: Tool, reviewers: list[dict]) -> list[dict]:
-    """The chair's three messages: its rules, the card as the panel read it, then the takes (`{letter, status,
-    verdict, score, paragraph, evidence}` each, already anonymised and shuffled) between a fresh marker. Card
-    and takes are datamarked, whatever the profile: both are data to the chair."""
+def chair_messages(directory: Path, tools: list[Tool], reviewers: list[dict],
+                   template: str = CHAIR_TEMPLATE, **extra) -> list[dict]:
+    """The chair's messages: its rules, each card as the panel read it (one for a verdict's summary, two for a
+    comparison's answer), then the takes (`{letter, status, verdict, score, paragraph, evidence}` each, already
+    anonymised and shuffled) between a fresh marker. Cards and takes are datamarked, whatever the profile: both
+    are data to the chair. `extra` goes to the template's takes macro (a comparison's pick)."""
     marker, panel_marker = new_marker(), new_marker("PANEL")
     env = _env(str(directory))
-    module = env.get_template(CHAIR_TEMPLATE).module
-    safe = {k: (v.replace(marker, "").replace(panel_marker, "") if isinstance(v, str) else v)
-            for k, v in tool.reviewed_content().items()}
-    safe.update({k: datamark(safe[k]) for k in MARKED if isinstance(safe.get(k), str)})
+    module = env.get_template(template).module
 
     def clean(text: str | None) -> str:
         return datamark(" ".join((text or "").replace(marker, "").replace(panel_marker, "").split()))
 
+    def card(tool: Tool) -> dict:
+        safe = {k: (v.replace(marker, "").replace(panel_marker, "") if isinstance(v, str) else v)
+                for k, v in tool.reviewed_content().items()}
+        safe.update({k: datamark(safe[k]) for k in MARKED if isinstance(safe.get(k), str)})
+        return {"role": "user", "content": env.get_template(PROFILES[DEFAULT][1]).render(marker=marker, tool=safe,
+                                                                                          slug=tool.slug)}
+
     shown = [{**r, "paragraph": clean(r.get("paragraph")), "evidence": [clean(q) for q in r.get("evidence") or []]}
              for r in reviewers]
     return [{"role": "system", "content": str(module.system(marker, panel_marker, DATAMARK))},
-            {"role": "user", "content": env.get_template(PROFILES[DEFAULT][1]).render(marker=marker, tool=safe,
-                                                                                       slug=tool.slug)},
-            {"role": "user", "content": str(module.takes(panel_marker, shown))}]
+            *(card(t) for t in tools),
+            {"role": "user", "content": str(module.takes(panel_marker, shown, **extra))}]

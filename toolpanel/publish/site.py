@@ -18,6 +18,7 @@ from toolpanel.publish.render import env as _env, templates_hash
 from toolpanel.publish.writer import Writer
 from warehouse.store import Warehouse
 from warehouse.changes import explain_pairs
+from warehouse.pairs import published_answers
 from toolpanel.errors import ToolpanelError
 
 
@@ -62,6 +63,18 @@ def pair_pages(tools: dict[str, Listing], pairs: list[tuple[str, str]]) -> list[
     """A comparison page per pair: a, b, path (under compare/), title, category (when both share one)."""
     return [{"a": a, "b": b, "path": f"{a}-vs-{b}.html", "title": f"{tools[a].name} vs {tools[b].name}",
              "category": tools[a].category if tools[a].category == tools[b].category else None} for a, b in pairs]
+
+
+def _answers(pair_meta: list[dict], tools: dict[str, Listing], stored: dict) -> dict:
+    """Comparison page path -> the chair's answer for the two verdicts the page shows (none: not written yet)."""
+    out = {}
+    for m in pair_meta:
+        a, b = tools[m["a"]], tools[m["b"]]
+        if a.verdict is not None and b.verdict is not None:
+            rec = stored.get(frozenset((a.history[-1].verdict_id, b.history[-1].verdict_id)))
+            if rec is not None:
+                out[m["path"]] = rec
+    return out
 
 
 @contextlib.contextmanager
@@ -116,7 +129,9 @@ def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
             pair_links.setdefault(m["a"], []).append(m)
             pair_links.setdefault(m["b"], []).append(m)
         tool_fp = {t.slug: site_fp + t.fp + "|".join(m["path"] for m in pair_links.get(t.slug, ())) for t in listings}
-        pair_fp = {m["path"]: site_fp + tools[m["a"]].fp + tools[m["b"]].fp for m in pair_meta}
+        answers = _answers(pair_meta, tools, published_answers(con))
+        pair_fp = {m["path"]: site_fp + tools[m["a"]].fp + tools[m["b"]].fp
+                   + (answers[m["path"]].call_id if m["path"] in answers else "") for m in pair_meta}
         rows = cached_rows(w, th, listings)
         # Only the tools whose own page, a comparison page or an index row is rendered are loaded in full.
         wanted = {t.slug for t in listings if w.needs(f"tools/{t.slug}.html", tool_fp[t.slug]) or t.slug not in rows}
@@ -130,7 +145,8 @@ def _publish(settings: Settings, full: bool, out: Path | None) -> dict:
                                     if len(p.history) > 1], personas)
     site = Site(settings=settings, w=w, env=env, th=th, personas=personas, data=data, listings=listings, pages=pages,
                 rows=rows, pair_meta=pair_meta, pair_links=pair_links, tool_fp=tool_fp, pair_fp=pair_fp,
-                changed=changed, why=lambda pairs: explain_pairs(store, pairs, personas), events=events_of(data))
+                changed=changed, why=lambda pairs: explain_pairs(store, pairs, personas), events=events_of(data),
+                answers=answers)
     for write in page_types().values():
         write(site)
     waiting = [t.slug for t in listings if t.editor_wait]

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from scoring import rules
-from scoring.band import stored_label
+from scoring.band import row_label
 from toolpanel.models import Comparison, Persona, Take, Tool, Verdict
 from toolpanel.summaries import PanelSummary
 from toolpanel.sections import FlowSettings
@@ -71,6 +71,7 @@ class ToolView:
     stale_run_minutes: int = STALE_RUN_MINUTES
     band: str | None = None  # the shown verdict's confidence band label (scoring/band.py)
     summary: PanelSummary | None = None  # the shown verdict's panel summary, when the chair's passed its checks
+    verdict_id: str | None = None  # the shown verdict's id
 
     @property
     def held(self) -> bool:
@@ -110,9 +111,9 @@ def tool_view(store: Warehouse, slug: str, *, include_held: bool = False,
         held_reasons=list(waiting["reasons"]) if row is not None and row is waiting else [],
         published=stored_verdict(published_row) if published_row else None, waiting=waiting,
         open_since=open_since, stale_run_minutes=stale_run_minutes,
-        band=stored_label(row["band_label"], row["ship_count"], row["skip_count"], row["abstain_count"],
-                          row["failed_count"], row["spread"], row["split_panel"]) if row else None,
-        summary=PanelSummary.model_validate_json(said[0]["summary"]) if said else None)
+        band=row_label(row),
+        summary=PanelSummary.model_validate_json(said[0]["summary"]) if said else None,
+        verdict_id=row["verdict_id"] if row else None)
 
 
 def order_takes(takes: list[Take], personas: list[Persona]) -> list[Take]:

@@ -19,7 +19,7 @@ from warehouse.migrations.history import (m005_latest_verdicts_by_arg_max, m006_
 from warehouse.migrations.trust import (m010_decisions, m011_injection_findings, m012_take_evidence,
                                       m013_stale_count, m014_carried_takes, m015_screen_cache)
 from warehouse.migrations.newsletter import m016_newsletter
-from warehouse.migrations.panel import m017_panel_summary
+from warehouse.migrations.panel import m017_panel_summary, m019_pair_answers
 from warehouse.migrations.rounds import m018_take_rounds
 from warehouse.rows import now
 
@@ -49,4 +49,4 @@ def migrate(con: duckdb.DuckDBPyConnection, migrations: Sequence[Callable] | Non
 MIGRATIONS = [m001_core, m002_views, m003_community_votes, m004_ingest, m005_latest_verdicts_by_arg_max,
               m006_take_claims, m007_run_inputs, m008_spend, m009_eval, m010_decisions, m011_injection_findings,
               m012_take_evidence, m013_stale_count, m014_carried_takes, m015_screen_cache, m016_newsletter,
-              m017_panel_summary, m018_take_rounds]
+              m017_panel_summary, m018_take_rounds, m019_pair_answers]

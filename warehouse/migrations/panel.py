@@ -59,3 +59,33 @@ def m017_panel_summary(con: duckdb.DuckDBPyConnection) -> None:
         SELECT 'screen', run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM screen_cache
         UNION ALL
         SELECT 'chair', run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM panel_summaries""")
+
+
+def m019_pair_answers(con: duckdb.DuckDBPyConnection) -> None:
+    """A comparison page's answer by the chair (toolpanel/panel/pairs.py), ok or failed, keyed by the two
+    published verdicts it read, in the order the chair was shown them; its cost counts in `spend`."""
+    con.execute("""
+        CREATE TABLE pair_answers (
+            call_id VARCHAR PRIMARY KEY,
+            verdict_a VARCHAR NOT NULL, verdict_b VARCHAR NOT NULL,   -- the first and second tool's verdicts
+            slug_a VARCHAR NOT NULL, slug_b VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,           -- ok | failed (rejected by a check, screened, or the call failed)
+            error VARCHAR,
+            pick_slug VARCHAR,                 -- the tool the answer picks; NULL: neither, too close, or failed
+            answer JSON,                       -- toolpanel.summaries.PairAnswer, reviewers by persona id + slug
+            letters JSON NOT NULL,             -- {letter: "slug/persona id"}, as the chair was shown the takes
+            raw VARCHAR, model VARCHAR NOT NULL,
+            tokens_in INTEGER, tokens_out INTEGER, cost_usd DOUBLE,
+            created_at TIMESTAMP NOT NULL
+        )""")
+    con.execute("""
+        CREATE OR REPLACE VIEW spend AS
+        SELECT 'review' AS kind, run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM takes
+        UNION ALL
+        SELECT 'eval', eval_run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM eval_takes
+        UNION ALL
+        SELECT 'screen', run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM screen_cache
+        UNION ALL
+        SELECT 'chair', run_id, created_at, model, tokens_in, tokens_out, cost_usd FROM panel_summaries
+        UNION ALL
+        SELECT 'pair', call_id, created_at, model, tokens_in, tokens_out, cost_usd FROM pair_answers""")

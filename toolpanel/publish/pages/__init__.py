@@ -22,6 +22,7 @@ from toolpanel.config import Settings
 from toolpanel.models import Persona
 from toolpanel.publish.data import Listing, SiteData, ToolPage
 from toolpanel.publish.writer import Writer
+from toolpanel.summaries import PairRecord
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Site:
     changed: dict  # verdict id -> Change ("What changed since the last verdict")
     why: Callable  # [(from verdict id, to verdict id)] -> {to id: Change}
     events: list[dict] = field(default_factory=list)  # published verdicts, newest first (feeds, digest)
+    answers: dict[str, PairRecord] = field(default_factory=dict)  # comparison page path -> the chair's answer
 
     @property
     def base(self) -> str:
