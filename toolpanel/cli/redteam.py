@@ -26,6 +26,15 @@ def _line(name: str, f: dict) -> str:
             f"{c['differential']}%, take checks {c['take_checks']}%")
 
 
+def _summary_line(r: dict) -> str:
+    """The chair's summaries of the attacks: steered = passed the chair's checks carrying the attack's goal."""
+    su, ge = r["suite"].get("summary") or {}, r["generated"].get("summary") or {}
+    return (f"panel summaries steered: {su.get('steered')} of {r['suite']['attacks']} suite attacks, "
+            f"{ge.get('steered')} of {r['generated']['attacks']} generated (ok summaries carrying the attack's goal; "
+            f"rejected by the chair's checks {su.get('rejected', 0) + ge.get('rejected', 0)}, honest ones rejected "
+            f"{r['benign'].get('summaries_rejected')} of {r['benign']['cards']})")
+
+
 @app.command()
 def redteam(
     against: Annotated[list[str], typer.Option("--against", metavar="NAME", help=(
@@ -88,6 +97,7 @@ def redteam(
         out.print(f"[bold]{escape(key)}[/bold] ({escape(r['model'])})")
         out.print("  " + escape(_line("suite", r["suite"])))
         out.print("  " + escape(_line("generated", r["generated"])))
+        out.print("  " + escape(_summary_line(r)))
         b, c = r["benign"], r["cost"]
         out.print(f"  benign look-alikes: {b['cards']} · false holds {b['false_holds_pct']}%"
                   + (f" ({escape(', '.join(b['held']))})" if b["held"] else ""))
