@@ -109,6 +109,19 @@ def test_an_answer_that_picks_a_tool_must_cite_one_of_its_reviewers(fake_model, 
     assert batch.pair_answers[0].error == "rejected: the answer picks the first tool but cites none of its reviewers"
 
 
+def test_a_comparison_answer_gets_the_summarys_whole_reply_checks_too(fake_model, tp_home):
+    """A false claim about the whole panel (Fusion's Skeptic says skip) is refused as in a panel summary."""
+    def unanimous(req):
+        ours = [(k, s) for k, side, s in PAIR_TAKE_RE.findall(req.prompt) if side == "first"]
+        return {"pick": "first", "answer": {"text": "Every reviewer says ship.", "quotes": [],
+                                            "reviewers": [{"reviewer": k, "stance": s} for k, s in ours[:1]]},
+                "instead": None}
+    fake_model.enqueue("pair", unanimous)
+    _, batch = seeded(fake_model, tp_home)
+    assert batch.pair_answers[0].error.startswith("rejected: the summary claims of the whole panel what its takes "
+                                                  "do not say")
+
+
 def test_a_pair_is_asked_once_per_pair_of_verdicts_and_again_when_one_changes(fake_model, tp_home):
     settings, _ = seeded(fake_model, tp_home)
     fake_model.requests.clear()

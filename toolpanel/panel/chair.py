@@ -227,8 +227,17 @@ def check(s: PanelSummary, letters: dict[str, Take], card: str, names: dict[str,
         blind_spots=[g.text(b, f"blind spot {i}") for i, b in enumerate(s.blind_spots, 1)],
         answer=g.point(s.answer, "the answer"))
     own = [p.text for p in [*out.agreements, *(x for d in out.disagreements for x in d.sides), out.answer]]
-    for value in [*own, *(d.about for d in out.disagreements), *out.blind_spots]:
-        claim = chairtext.false_claim(value, [stance(t) for t in shown])
+    vet([*own, *(d.about for d in out.disagreements), *out.blind_spots], texts(out), [stance(t) for t in shown],
+        card, rules)
+    return out
+
+
+def vet(own: list[str], every: list[str], stances: list[str], card: str, rules=None) -> None:
+    """The checks on a reply as a whole, for a summary and a comparison's answer alike: `own` (the chair's own
+    texts) claim nothing of the whole panel its takes (`stances`) do not say and copy no run of the card;
+    `every` text (quotes included) repeats nothing screening flags in the card and passes `screen`."""
+    for value in own:
+        claim = chairtext.false_claim(value, stances)
         if claim:
             raise Rejected(f"the summary claims of the whole panel what its takes do not say: {short(claim, 80)!r}")
         run = chairtext.copied(value, card)
@@ -238,11 +247,10 @@ def check(s: PanelSummary, letters: dict[str, Take], card: str, names: dict[str,
         # field is read as screening reads it, and the whole card as one text (a sentence across fields)
         parts = [*chairtext.fields(card, _CARD_LABELS), ("description", card)]
         flagged = {f.span for field, text in parts for f in screen_text(field, text, rules)}
-        hit = next((f for value in texts(out) for f in sorted(flagged) if chairtext.repeats(value, f)), None)
+        hit = next((f for value in every for f in sorted(flagged) if chairtext.repeats(value, f)), None)
         if hit:
             raise Rejected(f"the summary repeats card text screening flagged as addressed to the panel: {short(hit, 80)!r}")
-    screen(texts(out), rules)
-    return out
+    screen(every, rules)
 
 
 def texts(s: PanelSummary) -> list[str]:

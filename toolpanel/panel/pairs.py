@@ -2,8 +2,8 @@
 
 One chair call per pair of published verdicts, reading both panels' takes (letters A, B, … across the two, in
 an order shuffled by a seed of the two verdict ids) and both cards. The reply is checked as a panel summary is
-(chair.Grounds: cited letters have a take with the stance claimed, quotes are in the cited takes or a card,
-texts are screened) and further: its pick is the verdicts' own pick (scoring.rules.compare, which the chair is
+(chair.Grounds and chair.vet: cited letters have a take with the stance claimed, quotes are in the cited takes or
+a card, no false panel-wide claim or copied card text, texts are screened) and further: its pick is the verdicts' own pick (scoring.rules.compare, which the chair is
 told), so the page never contradicts its decision table; an answer that picks a tool cites a reviewer of it.
 Which pairs get one, and when, is publish/answers.py; publishing itself never calls a model.
 May import: toolpanel (models, summaries, text, panel), scoring.
@@ -65,7 +65,10 @@ def check(reply: PairAnswer, grounds: chair.Grounds, pick: str, slugs: tuple[str
         if not any(c.tool == slug for c in answer.reviewers):
             raise chair.Rejected(f"the answer picks the {pick} tool but cites none of its reviewers")
     out = PairAnswer(pick=pick, answer=answer, instead=instead)
-    chair.screen([t for p in (answer, instead) if p for t in (p.text, *p.quotes)], rules)
+    points = [p for p in (answer, instead) if p]
+    chair.vet([p.text for p in points], [t for p in points for t in (p.text, *p.quotes)],
+              [chair.stance(t) for t in grounds.letters.values() if t.status in ("ok", "abstained")],
+              grounds.card, rules)
     return out
 
 
